@@ -1,0 +1,1 @@
+"""shelver's application: the Textual app and the command line."""

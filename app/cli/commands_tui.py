@@ -1,0 +1,59 @@
+"""Opening the TUI: plain ``shelver`` and ``shelver demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+from app.cli.context import EXIT_OK, CliContext
+from data.db import DatabaseTarget
+from data.home import Home
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="open the TUI on sample data (in --home when given, else in a throwaway home)",
+    )
+    demo.set_defaults(handler=run_demo)
+
+
+def run_tui(context: CliContext, args: argparse.Namespace) -> int:
+    from app.shelver_app import ShelverApp  # Textual loads only when the TUI opens
+
+    context.home.ensure()
+    ShelverApp(home=context.home, settings=context.settings, target=context.target).run()
+    return EXIT_OK
+
+
+def run_demo(context: CliContext, args: argparse.Namespace) -> int:
+    """Fill a home with sample data (only if it has no books) and open the TUI on it."""
+    from app.demo import seed_demo_library
+    from app.shelver_app import ShelverApp
+
+    throwaway = args.home is None
+    if throwaway:
+        root = Path(tempfile.mkdtemp(prefix="shelver-demo-"))
+        context.home = Home.at(root)
+        context.target = DatabaseTarget.choose(context.home, None)
+    context.home.ensure()
+    try:
+
+        async def seed() -> None:
+            database = await context.open_database(max_size=2)
+            async with database:
+                await seed_demo_library(database, context.home)
+
+        asyncio.run(seed())
+        ShelverApp(home=context.home, settings=context.settings, target=context.target).run()
+    finally:
+        if throwaway:
+            if context.target.cluster is not None:
+                context.target.cluster.stop()
+            shutil.rmtree(context.home.data_dir, ignore_errors=True)
+            if context.target.cluster is not None and context.target.cluster.running_as_root:
+                shutil.rmtree(context.target.cluster.root, ignore_errors=True)
+    return EXIT_OK

@@ -1,0 +1,75 @@
+"""Settings: one pydantic model, read from ``config.toml`` and overridden by the environment."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(Exception):
+    """The configuration file or an environment variable holds something unusable."""
+
+
+class ProviderSettings(BaseModel):
+    """Where and how to reach the metadata providers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    google_books_url: str = "https://www.googleapis.com/books/v1"
+    """Base URL of the Google Books API (tests and proxies point it elsewhere)."""
+    hardcover_url: str = "https://api.hardcover.app/v1/graphql"
+    """GraphQL endpoint of Hardcover."""
+    hardcover_requests_per_minute: int = Field(60, ge=1)
+    """Hardcover's documented limit; never exceeded."""
+    max_candidates_per_source: int = Field(5, ge=1, le=40)
+    """How many answers of one source are kept per book."""
+    timeout_seconds: float = Field(10.0, gt=0)
+    """Time limit of one HTTP request."""
+
+
+class Settings(BaseModel):
+    """Everything a user can configure. Environment variables win over the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = None
+    """A PostgreSQL DSN; when unset shelver runs its own cluster inside the home."""
+    library_template: str = "{author}/{title}/{original_name}"
+    """Where approved books are filed, relative to the library folder."""
+    inbox_dir: Path | None = None
+    """The watched inbox folder; defaults to ``inbox/`` in the home."""
+    library_dir: Path | None = None
+    """The organized library; defaults to ``library/`` in the home."""
+    providers: ProviderSettings = ProviderSettings()
+    """Metadata provider endpoints and limits."""
+
+
+ENVIRONMENT_OVERRIDES = {
+    "SHELVER_DATABASE_URL": "database_url",
+    "SHELVER_LIBRARY_TEMPLATE": "library_template",
+    "SHELVER_INBOX_DIR": "inbox_dir",
+    "SHELVER_LIBRARY_DIR": "library_dir",
+}
+
+
+def load_settings(config_file: Path, environ: dict[str, str] | None = None) -> Settings:
+    """Read ``config_file`` (if present), apply environment overrides, validate."""
+    environ = dict(os.environ if environ is None else environ)
+    raw: dict = {}
+    if config_file.exists():
+        try:
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_file}: not valid TOML ({exc})") from None
+    for variable, field in ENVIRONMENT_OVERRIDES.items():
+        if environ.get(variable):
+            raw[field] = environ[variable]
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "config"
+        raise ConfigError(f"{config_file}: {where}: {first['msg']}") from None

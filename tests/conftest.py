@@ -1,0 +1,126 @@
+"""Test fixtures: one real PostgreSQL cluster per test session, one fresh database per test.
+
+The cluster is shelver's own embedded cluster in a throwaway home (durability switched off for
+speed). Each test's database is cloned from a migrated template, which takes milliseconds.
+Set SHELVER_TEST_DATABASE_URL to run against another server instead (its role needs CREATEDB).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from data.cluster import EmbeddedCluster
+from data.db import Database, DatabaseTarget
+from data.home import Home
+from data.migrations import migrate
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TEMPLATE_DATABASE = "shelver_test_template"
+
+FAST_UNSAFE_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+}
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server, another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The ../shared folder beside the repository (skips the test where it is absent)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the real-world corpus and fixtures are not here")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def server_dsn() -> Iterator[str]:
+    """A DSN of a PostgreSQL server the tests may create databases on."""
+    external = os.environ.get("SHELVER_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    root = Path(tempfile.mkdtemp(prefix="shelver-test-"))
+    cluster = EmbeddedCluster(Home.at(root), extra_settings=FAST_UNSAFE_SETTINGS)
+    cluster.ensure_running()
+    try:
+        yield cluster.dsn()
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        if cluster.running_as_root:
+            shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def template_dsn(server_dsn: str) -> str:
+    """A migrated database that each test's database is cloned from."""
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
+    finally:
+        await admin.close()
+    dsn = with_database(server_dsn, TEMPLATE_DATABASE)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+@pytest.fixture
+async def empty_database_dsn(server_dsn: str) -> AsyncIterator[str]:
+    """A brand-new, unmigrated database (for migration tests)."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_dsn, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def database_dsn(server_dsn: str, template_dsn: str) -> AsyncIterator[str]:
+    """A fresh migrated database for one test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
+    try:
+        yield with_database(server_dsn, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def database(database_dsn: str) -> AsyncIterator[Database]:
+    """An open `Database` (pool) on a fresh migrated database."""
+    db = await Database.open(DatabaseTarget(dsn=database_dsn), max_size=4)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    """A throwaway shelver home with its folders created."""
+    return Home.at(tmp_path / "home").ensure()
