@@ -193,7 +193,8 @@ async def test_keys_that_the_document_implies(database_dsn):
         deletes = dict(
             await conn.fetch(
                 "SELECT conrelid::regclass::text || '.' || "
-                "(SELECT attname FROM pg_attribute WHERE attrelid = conrelid AND attnum = conkey[1]),"
+                "(SELECT attname FROM pg_attribute"
+                " WHERE attrelid = conrelid AND attnum = conkey[1]),"
                 " confdeltype::text FROM pg_constraint WHERE contype = 'f'"
             )
         )
