@@ -7,7 +7,15 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from app.cli import commands_db, commands_library, commands_tui
+from app.cli import (
+    commands_credentials,
+    commands_db,
+    commands_fetch,
+    commands_import,
+    commands_search,
+    commands_serve,
+    commands_tui,
+)
 from app.cli.context import (
     EXIT_SOME_FAILED,
     EXIT_USAGE,
@@ -23,7 +31,15 @@ from data.migrations import MigrationError
 from data.settings import ConfigError
 
 # Each module adds its sub-commands; the order is the order of `shelver --help`.
-COMMAND_MODULES = (commands_library, commands_db, commands_tui)
+COMMAND_MODULES = (
+    commands_import,
+    commands_fetch,
+    commands_search,
+    commands_serve,
+    commands_credentials,
+    commands_db,
+    commands_tui,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
