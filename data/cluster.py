@@ -277,16 +277,20 @@ class EmbeddedCluster:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def ensure_running(self) -> None:
-        """Initialise the cluster if needed and start it unless it already runs."""
+    def ensure_running(self) -> bool:
+        """Initialise the cluster if needed and start it unless it already runs.
+
+        Returns True when this call started the server.
+        """
         if self.is_ready():
-            return
+            return False
         with self._locked():
             if self.is_ready():
-                return
+                return False
             if not self.is_initialised():
                 self._initdb()
             self._start()
+            return True
 
     def _server_bin(self) -> Path:
         source = self.bin_dir

@@ -90,13 +90,12 @@ def _require_cluster(context: CliContext):
 
 def _start(context: CliContext, args: argparse.Namespace) -> int:
     cluster = _require_cluster(context)
-    was_running = cluster.is_ready()
     context.home.ensure()
-    cluster.ensure_running()
+    started = cluster.ensure_running()
     if args.json:
-        print_json({"started": not was_running, "data_dir": str(cluster.data_dir)})
+        print_json({"started": started, "data_dir": str(cluster.data_dir)})
     else:
-        print("already running" if was_running else f"started ({cluster.data_dir})")
+        print(f"started ({cluster.data_dir})" if started else "already running")
     return EXIT_OK
 
 

@@ -1,0 +1,36 @@
+"""Named queries load from the sql package and parse strictly."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.queries import UnknownQuery, all_queries, parse_queries, query
+
+
+def test_parse_splits_named_statements():
+    text = "-- preamble\n-- name: one\nSELECT 1;\n\n-- name: two\nSELECT 2\nFROM t;\n"
+    assert parse_queries(text) == {"one": "SELECT 1", "two": "SELECT 2\nFROM t"}
+
+
+def test_duplicate_and_empty_names_are_errors():
+    with pytest.raises(ValueError, match="defined twice"):
+        parse_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;")
+    with pytest.raises(ValueError, match="empty"):
+        parse_queries("-- name: a\n\n-- name: b\nSELECT 2;")
+
+
+def test_bundled_queries_are_loaded_once_and_found_by_name():
+    assert all_queries() is all_queries()
+    assert query("count_books_by_status").startswith("SELECT")
+    with pytest.raises(UnknownQuery):
+        query("no_such_query")
+
+
+async def test_every_bundled_query_is_valid_sql(database):
+    """PREPARE each statement: a typo in any .sql file fails here, not in front of a user."""
+    async with database.pool.acquire() as conn:
+        for name, statement in all_queries().items():
+            try:
+                await conn.prepare(statement)
+            except Exception as exc:  # pragma: no cover - the assertion message is the point
+                pytest.fail(f"query {name!r} does not prepare: {exc}")
