@@ -181,11 +181,18 @@ def _mirror_binaries(source_bin: Path, owner: ServerUser) -> Path:
 class EmbeddedCluster:
     """One home's private PostgreSQL cluster."""
 
-    def __init__(self, home: Home, *, extra_settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Home,
+        *,
+        extra_settings: dict[str, str] | None = None,
+        binaries: Path | None = None,
+    ) -> None:
         self.home = home
         self.extra_settings = dict(extra_settings or {})
         self.running_as_root = os.geteuid() == 0
-        self._source_bin: Path | None = None
+        # None: found on first use by find_server_binaries().
+        self._source_bin: Path | None = binaries
 
     # -- locations -----------------------------------------------------------------------
 

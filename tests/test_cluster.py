@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -17,6 +18,7 @@ import pytest
 
 from data.cluster import MAX_SOCKET_PATH_BYTES, PORT, EmbeddedCluster
 from data.home import Home
+from data.migrations import migrate
 
 FAST = {"fsync": "off"}
 
@@ -121,6 +123,34 @@ def test_concurrent_processes_share_one_cluster(tmp_path: Path):
             and str(made.data_dir) in " ".join(proc.info["cmdline"] or [])
         ]
         assert len(postmasters) == 1, postmasters
+    finally:
+        made.stop()
+        if made.running_as_root:
+            shutil.rmtree(made.root, ignore_errors=True)
+
+
+def test_a_system_postgresql_works_when_the_wheel_is_missing(tmp_path: Path):
+    system = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not system:
+        pytest.skip("no system PostgreSQL under /usr/lib/postgresql on this machine")
+    made = EmbeddedCluster(
+        Home.at(tmp_path / "home"), extra_settings=FAST, binaries=system[-1].parent
+    )
+    try:
+        made.ensure_running()
+        version = (made.data_dir / "PG_VERSION").read_text().strip()
+        assert version == system[-1].parent.parent.name
+
+        async def check() -> None:
+            conn = await asyncpg.connect(made.dsn())
+            try:
+                await migrate(conn)
+                # The C.UTF-8 ctype classifies Cyrillic letters, so trigrams exist for them.
+                assert await conn.fetchval("SELECT show_trgm('мир') <> '{}'")
+            finally:
+                await conn.close()
+
+        asyncio.run(check())
     finally:
         made.stop()
         if made.running_as_root:
