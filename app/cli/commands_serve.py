@@ -1,17 +1,58 @@
-"""``shelver serve [--host 127.0.0.1] [--port 8765]``."""
+"""``shelver serve [--host 127.0.0.1] [--port 8765] [--allow-registration]``."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import sys
 
-from app.cli.placeholder import not_yet
+from app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="KoSync server for KOReader; watches the inbox")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
     serve.add_argument(
         "--allow-registration", action="store_true", help="let devices create their own logins"
     )
-    serve.set_defaults(handler=not_yet("shelver serve"))
+    serve.add_argument(
+        "--no-watch", action="store_true", help="do not watch the inbox folder, only serve KoSync"
+    )
+    serve.set_defaults(handler=run_serve)
+
+
+def _configure_logging(debug: bool) -> None:
+    """One line per event on stderr, with a UTC timestamp."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    root = logging.getLogger("shelver")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+
+
+def run_serve(context: CliContext, args: argparse.Namespace) -> int:
+    from app.server import ServeError, ServeOptions, serve
+
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port must be between 0 and 65535, not {args.port}", EXIT_USAGE)
+    _configure_logging(context.debug)
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        allow_registration=args.allow_registration,
+        watch_inbox=not args.no_watch,
+    )
+
+    async def run() -> None:
+        database = await context.open_database(min_size=2, max_size=12)
+        async with database:
+            await serve(database, context.home, context.settings, options)
+
+    try:
+        asyncio.run(run())
+    except ServeError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    return EXIT_OK

@@ -1,0 +1,286 @@
+"""``shelver serve``: the KoSync HTTP server (aiohttp) and, beside it, the inbox watcher.
+
+Routes and answers follow koreader-sync-server exactly (../shared/docs/protocols.md); the
+validation and storage live in ``data.kosync``. Every failure is answered with a KoSync error
+body; nothing reaches the client as a 500. One log line per request: address, method, path,
+status, time and user, never a key or a body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from data import kosync
+from data.db import Database
+from data.home import Home
+from data.kosync import KoSyncError, ProgressWriter
+from data.passwords import KeyVerifier
+from data.settings import Settings
+
+log = logging.getLogger("shelver.serve")
+access_log = logging.getLogger("shelver.serve.access")
+
+JSON_TYPE = "application/json"
+
+POOL_KEY = web.AppKey("pool", asyncpg.Pool)
+WRITER_KEY = web.AppKey("writer", ProgressWriter)
+VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
+REGISTRATION_KEY = web.AppKey("allow_registration", bool)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(status: int, body: dict[str, Any]) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+def _error(code: int) -> web.Response:
+    error = KoSyncError(code)
+    return _json(error.status, error.body())
+
+
+async def _read_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, refusing oversized bodies before reading them."""
+    length = request.content_length
+    if length is not None and length > kosync.MAX_BODY_BYTES:
+        raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large") from None
+    return kosync.decode_json_object(raw)
+
+
+async def _authorize(request: web.Request) -> str:
+    """The user named by ``x-auth-user`` when ``x-auth-key`` is right; else 401 code 2001."""
+    username = request.headers.get("x-auth-user")
+    key = request.headers.get("x-auth-key")
+    if not kosync.valid_username(username) or not kosync.valid_key(key):
+        raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
+    assert username is not None and key is not None
+    if not await request.app[VERIFIER_KEY].verify(username, key):
+        raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
+    request["user"] = username
+    return username
+
+
+async def create_user(request: web.Request) -> web.Response:
+    if not request.app[REGISTRATION_KEY]:
+        raise KoSyncError(kosync.ERROR_REGISTRATION_DISABLED)
+    username, key = kosync.parse_registration(await _read_body(request))
+    if not await kosync.create_user(request.app[POOL_KEY], username, key):
+        raise KoSyncError(kosync.ERROR_USER_EXISTS)
+    request.app[VERIFIER_KEY].forget(username)
+    request["user"] = username
+    return _json(201, {"username": username})
+
+
+async def auth_user(request: web.Request) -> web.Response:
+    await _authorize(request)
+    return _json(200, {"authorized": "OK"})
+
+
+async def update_progress(request: web.Request) -> web.Response:
+    await _authorize(request)
+    update = kosync.parse_progress(await _read_body(request))
+    await request.app[WRITER_KEY].submit(update)
+    return _json(200, {"document": update.document, "timestamp": update.timestamp})
+
+
+async def get_progress(request: web.Request) -> web.Response:
+    await _authorize(request)
+    document = request.match_info["document"]
+    if not kosync.valid_document(document):
+        raise KoSyncError(kosync.ERROR_DOCUMENT_FIELD)
+    return _json(200, await kosync.latest_progress(request.app[POOL_KEY], document))
+
+
+async def healthcheck(request: web.Request) -> web.Response:
+    return _json(200, {"state": "OK"})
+
+
+@web.middleware
+async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into a KoSync error body and log one line per request."""
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except KoSyncError as exc:
+        response = _json(exc.status, exc.body())
+    except web.HTTPException as exc:  # 404, 405 from the router
+        response = _json(exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason})
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a database failure: the reference server's "internal" answer
+        log.error("%s %s failed: %s", request.method, request.path, type(exc).__name__)
+        response = _error(kosync.ERROR_INTERNAL)
+    access_log.info(
+        '%s "%s %s" %d %.1fms user=%s',
+        request.remote or "-",
+        request.method,
+        request.path,
+        response.status,
+        (time.perf_counter() - started) * 1000,
+        request.get("user", "-"),
+    )
+    return response
+
+
+def create_app(
+    pool: asyncpg.Pool,
+    writer: ProgressWriter,
+    *,
+    allow_registration: bool = False,
+    verifier: KeyVerifier | None = None,
+) -> web.Application:
+    """The KoSync application over an open pool and a started writer."""
+    app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
+    app[POOL_KEY] = pool
+    app[WRITER_KEY] = writer
+    app[REGISTRATION_KEY] = allow_registration
+    app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
+    app.router.add_post("/users/create", create_user)
+    app.router.add_get("/users/auth", auth_user)
+    app.router.add_put("/syncs/progress", update_progress)
+    app.router.add_get("/syncs/progress/{document}", get_progress)
+    app.router.add_get("/healthcheck", healthcheck)
+    return app
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    allow_registration: bool = False
+    watch_inbox: bool = True
+
+
+def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
+    """The inbox watcher's entry point when ``data.watcher`` provides one (it is optional)."""
+    try:
+        module = importlib.import_module("data.watcher")
+    except ImportError:
+        return None
+    for name in ("watch_inbox", "run_watcher", "run"):
+        candidate = getattr(module, name, None)
+        if candidate is not None and inspect.iscoroutinefunction(candidate):
+            return candidate
+    return None
+
+
+def _start_watcher(
+    database: Database, home: Home, settings: Settings, stop: asyncio.Event
+) -> asyncio.Task[Any] | None:
+    watcher = _find_watcher()
+    if watcher is None:
+        log.info("inbox watcher not available in this version; serving KoSync only")
+        return None
+    available = {
+        "pool": database.pool,
+        "db": database.pool,
+        "database": database,
+        "home": home,
+        "settings": settings,
+        "stop": stop,
+        "stop_event": stop,
+        "inbox": settings.inbox_dir or home.inbox_dir,
+        "inbox_dir": settings.inbox_dir or home.inbox_dir,
+    }
+    parameters = inspect.signature(watcher).parameters
+    try:
+        arguments = {name: available[name] for name in parameters if name in available}
+        missing = [
+            name
+            for name, p in parameters.items()
+            if name not in arguments
+            and p.default is inspect.Parameter.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        if missing:
+            log.warning("inbox watcher not started: it needs %s", ", ".join(missing))
+            return None
+        task = asyncio.create_task(watcher(**arguments), name="inbox-watcher")
+    except Exception as exc:
+        log.warning("inbox watcher not started: %s", exc)
+        return None
+    log.info("watching the inbox %s", available["inbox"])
+    return task
+
+
+async def serve(database: Database, home: Home, settings: Settings, options: ServeOptions) -> None:
+    """Run until SIGTERM or SIGINT, then stop cleanly: finish requests, flush writes, close."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    writer = ProgressWriter(database.pool)
+    writer.start()
+    app = create_app(database.pool, writer, allow_registration=options.allow_registration)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    await runner.setup()
+    watcher: asyncio.Task[Any] | None = None
+    try:
+        site = web.TCPSite(runner, options.host, options.port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ServeError(
+                f"cannot listen on {options.host}:{options.port}: {exc.strerror}"
+            ) from None
+        port = _bound_port(site, options.port)
+        log.info(
+            "KoSync server listening on http://%s:%d (registration %s)",
+            options.host,
+            port,
+            "allowed" if options.allow_registration else "disabled",
+        )
+        if options.watch_inbox:
+            watcher = _start_watcher(database, home, settings, stop)
+        stop_wait = asyncio.create_task(stop.wait())
+        waiting: set[asyncio.Future[Any]] = {stop_wait}
+        if watcher is not None:
+            waiting.add(watcher)
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if watcher is not None and watcher in done and not stop.is_set():
+            exc = watcher.exception() if not watcher.cancelled() else None
+            log.warning("inbox watcher stopped: %s", exc or "finished")
+            await stop.wait()
+        stop_wait.cancel()
+        log.info("stopping: finishing requests and pending writes")
+    finally:
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+        await runner.cleanup()
+        await writer.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    log.info("stopped after %d writes in %d commits", writer.written, writer.batches)
+
+
+class ServeError(Exception):
+    """The server could not start (address in use, bad host)."""
+
+
+def _bound_port(site: web.TCPSite, fallback: int) -> int:
+    server = site._server  # aiohttp keeps the asyncio server here; the only way to see port 0
+    sockets = getattr(server, "sockets", None) or []
+    for sock in sockets:
+        return int(sock.getsockname()[1])
+    return fallback

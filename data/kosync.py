@@ -1,0 +1,345 @@
+"""The KoSync protocol's data side: request validation, logins, and group-committed writes.
+
+The HTTP layer (``app/server.py``) stays thin: it hands the decoded request to the functions
+here, which either return what to store or raise :class:`KoSyncError` carrying the reference
+server's status and error code (../shared/docs/protocols.md).
+
+Durability at speed: every acknowledged PUT is committed (``synchronous_commit`` stays on).
+Instead of one transaction per request, :class:`ProgressWriter` queues the PUTs that arrive
+while a commit is in flight and writes them all in the next one (group commit), then answers
+each request. Under load one fsync covers dozens of devices; alone, a PUT waits for just its own
+commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from data.books import Executor
+from data.passwords import hash_secret
+from data.queries import query
+
+log = logging.getLogger("shelver.kosync")
+
+SERVICE = "kosync"
+
+# Error codes of koreader-sync-server, with their HTTP statuses.
+ERROR_INTERNAL = 2000
+ERROR_UNAUTHORIZED = 2001
+ERROR_USER_EXISTS = 2002
+ERROR_INVALID_FIELDS = 2003
+ERROR_DOCUMENT_FIELD = 2004
+ERROR_REGISTRATION_DISABLED = 2005
+
+ERRORS: dict[int, tuple[int, str]] = {
+    ERROR_INTERNAL: (502, "Unknown server error."),
+    ERROR_UNAUTHORIZED: (401, "Unauthorized"),
+    ERROR_USER_EXISTS: (402, "Username is already registered."),
+    ERROR_INVALID_FIELDS: (403, "Invalid request"),
+    ERROR_DOCUMENT_FIELD: (403, "Field 'document' not provided."),
+    ERROR_REGISTRATION_DISABLED: (402, "User registration is disabled."),
+}
+
+# Bounds that keep one request small; KOReader's values are far below them.
+MAX_BODY_BYTES = 64 * 1024
+MAX_DOCUMENT_CHARS = 128
+MAX_USERNAME_CHARS = 128
+MAX_KEY_CHARS = 256
+MAX_DEVICE_CHARS = 256
+MAX_PROGRESS_CHARS = 8192
+
+# KOReader's document ids are MD5 hex; allow a little more but nothing that could confuse a
+# URL path (the GET route takes the id from the path).
+DOCUMENT_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class KoSyncError(Exception):
+    """A refusal with the reference server's error code; the status follows from the code."""
+
+    def __init__(self, code: int, message: str | None = None) -> None:
+        self.code = code
+        self.status, default = ERRORS[code]
+        self.message = message or default
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """One validated PUT, stamped with the server's time."""
+
+    document: str
+    device: str
+    device_id: str | None
+    progress: str
+    percentage: float
+    timestamp: int
+    raw_payload: str
+    """The request body as JSON text, kept in ``reading_progress.raw_payload``."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value: Any) -> bool:
+    """Whether PostgreSQL text/jsonb can hold every string in ``value`` (no NUL, valid UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
+def decode_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or KoSyncError 2003 (bad JSON, NaN, not an object, NULs)."""
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise KoSyncError(ERROR_INVALID_FIELDS) from None
+    if not isinstance(body, dict) or not _storable(body):
+        raise KoSyncError(ERROR_INVALID_FIELDS)
+    return body
+
+
+def _is_text(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
+
+
+def valid_username(value: Any) -> bool:
+    """A name the reference server would accept as a key field (non-empty, no colon)."""
+    return _is_text(value, MAX_USERNAME_CHARS) and ":" not in value
+
+
+def valid_key(value: Any) -> bool:
+    return _is_text(value, MAX_KEY_CHARS)
+
+
+def valid_document(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_DOCUMENT_CHARS
+        and DOCUMENT_ID.match(value) is not None
+    )
+
+
+def parse_progress(body: dict[str, Any], *, now: float | None = None) -> ProgressUpdate:
+    """Validate a PUT body (already decoded) into a :class:`ProgressUpdate`.
+
+    ``document`` missing or invalid: 2004. Any other required field missing, of the wrong type
+    or out of range (``percentage`` must be a number in 0..1): 2003. ``device_id`` may be absent;
+    extra fields (``metadata``, ``identifiers``) are kept in the raw payload and otherwise ignored.
+    """
+    document = body.get("document")
+    if not valid_document(document):
+        raise KoSyncError(ERROR_DOCUMENT_FIELD)
+    percentage = body.get("percentage")
+    progress = body.get("progress")
+    device = body.get("device")
+    device_id = body.get("device_id")
+    if (
+        isinstance(percentage, bool)
+        or not isinstance(percentage, int | float)
+        or not math.isfinite(percentage)
+        or not 0 <= percentage <= 1
+    ):
+        raise KoSyncError(ERROR_INVALID_FIELDS)
+    if not isinstance(progress, str) or not 0 < len(progress) <= MAX_PROGRESS_CHARS:
+        raise KoSyncError(ERROR_INVALID_FIELDS)
+    if not _is_text(device, MAX_DEVICE_CHARS):
+        raise KoSyncError(ERROR_INVALID_FIELDS)
+    if device_id is not None and not (
+        isinstance(device_id, str) and len(device_id) <= MAX_DEVICE_CHARS
+    ):
+        raise KoSyncError(ERROR_INVALID_FIELDS)
+    return ProgressUpdate(
+        document=document,
+        device=device,
+        device_id=device_id or None,
+        progress=progress,
+        percentage=float(percentage),
+        timestamp=int(time.time() if now is None else now),
+        raw_payload=json.dumps(body, ensure_ascii=False),
+    )
+
+
+def parse_registration(body: dict[str, Any]) -> tuple[str, str]:
+    """(username, key) of a ``POST /users/create`` body, or 2003."""
+    username = body.get("username")
+    key = body.get("password")
+    if not valid_username(username) or not valid_key(key):
+        raise KoSyncError(ERROR_INVALID_FIELDS)
+    return username, key
+
+
+# --- logins -----------------------------------------------------------------------------
+
+
+async def user_hash(db: Executor, username: str) -> str | None:
+    """The stored hash of a KoSync login, or None."""
+    return await db.fetchval(query("kosync_user_hash"), username)
+
+
+async def create_user(db: Executor, username: str, key: str) -> bool:
+    """Add a login whose devices send ``key``; False when the name is taken."""
+    if await user_hash(db, username) is not None:
+        return False  # cheap answer before paying for a hash
+    hashed = await asyncio.to_thread(hash_secret, key)
+    return (
+        await db.fetchval(query("kosync_insert_credential"), SERVICE, username, hashed) is not None
+    )
+
+
+async def save_credential(
+    db: Executor, service: str, username: str, secret_hash: str, *, replace: bool
+) -> bool:
+    """Store a login; returns True when created. Without ``replace`` an existing one stays."""
+    if replace:
+        record = await db.fetchrow(
+            query("kosync_replace_credential"), service, username, secret_hash
+        )
+        return bool(record["created"])
+    return (
+        await db.fetchval(query("kosync_insert_credential"), service, username, secret_hash)
+        is not None
+    )
+
+
+# --- reading and writing positions -------------------------------------------------------
+
+
+async def latest_progress(db: Executor, document: str) -> dict[str, Any]:
+    """The GET answer: the newest position across devices, or ``{}`` when unknown."""
+    record = await db.fetchrow(query("kosync_latest_progress"), document)
+    if record is None:
+        return {}
+    answer: dict[str, Any] = {
+        "document": record["document"],
+        "percentage": float(record["percentage"]),
+        "progress": record["progress"],
+        "device": record["device"],
+        "timestamp": record["timestamp"],
+    }
+    if record["device_id"] is not None:
+        answer["device_id"] = record["device_id"]
+    return answer
+
+
+async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
+    """Store ``updates`` in one transaction (current positions and history)."""
+    await db.execute(
+        query("kosync_write_progress_batch"),
+        [u.document for u in updates],
+        [u.device for u in updates],
+        [u.device_id for u in updates],
+        [u.progress for u in updates],
+        [u.percentage for u in updates],
+        [u.timestamp for u in updates],
+        [u.raw_payload for u in updates],
+    )
+
+
+class WriterClosed(Exception):
+    """The writer is shutting down and takes no more updates."""
+
+
+class ProgressWriter:
+    """Group commit: PUTs queue up while a commit runs and go together into the next one.
+
+    One writer task, so updates are committed in arrival order and the last write of a device
+    wins. :meth:`submit` returns only after the update's transaction committed.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 500) -> None:
+        self._pool = pool
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[ProgressUpdate, asyncio.Future[None]] | None] = (
+            asyncio.Queue()
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+        """How many transactions were committed (for the log and the benchmark)."""
+        self.written = 0
+        """How many updates were committed."""
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="kosync-progress-writer")
+
+    async def submit(self, update: ProgressUpdate) -> None:
+        """Queue ``update`` and wait until it is durable; raises on a database failure."""
+        if self._closing or self._task is None:
+            raise WriterClosed("the progress writer is not running")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((update, future))
+        await future
+
+    async def close(self) -> None:
+        """Write everything already queued, then stop."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._queue.put_nowait(None)
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = await self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[ProgressUpdate, asyncio.Future[None]]]) -> None:
+        try:
+            await write_batch(self._pool, [update for update, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                log.error("cannot store progress: %s", type(exc).__name__)
+                _settle(batch[0][1], exc)
+                return
+            # Something in the batch failed: retry one by one so only the culprit fails.
+            for entry in batch:
+                await self._commit([entry])
+            return
+        self.batches += 1
+        self.written += len(batch)
+        for _, future in batch:
+            _settle(future, None)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the request gave up waiting (client went away); the write stands
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
