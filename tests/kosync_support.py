@@ -1,0 +1,134 @@
+"""Running a real ``shelver serve`` process for the KoSync tests (and the benchmark's helpers)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+KOREADER_ACCEPT = "application/vnd.koreader.v1+json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def md5_hex(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+async def clone_template(server_dsn: str, template: str = "shelver_test_template") -> str:
+    """A fresh database cloned from the migrated template (for module-wide servers)."""
+    name = f"t_kosync_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await admin.close()
+    return with_database(server_dsn, name)
+
+
+async def drop_database(server_dsn: str, dsn: str) -> None:
+    name = urlsplit(dsn).path.lstrip("/")
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def shelver_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "app", *args]
+
+
+def shelver_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["SHELVER_DATABASE_URL"] = database_url
+    env.pop("SHELVER_HOME", None)
+    return env
+
+
+def add_login(home: Path, database_url: str, username: str, password: str) -> None:
+    """``shelver credentials add kosync USERNAME`` with the password on stdin."""
+    result = subprocess.run(
+        shelver_command("--home", str(home), "credentials", "add", "kosync", username),
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        env=shelver_env(database_url),
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"credentials add failed: {result.stderr}")
+
+
+@dataclass
+class ServerProcess:
+    """A running ``shelver serve``; ``stop()`` sends SIGTERM and returns the exit code."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+    log_path: Path
+    returncode: int | None = field(default=None)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.returncode = self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.returncode = self.process.wait()
+        return self.returncode
+
+
+def start_server(home: Path, database_url: str, *extra: str, timeout: float = 60) -> ServerProcess:
+    """Start ``shelver serve`` on a free loopback port and wait until /healthcheck answers."""
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / f"serve-{port}.log"
+    log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(
+        shelver_command(
+            "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port), *extra
+        ),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=shelver_env(database_url),
+        text=True,
+    )
+    log_file.close()
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"shelver serve exited early:\n{server.log_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/healthcheck", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"shelver serve did not answer in {timeout} s:\n{server.log_text()}")

@@ -1,0 +1,149 @@
+"""The KoSync data side without HTTP: validation, key hashing and caching, group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from data import kosync
+from data.kosync import KoSyncError, ProgressUpdate, ProgressWriter
+from data.passwords import (
+    KeyVerifier,
+    SecretUnavailable,
+    hash_secret,
+    md5_key,
+    seal_token,
+    unseal_token,
+    verify_secret,
+)
+
+BODY = {"document": "abc123", "progress": "12", "percentage": 0.5, "device": "kpw"}
+
+
+def test_parse_progress_keeps_the_payload_and_stamps_server_time():
+    update = kosync.parse_progress({**BODY, "extra": [1, 2]}, now=1700000000.7)
+    assert update.timestamp == 1700000000
+    assert update.device_id is None
+    assert json.loads(update.raw_payload)["extra"] == [1, 2]
+
+
+@pytest.mark.parametrize("percentage", [0, 1, 0.0, 1.0, 0.33333333])
+def test_percentage_bounds_are_inclusive(percentage):
+    assert kosync.parse_progress({**BODY, "percentage": percentage}).percentage == percentage
+
+
+@pytest.mark.parametrize("percentage", [1.0001, -1e-9, "0.5", True, None, float("nan")])
+def test_percentage_outside_0_1_or_not_a_number(percentage):
+    with pytest.raises(KoSyncError) as caught:
+        kosync.parse_progress({**BODY, "percentage": percentage})
+    assert (caught.value.status, caught.value.code) == (403, 2003)
+
+
+def test_decode_json_object_refuses_what_postgres_cannot_store():
+    for raw in (b'{"a": "\\u0000"}', b'{"a": "\\udc00"}', b"[]", b"{", b'{"a": NaN}'):
+        with pytest.raises(KoSyncError):
+            kosync.decode_json_object(raw)
+    assert kosync.decode_json_object('{"a": "é"}'.encode()) == {"a": "é"}
+
+
+def test_hash_is_salted_slow_and_verifies():
+    key = md5_key("password")
+    assert key == "5f4dcc3b5aa765d61d8327deb882cf99"
+    first, second = hash_secret(key), hash_secret(key)
+    assert first != second and first.startswith("scrypt$16384$8$1$")
+    assert verify_secret(key, first) and verify_secret(key, second)
+    assert not verify_secret(key + "x", first)
+    assert not verify_secret(key, "garbage") and not verify_secret(key, "scrypt$1$2$3$x$y")
+
+
+async def test_verifier_checks_once_then_answers_from_memory():
+    stored = hash_secret("k")
+    lookups: list[str] = []
+
+    async def lookup(name: str) -> str | None:
+        lookups.append(name)
+        return stored if name == "u" else None
+
+    verifier = KeyVerifier(lookup, hash_ttl=3600)
+    results = await asyncio.gather(*(verifier.verify("u", "k") for _ in range(20)))
+    assert all(results)
+    assert await verifier.verify("u", "wrong") is False
+    assert await verifier.verify("nobody", "k") is False
+    assert lookups == ["u", "nobody"]
+    # a new stored hash (password changed) invalidates the remembered verdicts
+    verifier.forget("u")
+    stored = hash_secret("other")
+    assert await verifier.verify("u", "k") is False
+    assert await verifier.verify("u", "other") is True
+
+
+def test_tokens_are_sealed_with_the_home_key(tmp_path):
+    sealed = seal_token(tmp_path, "hc-token-123")
+    assert "hc-token-123" not in sealed and sealed.startswith("fernet$")
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert unseal_token(tmp_path, sealed) == "hc-token-123"
+    with pytest.raises(SecretUnavailable):
+        unseal_token(tmp_path / "elsewhere", sealed)
+    (tmp_path / "other").mkdir()
+    seal_token(tmp_path / "other", "x")
+    with pytest.raises(SecretUnavailable):
+        unseal_token(tmp_path / "other", sealed)
+
+
+def _update(document: str, device: str, progress: str, percentage: float = 0.5) -> ProgressUpdate:
+    body = {"document": document, "device": device, "progress": progress, "percentage": percentage}
+    return ProgressUpdate(document, device, None, progress, percentage, 1, json.dumps(body))
+
+
+async def test_one_batch_may_hold_the_same_document_and_device_twice(database):
+    await kosync.write_batch(
+        database.pool,
+        [_update("d1", "kpw", "1"), _update("d1", "kpw", "2"), _update("d1", "pb", "3")],
+    )
+    current = await database.pool.fetch(
+        "SELECT device, progress FROM reading_progress ORDER BY device"
+    )
+    assert [tuple(r) for r in current] == [("kpw", "2"), ("pb", "3")]
+    assert await database.pool.fetchval("SELECT count(*) FROM reading_progress_history") == 3
+
+
+async def test_writer_groups_concurrent_updates_into_few_commits(database):
+    writer = ProgressWriter(database.pool)
+    writer.start()
+    try:
+        await asyncio.gather(
+            *(writer.submit(_update(f"d{i % 3}", "kpw", str(i))) for i in range(50))
+        )
+    finally:
+        await writer.close()
+    assert writer.written == 50
+    assert writer.batches < 50
+    assert await database.pool.fetchval("SELECT count(*) FROM reading_progress_history") == 50
+
+
+async def test_a_failing_update_fails_alone(database):
+    writer = ProgressWriter(database.pool)
+    writer.start()
+    bad = ProgressUpdate("d", "kpw", None, "1", 0.5, 1, "not json")  # jsonb refuses it
+    try:
+        results = await asyncio.gather(
+            writer.submit(_update("d", "a", "1")),
+            writer.submit(bad),
+            writer.submit(_update("d", "b", "2")),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.close()
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], Exception)
+    assert await database.pool.fetchval("SELECT count(*) FROM reading_progress_history") == 2
+
+
+async def test_writer_refuses_work_after_close(database):
+    writer = ProgressWriter(database.pool)
+    writer.start()
+    await writer.close()
+    with pytest.raises(kosync.WriterClosed):
+        await writer.submit(_update("d", "a", "1"))
