@@ -1,0 +1,254 @@
+"""Hardcover (GraphQL): ``search(query_type: "Book")`` by ISBN, then by title and author.
+
+Every request passes one shared rate limiter (60 a minute, bursts of 10 by default). A 200
+answer carrying GraphQL ``errors`` is a failure. The parser also understands the ``editions``
+answers other clients record, and bare bodies without the ``data`` wrapper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from data.models import BookFields
+from data.providers import normalize
+from data.providers.base import BookQuery, Match, dedupe
+from data.providers.http import (
+    DEFAULT_POLICY,
+    FailureKind,
+    ProviderError,
+    RequestStats,
+    RetryPolicy,
+    decode_json,
+    send_with_retry,
+)
+from data.providers.ratelimit import RateLimiter
+
+NAME = "hardcover"
+LABEL = "Hardcover"
+BURST = 10
+"""Hardcover's documented burst allowance."""
+CONCURRENCY = 4
+"""Requests in flight at once; the limiter, not this, sets the pace."""
+AUTH_ERROR_CODES = {"invalid-headers", "invalid-jwt", "access-denied", "jwt-invalid-claims"}
+
+SEARCH_QUERY = """
+query ShelverSearch($q: String!, $perPage: Int!) {
+  search(query: $q, query_type: "Book", per_page: $perPage, page: 1) { results }
+}
+""".strip()
+
+
+def limiter_for(requests_per_minute: int) -> RateLimiter:
+    """The limiter all Hardcover requests of one process share."""
+    return RateLimiter.per_minute(requests_per_minute, BURST)
+
+
+def graphql_error(body: dict[str, Any]) -> ProviderError | None:
+    """The failure an answer reports: a GraphQL ``errors`` list or a bare ``error`` body."""
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
+        message = " ".join(str(first.get("message") or "unknown error").split())[:200]
+        code = (first.get("extensions") or {}).get("code")
+        kind = FailureKind.AUTH if code in AUTH_ERROR_CODES else FailureKind.BAD_RESPONSE
+        return ProviderError(kind, f"{LABEL} GraphQL error: {message}")
+    error = body.get("error")
+    if isinstance(error, str):
+        detail = body.get("error_description") or body.get("message") or error
+        detail = " ".join(str(detail).split())[:200]
+        lowered = f"{error} {detail}".lower()
+        if "too many" in lowered or "rate limit" in lowered:
+            return ProviderError(FailureKind.RATE_LIMITED, f"{LABEL} rate limit reached: {detail}")
+        if "authorization" in lowered or "token" in lowered:
+            return ProviderError(FailureKind.AUTH, f"{LABEL} refused the credentials: {detail}")
+        return ProviderError(FailureKind.REQUEST, f"{LABEL} rejected the request: {detail}")
+    return None
+
+
+def _contributors(book: dict[str, Any]) -> list[str]:
+    names = []
+    for contribution in book.get("contributions") or []:
+        if not isinstance(contribution, dict):
+            continue
+        # Translators, illustrators... carry a role; authors carry none.
+        if contribution.get("contribution") not in (None, "", "Author"):
+            continue
+        author = contribution.get("author") or {}
+        if isinstance(author, dict) and author.get("name"):
+            names.append(author["name"])
+    return names
+
+
+def normalize_document(doc: dict[str, Any], prefer: set[str] | None = None) -> BookFields:
+    """A ``search`` hit's document as ``BookFields``."""
+    isbn_13, isbn_10 = normalize.split_isbns(list(doc.get("isbns") or []), prefer)
+    image = doc.get("image") if isinstance(doc.get("image"), dict) else {}
+    authors = doc.get("author_names") or _contributors(doc)
+    return BookFields(
+        title=normalize.text(doc.get("title")),
+        author=normalize.join_authors(list(authors)),
+        isbn_13=isbn_13,
+        isbn_10=isbn_10,
+        published_year=normalize.year(doc.get("release_year") or doc.get("release_date")),
+        description=normalize.plain_text(doc.get("description")),
+        cover_url=normalize.https(image.get("url")),
+        page_count=normalize.positive_int(doc.get("pages")),
+        genres=[g for g in (normalize.text(x) for x in doc.get("genres") or []) if g],
+    )
+
+
+def normalize_edition(edition: dict[str, Any], prefer: set[str] | None = None) -> BookFields:
+    """An ``editions`` row (with its ``book``) as ``BookFields``."""
+    book = edition.get("book") if isinstance(edition.get("book"), dict) else {}
+    isbn_13, isbn_10 = normalize.split_isbns(
+        [edition.get("isbn_13"), edition.get("isbn_10")], prefer
+    )
+    image = edition.get("image") or book.get("image") or {}
+    publisher = edition.get("publisher") if isinstance(edition.get("publisher"), dict) else {}
+    lang = edition.get("language") if isinstance(edition.get("language"), dict) else {}
+    tags = book.get("cached_tags") if isinstance(book.get("cached_tags"), dict) else {}
+    genre_names = [
+        t.get("tag") for t in tags.get("Genre") or [] if isinstance(t, dict) and t.get("tag")
+    ]
+    return BookFields(
+        title=normalize.text(edition.get("title")) or normalize.text(book.get("title")),
+        author=normalize.join_authors(_contributors(book)),
+        isbn_13=isbn_13,
+        isbn_10=isbn_10,
+        publisher=normalize.text(publisher.get("name")),
+        published_year=normalize.year(edition.get("release_date"))
+        or normalize.year(edition.get("release_year"))
+        or normalize.year(book.get("release_date")),
+        language=normalize.language(lang.get("code2") or lang.get("language")),
+        description=normalize.plain_text(book.get("description")),
+        cover_url=normalize.https(image.get("url") if isinstance(image, dict) else None),
+        page_count=normalize.positive_int(edition.get("pages")),
+        genres=[g for g in (normalize.text(x) for x in genre_names) if g],
+    )
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def matches_of(body: Any, prefer: set[str] | None = None) -> list[Match]:
+    """Book matches of an answer (``search`` hits or ``editions`` rows); raise on failures."""
+    if not isinstance(body, dict):
+        raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent an unexpected answer")
+    if (error := graphql_error(body)) is not None:
+        raise error
+    data = body.get("data", body)
+    if not isinstance(data, dict):
+        raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent an answer without data")
+    matches: list[Match] = []
+    if "search" in data:
+        results = (data.get("search") or {}).get("results")
+        if isinstance(results, str):  # some gateways hand jsonb scalars over as text
+            try:
+                results = json.loads(results)
+            except ValueError:
+                results = None
+        hits = results.get("hits") if isinstance(results, dict) else None
+        if hits is None and results is not None:
+            raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent unreadable results")
+        for hit in hits or []:
+            doc = hit.get("document") if isinstance(hit, dict) else None
+            # Author and Series searches return documents without a title: not books.
+            if isinstance(doc, dict) and doc.get("title"):
+                matches.append(
+                    Match(
+                        raw=doc,
+                        fields=normalize_document(doc, prefer),
+                        key=f"book:{doc.get('id')}",
+                        extra={"hardcover_book_id": _as_int(doc.get("id"))},
+                    )
+                )
+        return matches
+    editions = None
+    if "editions" in data:
+        editions = data.get("editions") or []
+    elif "editions_by_pk" in data:
+        editions = [data["editions_by_pk"]] if data.get("editions_by_pk") else []
+    if editions is None:
+        raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent an unexpected answer")
+    for edition in editions:
+        if not isinstance(edition, dict):
+            continue
+        book = edition.get("book") if isinstance(edition.get("book"), dict) else {}
+        book_id = _as_int(book.get("id") or edition.get("book_id"))
+        matches.append(
+            Match(
+                raw=edition,
+                fields=normalize_edition(edition, prefer),
+                key=f"edition:{edition.get('id') or id(edition)}",
+                extra={"hardcover_book_id": book_id, "hardcover_edition_id": edition.get("id")},
+            )
+        )
+    return matches
+
+
+class Hardcover:
+    """The Hardcover provider on a shared client and a shared limiter."""
+
+    name = NAME
+    label = LABEL
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        token: str,
+        limiter: RateLimiter,
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.client = client
+        self.url = url
+        token = token.strip()
+        self._authorization = token if token.lower().startswith("bearer ") else f"Bearer {token}"
+        self.limiter = limiter
+        self.policy = policy
+        self.stats = RequestStats()
+        self._gate = asyncio.Semaphore(concurrency)
+
+    async def _search(self, q: str, limit: int, prefer: set[str]) -> list[Match]:
+        payload = {"query": SEARCH_QUERY, "variables": {"q": q, "perPage": max(1, limit)}}
+
+        def build() -> httpx.Request:
+            return self.client.build_request(
+                "POST", self.url, json=payload, headers={"authorization": self._authorization}
+            )
+
+        async with self._gate:
+            response = await send_with_retry(
+                self.client,
+                build,
+                service=LABEL,
+                policy=self.policy,
+                limiter=self.limiter,
+                stats=self.stats,
+            )
+        return matches_of(decode_json(response, LABEL), prefer)
+
+    async def search(self, query: BookQuery, limit: int) -> list[Match]:
+        """ISBN first; title and author only when the ISBN finds nothing."""
+        if query.isbn:
+            found = await self._search(query.isbn, limit, query.isbns)
+            if found:
+                return dedupe(found, limit)
+        if not query.title:
+            return []
+        q = f"{query.title} {query.author}" if query.author else query.title
+        return dedupe(await self._search(q, limit, query.isbns), limit)
+
+    async def search_text(self, text: str, limit: int) -> list[Match]:
+        """The user's own query, as typed."""
+        return dedupe(await self._search(text, limit, set()), limit)
