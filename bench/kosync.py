@@ -1,0 +1,277 @@
+"""Benchmark ``shelver serve``: 50 simulated KOReader devices for 30 s on loopback.
+
+    /work/venv/bin/python bench/kosync.py [--devices 50] [--seconds 30] [--database-url URL]
+
+Without ``--database-url`` it makes a throwaway home whose embedded cluster keeps PostgreSQL's
+durable defaults (fsync and synchronous_commit on), so every acknowledged PUT is on disk. It
+adds a login with ``shelver credentials add``, starts ``shelver serve``, and lets each device
+loop (bounded by the deadline) over a KOReader-like mix: three page-turn PUTs, then a GET.
+Afterwards it checks that every acknowledged PUT is in ``reading_progress_history``, stops the
+server with SIGTERM, and prints requests/s, p50/p99 latency and errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+REPO = Path(__file__).resolve().parents[1]
+ACCEPT = "application/vnd.koreader.v1+json"
+USER, PASSWORD = "bench", "bench password"
+
+
+def shelver(home: Path, database_url: str | None, *args: str) -> list[str]:
+    command = [sys.executable, "-m", "app", "--home", str(home)]
+    if database_url:
+        command += ["--database-url", database_url]
+    return [*command, *args]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_dsn(home: Path, database_url: str | None) -> str:
+    if database_url:
+        return database_url
+    out = subprocess.run(
+        shelver(home, None, "db", "url"), capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return out.stdout.strip()
+
+
+async def wait_ready(base_url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit("shelver serve exited before answering")
+            try:
+                async with http.get(f"{base_url}/healthcheck") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("shelver serve did not answer in time")
+
+
+class Results:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.error_samples: list[str] = []
+        self.acknowledged: list[tuple[str, str, str]] = []  # (document, device, progress)
+        self.puts = 0
+        self.gets = 0
+
+
+async def device(
+    n: int, http: aiohttp.ClientSession, base_url: str, key: str, deadline: float, out: Results
+) -> None:
+    """One KOReader: turns pages in a few books, pushing each position, sometimes pulling."""
+    headers = {"accept": ACCEPT, "x-auth-user": USER, "x-auth-key": key}
+    name = f"bench-device-{n:02d}"
+    i = 0
+    while time.monotonic() < deadline:  # bounded: stops at the deadline
+        document = hashlib.md5(f"book-{(n + i // 40) % 80}".encode()).hexdigest()
+        started = time.perf_counter()
+        try:
+            if i % 4 == 3:
+                out.gets += 1
+                async with http.get(
+                    f"{base_url}/syncs/progress/{document}", headers=headers
+                ) as response:
+                    await response.read()
+                    ok = response.status == 200
+            else:
+                out.puts += 1
+                progress = f"/body/DocFragment[{i}]/body/p[{n}]/text().0"
+                body = {
+                    "document": document,
+                    "progress": progress,
+                    "percentage": round((i % 1000) / 1000, 4),
+                    "device": name,
+                    "device_id": f"{n:032X}",
+                }
+                async with http.put(
+                    f"{base_url}/syncs/progress", headers=headers, json=body
+                ) as response:
+                    await response.read()
+                    ok = response.status == 200
+                if ok:
+                    out.acknowledged.append((document, name, progress))
+            if not ok:
+                out.errors += 1
+                if len(out.error_samples) < 5:
+                    out.error_samples.append(f"HTTP {response.status}")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            out.errors += 1
+            if len(out.error_samples) < 5:
+                out.error_samples.append(type(exc).__name__)
+        out.latencies.append(time.perf_counter() - started)
+        i += 1
+
+
+async def drive(base_url: str, devices: int, seconds: float) -> tuple[Results, float]:
+    key = hashlib.md5(PASSWORD.encode()).hexdigest()
+    out = Results()
+    connector = aiohttp.TCPConnector(limit=devices)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        # one warm-up request per device (the first key check is a deliberate slow hash)
+        headers = {"x-auth-user": USER, "x-auth-key": key}
+        async with http.get(f"{base_url}/users/auth", headers=headers) as response:
+            if response.status != 200:
+                raise SystemExit(f"login refused: HTTP {response.status}")
+        started = time.monotonic()
+        deadline = started + seconds
+        await asyncio.gather(
+            *(device(n, http, base_url, key, deadline, out) for n in range(devices))
+        )
+        elapsed = time.monotonic() - started
+    return out, elapsed
+
+
+async def verify(dsn: str, acknowledged: list[tuple[str, str, str]]) -> tuple[int, dict]:
+    """How many acknowledged PUTs are missing from the history, and the server's durability."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        settings = {
+            name: await conn.fetchval(f"SHOW {name}") for name in ("fsync", "synchronous_commit")
+        }
+        stored = await conn.fetch(
+            "SELECT document, device, progress FROM reading_progress_history "
+            "WHERE device LIKE 'bench-device-%'"
+        )
+    finally:
+        await conn.close()
+    have: dict[tuple[str, str, str], int] = {}
+    for record in stored:
+        entry = (record["document"], record["device"], record["progress"])
+        have[entry] = have.get(entry, 0) + 1
+    missing = 0
+    for entry in acknowledged:
+        if have.get(entry, 0) > 0:
+            have[entry] -= 1
+        else:
+            missing += 1
+    return missing, settings
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--database-url", help="use this PostgreSQL (default: a throwaway cluster)")
+    parser.add_argument("--home", help="use this home instead of a throwaway one")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="shelver-bench-"))
+    throwaway = not args.home
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = home / "bench-serve.log"
+    server: subprocess.Popen | None = None
+    try:
+        added = subprocess.run(
+            shelver(home, args.database_url, "credentials", "add", "kosync", USER, "--replace"),
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
+        if added.returncode != 0:
+            raise SystemExit(f"cannot add the bench login: {added.stderr.strip()}")
+        dsn = database_dsn(home, args.database_url)
+        with open(log_path, "w", encoding="utf-8") as log_file:
+            server = subprocess.Popen(
+                shelver(home, args.database_url, "serve", "--port", str(port), "--no-watch"),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        await wait_ready(base_url, server)
+        results, elapsed = await drive(base_url, args.devices, args.seconds)
+        server.send_signal(signal.SIGTERM)
+        exit_code = server.wait(timeout=60)
+        missing, settings = await verify(dsn, results.acknowledged)
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+        if throwaway and not args.database_url:
+            subprocess.run(shelver(home, None, "db", "stop"), capture_output=True, cwd=REPO)
+        if throwaway:
+            shutil.rmtree(home, ignore_errors=True)
+
+    requests = len(results.latencies)
+    commits = re.search(r"stopped after (\d+) writes in (\d+) commits", log_text)
+    figures = {
+        "devices": args.devices,
+        "seconds": round(elapsed, 2),
+        "requests": requests,
+        "puts": results.puts,
+        "gets": results.gets,
+        "requests_per_second": round(requests / elapsed, 1),
+        "p50_ms": round(percentile(results.latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(results.latencies, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(results.latencies) * 1000, 2),
+        "errors": results.errors,
+        "error_samples": results.error_samples,
+        "acknowledged_puts": len(results.acknowledged),
+        "acknowledged_puts_missing_from_history": missing,
+        "server_exit_code": exit_code,
+        "server_log_lines": log_text.count("shelver.serve.access"),
+        "commits": int(commits[2]) if commits else None,
+        "puts_per_commit": round(int(commits[1]) / max(1, int(commits[2])), 1) if commits else None,
+        "fsync": settings["fsync"],
+        "synchronous_commit": settings["synchronous_commit"],
+        "cpus": os.cpu_count(),
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(
+            f"{figures['requests_per_second']:.0f} requests/s over {figures['seconds']} s "
+            f"with {args.devices} devices ({results.puts} PUT, {results.gets} GET)\n"
+            f"latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
+            f"mean {figures['mean_ms']} ms\n"
+            f"errors {results.errors}; acknowledged PUTs {len(results.acknowledged)}, "
+            f"missing from history {missing}\n"
+            f"fsync={settings['fsync']} synchronous_commit={settings['synchronous_commit']}; "
+            f"server exit code {exit_code}; {figures['commits']} commits "
+            f"({figures['puts_per_commit']} PUTs each); "
+            f"{figures['server_log_lines']} request log lines"
+        )
+    healthy = results.errors == 0 and missing == 0 and exit_code == 0
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
