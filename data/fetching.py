@@ -8,21 +8,21 @@ successful answer replaces that book's previous candidates from it in one transa
 one leaves them alone. Books that end up with candidates move from ``inbox`` to ``review``.
 
 Keys: the Google Books key (optional) comes from ``SHELVER_GOOGLE_BOOKS_KEY``, the Hardcover
-token from ``SHELVER_HARDCOVER_TOKEN``; where the environment has none, a
-``data.credentials.service_secret(db, service)`` function is asked when it exists. Keys are
-never logged or put in a status.
+token from ``SHELVER_HARDCOVER_TOKEN``; where the environment has none, from the token stored
+with ``shelver credentials add hardcover|google_books NAME`` (sealed under the home's key).
+Keys are never logged or put in a status.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,7 @@ from data import confidence
 from data.books import Executor
 from data.db import Database
 from data.models import Book, BookFields, Candidate, Row
+from data.passwords import SecretUnavailable, unseal_token
 from data.providers import google_books, hardcover
 from data.providers.base import BookQuery, Match, Provider
 from data.providers.http import ProviderError, make_client
@@ -67,29 +68,33 @@ class ProviderKeys:
     hardcover_token: str | None = field(default=None, repr=False)
 
 
-async def resolve_keys(db: Executor, environ: Mapping[str, str] | None = None) -> ProviderKeys:
-    """Keys from the environment, else from the credentials store where it offers them."""
+async def resolve_keys(
+    db: Executor,
+    config_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[ProviderKeys, list[str]]:
+    """Keys from the environment, else the sealed tokens stored for the home; and notes.
+
+    A stored token that cannot be unsealed (key file missing) becomes a note, not an error.
+    """
     environ = os.environ if environ is None else environ
-    google = environ.get(GOOGLE_KEY_ENV) or None
-    token = environ.get(HARDCOVER_TOKEN_ENV) or None
-    if google is None or token is None:
-        from data import credentials  # the store may or may not offer secrets yet
-
-        lookup = getattr(credentials, "service_secret", None)
-        if lookup is not None:
-            google = google or await _secret(lookup, db, "google_books")
-            token = token or await _secret(lookup, db, "hardcover")
-    return ProviderKeys(google_books_key=google, hardcover_token=token)
-
-
-async def _secret(lookup: Callable[..., Any], db: Executor, service: str) -> str | None:
-    try:
-        value = lookup(db, service)
-        if inspect.isawaitable(value):
-            value = await value
-    except Exception:  # a broken store must not stop fetching; the provider is just skipped
-        return None
-    return value or None
+    found = {
+        "google_books": environ.get(GOOGLE_KEY_ENV) or None,
+        "hardcover": environ.get(HARDCOVER_TOKEN_ENV) or None,
+    }
+    notes: list[str] = []
+    for service, value in found.items():
+        if value is not None or config_dir is None:
+            continue
+        sealed = await db.fetchval(query("fetching_sealed_token"), service)
+        if not sealed:
+            continue
+        try:
+            found[service] = unseal_token(config_dir, sealed) or None
+        except SecretUnavailable as exc:
+            notes.append(f"the stored {service} token cannot be used: {exc}")
+    keys = ProviderKeys(google_books_key=found["google_books"], hardcover_token=found["hardcover"])
+    return keys, notes
 
 
 _limiters: dict[tuple[int, int], RateLimiter] = {}
@@ -300,12 +305,14 @@ async def fetch_candidates(
     *,
     sources: Sequence[str] | None = None,
     keys: ProviderKeys | None = None,
+    config_dir: Path | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> FetchReport:
     """Fetch candidates for ``book_ids`` (default: every inbox book) from every provider.
 
     ``sources`` limits the providers (e.g. retrying only the failed one). ``progress`` is called
-    after each book. Never raises for provider trouble: see each book's outcome.
+    after each book. ``config_dir`` (the home's) lets stored tokens be unsealed; ``keys``
+    overrides all key lookup. Never raises for provider trouble: see each book's outcome.
     """
     started = time.monotonic()
     pool = database.pool
@@ -317,11 +324,14 @@ async def fetch_candidates(
     records = await pool.fetch(query("fetching_books"), ids)
     found = {r["id"] for r in records}
     report.missing = [i for i in ids if i not in found]
-    keys = keys if keys is not None else await resolve_keys(pool)
+    key_notes: list[str] = []
+    if keys is None:
+        keys, key_notes = await resolve_keys(pool, config_dir)
     own_client = client is None
     client = client or make_client(settings.providers)
     try:
         providers, notes = build_providers(client, settings, keys)
+        notes = key_notes + notes
         wanted = set(sources) if sources else set(ALL_SOURCES)
         providers = [p for p in providers if p.name in wanted]
         report.notes = [n for n in notes if any(s in n.lower() for s in wanted)]
@@ -438,6 +448,7 @@ async def manual_search(
     text: str,
     *,
     keys: ProviderKeys | None = None,
+    config_dir: Path | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> tuple[list[Candidate], list[str]]:
     """Search every provider with the user's own words; store the answers as candidates.
@@ -452,12 +463,15 @@ async def manual_search(
         raise LookupError(f"no book {book_id}")
     book = Book.from_record(records[0])
     reference = reference_fields(book, records[0]["file_fields"])
-    keys = keys if keys is not None else await resolve_keys(pool)
+    key_notes: list[str] = []
+    if keys is None:
+        keys, key_notes = await resolve_keys(pool, config_dir)
     own_client = client is None
     client = client or make_client(settings.providers)
     stored: list[Candidate] = []
     try:
         providers, notes = build_providers(client, settings, keys)
+        notes = key_notes + notes
         limit = settings.providers.max_candidates_per_source
         for provider in providers:
             try:

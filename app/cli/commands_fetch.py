@@ -82,7 +82,11 @@ def run_fetch(context: CliContext, args: argparse.Namespace) -> int:
         database = await context.open_database()
         try:
             return await fetch_candidates(
-                database, context.settings, book_ids, None if args.json else ProgressLine()
+                database,
+                context.settings,
+                book_ids,
+                None if args.json else ProgressLine(),
+                config_dir=context.home.config_dir,
             )
         finally:
             await database.close()

@@ -87,7 +87,8 @@ def normalize_document(doc: dict[str, Any], prefer: set[str] | None = None) -> B
     """A ``search`` hit's document as ``BookFields``."""
     isbn_13, isbn_10 = normalize.split_isbns(list(doc.get("isbns") or []), prefer)
     image = doc.get("image") if isinstance(doc.get("image"), dict) else {}
-    authors = doc.get("author_names") or _contributors(doc)
+    # Contributions carry roles (translators...); author_names does not.
+    authors = _contributors(doc) or doc.get("author_names") or []
     return BookFields(
         title=normalize.text(doc.get("title")),
         author=normalize.join_authors(list(authors)),

@@ -46,3 +46,10 @@ UPDATE books SET status = 'review'
 WHERE id = $1 AND status = 'inbox'
   AND EXISTS (SELECT 1 FROM book_metadata_candidates c WHERE c.book_id = $1 AND c.source <> 'file')
 RETURNING id;
+
+-- name: fetching_sealed_token
+-- The newest stored token of a service (`hardcover`, `google_books`), still sealed.
+SELECT password_hash FROM service_credentials
+WHERE service = $1
+ORDER BY coalesce(updated_at, created_at) DESC
+LIMIT 1;
