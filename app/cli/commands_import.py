@@ -3,13 +3,95 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
-from app.cli.placeholder import not_yet
+from app.cli.context import EXIT_OK, EXIT_SOME_FAILED, CliContext, print_json
+from data.importing import ImportReport, import_paths
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    importer = commands.add_parser("import", help="copy (or move) files and folders into the inbox")
+    importer = commands.add_parser(
+        "import",
+        help="copy (or move) files and folders into the inbox",
+        description="Import ebook files (EPUB, PDF, FB2, CBZ, MOBI, AZW3) and folders of them "
+        "(recursively) into the inbox. Exit code 1 when any input was refused.",
+    )
     importer.add_argument("paths", nargs="+", metavar="PATH")
     importer.add_argument("--move", action="store_true", help="move instead of copy")
     importer.add_argument("--json", action="store_true", help="print one JSON summary")
-    importer.set_defaults(handler=not_yet("shelver import"))
+    importer.set_defaults(handler=run_import)
+
+
+def run_import(context: CliContext, args: argparse.Namespace) -> int:
+    report = asyncio.run(_import(context, args))
+    if args.json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        _print_human(report)
+    return EXIT_OK if report.ok else EXIT_SOME_FAILED
+
+
+async def _import(context: CliContext, args: argparse.Namespace) -> ImportReport:
+    database = await context.open_database()
+    try:
+        with _progress_bar() as progress:
+            return await import_paths(
+                database, context.home, args.paths, move=args.move, progress=progress
+            )
+    finally:
+        await database.close()
+
+
+def _progress_bar() -> AbstractContextManager[Any]:
+    """A rich progress bar on stderr when a person is watching; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return nullcontext(None)
+    return _RichProgress()
+
+
+class _RichProgress:
+    """Adapts rich's Progress to the pipeline's ``progress(done, total, name)`` callback."""
+
+    def __enter__(self) -> _RichProgress:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}", style="dim"),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task("", total=None)
+        return self
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        self._progress.update(self._task, completed=done, total=total, description=name[:40])
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.__exit__(*exc_info)  # type: ignore[arg-type]
+
+
+def _print_human(report: ImportReport) -> None:
+    for item in report.imported:
+        suffix = f"  (possible duplicate of {item.possible_duplicate_of})" if (
+            item.possible_duplicate_of
+        ) else ""
+        print(f"imported  {_one_line(item.path)}: {item.title or '(no title)'}{suffix}")
+    for item in report.skipped:
+        print(f"skipped   {_one_line(item.path)}: {item.reason}")
+    for item in report.refused:
+        moved = f" (moved to {_one_line(item.moved_to)})" if item.moved_to else ""
+        print(f"refused   {_one_line(item.path)}: {item.reason}{moved}", file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    """File names may hold newlines; a report line must not."""
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text

@@ -1,0 +1,49 @@
+"""Saving a book's embedded cover under the home's covers folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+MAX_COVER_SIZE = 16 << 20
+
+
+def image_extension(data: bytes) -> str | None:
+    """The file extension of an image recognised by its magic bytes, else None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def save_cover(covers_dir: Path, checksum: str, data: bytes | None) -> Path | None:
+    """Write the cover as ``<covers>/<ab>/<checksum>.<ext>``; None when it is no usable image.
+
+    Named after the book file's checksum, so importing the same bytes twice writes the same
+    cover and a half-finished import leaves nothing a later one would not overwrite.
+    """
+    if not data or len(data) > MAX_COVER_SIZE:
+        return None
+    extension = image_extension(data)
+    if extension is None:
+        return None
+    folder = covers_dir / checksum[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{checksum}.{extension}"
+    if target.exists() and target.stat().st_size == len(data):
+        return target
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".cover-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

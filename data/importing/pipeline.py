@@ -1,0 +1,505 @@
+"""The import pipeline: files in, inbox books out, nothing lost on the way.
+
+Workers (a process pool) copy and hash each file in one pass, detect its format and read its
+metadata; the event loop writes the results to the database in batches and reports progress.
+A file is only ever removed from where it was after its copy is committed (``move=True``);
+refused files stay where they were, except files already in the inbox folder, which move to
+``rejected/`` with a ``.reason.txt`` beside them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+from data.db import Database
+from data.home import Home
+from data.importing.duplicates import DuplicateIndex, DuplicateKey, first_match
+from data.importing.examine import Examined, ExamineTask, Unreadable, examine
+from data.importing.names import move_unique, place_unique, safe_name
+from data.queries import query
+
+Progress = Callable[[int, int, str], None]
+BATCH_SIZE = 100
+STAGING_FOLDER = ".importing"
+# Below this many files a process pool costs more to start than it saves.
+POOL_THRESHOLD = 3
+# Paths this process is placing into the inbox right now; the watcher leaves them alone.
+IN_FLIGHT: set[str] = set()
+
+
+class ImportedItem(BaseModel):
+    path: str
+    book_id: UUID
+    title: str | None = None
+    author: str | None = None
+    format: str
+    inbox_path: str
+    possible_duplicate_of: UUID | None = None
+
+
+class SkippedItem(BaseModel):
+    path: str
+    duplicate_of: UUID | None = None
+    reason: str
+    moved_to: str | None = None
+
+
+class RefusedItem(BaseModel):
+    path: str
+    reason: str
+    drm: bool = False
+    moved_to: str | None = None
+
+
+class ImportTimings(BaseModel):
+    """Seconds: hashing and parsing are summed over workers, database and total are wall time."""
+
+    hashing: float = 0.0
+    parsing: float = 0.0
+    database: float = 0.0
+    total: float = 0.0
+
+
+class ImportReport(BaseModel):
+    """What happened to every input; ``model_dump(mode="json")`` is the ``--json`` document."""
+
+    imported: list[ImportedItem] = Field(default_factory=list)
+    skipped: list[SkippedItem] = Field(default_factory=list)
+    refused: list[RefusedItem] = Field(default_factory=list)
+    timings: ImportTimings = Field(default_factory=ImportTimings)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+    def summary(self) -> str:
+        return (
+            f"imported {len(self.imported)}, skipped {len(self.skipped)} duplicate(s), "
+            f"refused {len(self.refused)}"
+        )
+
+
+@dataclass
+class _Input:
+    """One file to import and where it came from."""
+
+    source: Path
+    in_inbox: bool  # already in the inbox folder: no copy, rejections go to rejected/
+
+
+@dataclass
+class _Run:
+    """State of one import run."""
+
+    database: Database
+    home: Home
+    move: bool
+    report: ImportReport = field(default_factory=ImportReport)
+    seen_checksums: dict[str, UUID] = field(default_factory=dict)
+    index: DuplicateIndex = field(default_factory=DuplicateIndex)
+    inputs: dict[str, _Input] = field(default_factory=dict)
+
+
+async def import_paths(
+    database: Database,
+    home: Home,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    move: bool = False,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ImportReport:
+    """Import files and folders (recursively) into the inbox and say what happened to each.
+
+    ``progress(done, total, current_name)`` is called on the event loop after each file.
+    """
+    started = time.perf_counter()
+    home.ensure()
+    run = _Run(database, home, move)
+    inputs = _collect(paths, home, run.report)
+    inputs = await _drop_registered(run, inputs)
+    total = len(inputs) + len(run.report.refused)
+    done = len(run.report.refused)
+    if progress and done:
+        progress(done, total, "")
+    staging = home.inbox_dir / STAGING_FOLDER
+    staging.mkdir(parents=True, exist_ok=True)
+    tasks = []
+    for item in inputs:
+        run.inputs[str(item.source)] = item
+        target = None if item.in_inbox else str(staging / f"{uuid.uuid4().hex}.part")
+        tasks.append(ExamineTask(str(item.source), target, str(home.covers_dir)))
+    if tasks:
+        with _executor(len(tasks), workers) as executor:
+            loop = asyncio.get_running_loop()
+            futures = [loop.run_in_executor(executor, examine, task) for task in tasks]
+            pending: list[Examined | Unreadable] = []
+            try:
+                for next_done in asyncio.as_completed(futures):
+                    result = await next_done
+                    pending.append(result)
+                    done += 1
+                    if progress:
+                        progress(done, total, Path(result.source).name)
+                    if len(pending) >= BATCH_SIZE:
+                        await _settle(run, pending)
+                        pending = []
+                if pending:
+                    await _settle(run, pending)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    run.report.timings.total = time.perf_counter() - started
+    return run.report
+
+
+def _executor(count: int, workers: int | None) -> Executor:
+    if count < POOL_THRESHOLD or workers == 0:
+        return ThreadPoolExecutor(max_workers=1)
+    size = workers or max(1, min(os.cpu_count() or 1, 4))
+    # forkserver: workers start clean, never inheriting the event loop's threads or sockets.
+    return ProcessPoolExecutor(max_workers=size, mp_context=get_context("forkserver"))
+
+
+def _collect(paths: Iterable[str | os.PathLike[str]], home: Home, report: ImportReport):
+    """Expand folders (recursively, not following links) into files; refuse what isn't one."""
+    inbox = home.inbox_dir.resolve()
+    staging = inbox / STAGING_FOLDER
+    found: list[_Input] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        absolute = Path(os.path.abspath(path))
+        if absolute in seen:
+            return
+        seen.add(absolute)
+        parent = absolute.parent.resolve()
+        if parent == staging or staging in parent.parents:
+            return
+        in_inbox = parent == inbox or inbox in parent.parents
+        found.append(_Input(absolute, in_inbox))
+
+    for given in paths:
+        path = Path(given)
+        if path.is_symlink():
+            add(path)  # the worker refuses it with a reason
+        elif path.is_dir():
+            for folder, subfolders, files in os.walk(path, followlinks=False):
+                subfolders[:] = sorted(d for d in subfolders if d != STAGING_FOLDER)
+                for name in sorted(files):
+                    if name.startswith(".") or name.endswith(".reason.txt"):
+                        continue  # hidden files and our own notes are not books
+                    add(Path(folder) / name)
+        elif path.exists():
+            add(path)
+        else:
+            report.refused.append(RefusedItem(path=str(path), reason="no such file or folder"))
+    return found
+
+
+async def _drop_registered(run: _Run, inputs: list[_Input]) -> list[_Input]:
+    """Inbox-folder files that already belong to a book are not new arrivals."""
+    in_inbox = [str(i.source) for i in inputs if i.in_inbox]
+    if not in_inbox:
+        return inputs
+    rows = await run.database.pool.fetch(query("importing_known_inbox_paths"), in_inbox)
+    known = {r["inbox_path"] for r in rows} | IN_FLIGHT
+    return [i for i in inputs if not (i.in_inbox and str(i.source) in known)]
+
+
+async def _settle(run: _Run, results: list[Examined | Unreadable]) -> None:
+    """Record one batch: refusals, exact duplicates, and new books written in one transaction."""
+    timings = run.report.timings
+    readable: list[Examined] = []
+    for result in results:
+        timings.hashing += result.hash_seconds
+        timings.parsing += result.parse_seconds
+        if isinstance(result, Unreadable):
+            _refuse(run, result.source, result.reason, drm=result.drm)
+        else:
+            readable.append(result)
+    if not readable:
+        return
+    started = time.perf_counter()
+    try:
+        await _write(run, readable)
+    except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        for result in readable:
+            _discard_copy(run, result)
+            _refuse(run, result.source, f"not saved: database error: {exc}", keep_in_place=True)
+    finally:
+        timings.database += time.perf_counter() - started
+
+
+async def _write(run: _Run, results: list[Examined]) -> None:
+    pool = run.database.pool
+    rows = await pool.fetch(
+        query("importing_known_checksums"), [r.digest.checksum for r in results]
+    )
+    known = {r["checksum"]: r["book_id"] for r in rows}
+    fresh: list[tuple[Examined, UUID]] = []
+    for result in results:
+        checksum = result.digest.checksum
+        existing = known.get(checksum) or run.seen_checksums.get(checksum)
+        if existing is not None:
+            _skip(run, result, existing)
+            continue
+        book_id = uuid.uuid4()
+        run.seen_checksums[checksum] = book_id
+        fresh.append((result, book_id))
+    if not fresh:
+        return
+    duplicates = await _near_duplicates(run, fresh)
+    placed = _place(run, fresh)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            stored = await _insert(conn, placed, duplicates)
+            lost = [book_id for _, book_id, _ in placed if book_id not in stored]
+            if lost:  # another import committed the same bytes meanwhile
+                await conn.execute(query("importing_delete_books"), lost)
+    except BaseException:
+        for result, _, inbox_path in placed:
+            _unplace(run, result, inbox_path)
+        raise
+    finally:
+        for _, _, inbox_path in placed:
+            IN_FLIGHT.discard(str(inbox_path))
+    for result, book_id, inbox_path in placed:
+        if book_id not in stored:
+            _unplace(run, result, inbox_path)
+            _skip(run, result, None)
+            continue
+        _record_import(run, result, book_id, inbox_path, duplicates.get(book_id))
+
+
+def _record_import(
+    run: _Run, result: Examined, book_id: UUID, inbox_path: Path, duplicate: UUID | None
+) -> None:
+    item = run.inputs[result.source]
+    if run.move and not item.in_inbox:
+        try:
+            item.source.unlink()
+        except OSError:
+            pass  # the copy is safe in the inbox; the original simply stays
+    run.report.imported.append(
+        ImportedItem(
+            path=result.source,
+            book_id=book_id,
+            title=result.fields.title,
+            author=result.fields.author,
+            format=result.format,
+            inbox_path=str(inbox_path),
+            possible_duplicate_of=duplicate,
+        )
+    )
+
+
+async def _near_duplicates(run: _Run, fresh: list[tuple[Examined, UUID]]) -> dict[UUID, UUID]:
+    """``{new book: the existing book it probably duplicates}`` for this batch."""
+    keys = [
+        DuplicateKey.of(book_id, r.fields.title, r.fields.author, r.fields.isbn_13)
+        for r, book_id in fresh
+    ]
+    rows = await run.database.pool.fetch(
+        query("importing_duplicate_candidates"),
+        list(range(len(fresh))),
+        [r.fields.isbn_13 for r, _ in fresh],
+        [r.fields.title for r, _ in fresh],
+    )
+    found: dict[int, list[DuplicateKey]] = {}
+    for row in rows:
+        found.setdefault(row["n"], []).append(
+            DuplicateKey.of(row["id"], row["title"], row["author"], row["isbn_13"])
+        )
+    matches: dict[UUID, UUID] = {}
+    for position, key in enumerate(keys):
+        match = first_match(key, found.get(position, [])) or run.index.find(key)
+        if match is not None:
+            matches[key.book_id] = match
+        run.index.add(key)
+    return matches
+
+
+def _place(run: _Run, fresh: list[tuple[Examined, UUID]]) -> list[tuple[Examined, UUID, Path]]:
+    """Give each new file its final, safe, unique name in the inbox."""
+    placed = []
+    for result, book_id in fresh:
+        item = run.inputs[result.source]
+        name = safe_name(item.source.name, result.format)
+        data = Path(result.data_path)
+        try:
+            if item.in_inbox:
+                target = data if data.name == name else place_unique(data, data.parent, name)
+            else:
+                target = place_unique(data, run.home.inbox_dir, name)
+        except OSError as exc:
+            _discard_copy(run, result)
+            _refuse(run, result.source, f"cannot place in the inbox: {exc}", keep_in_place=True)
+            continue
+        IN_FLIGHT.add(str(target))
+        result.data_path = str(target)
+        placed.append((result, book_id, target))
+    return placed
+
+
+def _unplace(run: _Run, result: Examined, inbox_path: Path) -> None:
+    """Undo `_place` for a file that was not recorded: remove our copy, never an original."""
+    if not run.inputs[result.source].in_inbox:
+        inbox_path.unlink(missing_ok=True)
+
+
+def _discard_copy(run: _Run, result: Examined) -> None:
+    if not run.inputs[result.source].in_inbox:
+        Path(result.data_path).unlink(missing_ok=True)
+
+
+async def _insert(
+    conn: asyncpg.Connection,
+    placed: list[tuple[Examined, UUID, Path]],
+    duplicates: dict[UUID, UUID],
+) -> set[UUID]:
+    fields = [r.fields for r, _, _ in placed]
+    ids = [book_id for _, book_id, _ in placed]
+    await conn.execute(
+        query("importing_insert_books"),
+        ids,
+        [f.title for f in fields],
+        [f.author for f in fields],
+        [f.isbn_10 for f in fields],
+        [f.isbn_13 for f in fields],
+        [f.publisher for f in fields],
+        [f.published_year for f in fields],
+        [f.language for f in fields],
+        [f.description for f in fields],
+        [r.cover_path for r, _, _ in placed],
+        [f.page_count for f in fields],
+        [json.dumps(f.genres) for f in fields],
+        [duplicates.get(book_id) for book_id in ids],
+    )
+    rows = await conn.fetch(
+        query("importing_insert_files"),
+        ids,
+        [r.format for r, _, _ in placed],
+        [_original_name(r.source) for r, _, _ in placed],
+        [str(path) for _, _, path in placed],
+        [r.digest.size for r, _, _ in placed],
+        [r.digest.checksum for r, _, _ in placed],
+        [r.digest.content_hash for r, _, _ in placed],
+    )
+    stored = {row["book_id"] for row in rows}
+    kept = [(r, book_id) for r, book_id, _ in placed if book_id in stored]
+    await conn.execute(
+        query("importing_insert_file_candidates"),
+        [book_id for _, book_id in kept],
+        [json.dumps(r.raw, ensure_ascii=False) for r, _ in kept],
+        [r.fields.model_dump_json() for r, _ in kept],
+    )
+    return stored
+
+
+def _original_name(source: str) -> str:
+    # The name as the person had it (surrogates from undecodable bytes made printable).
+    name = Path(source).name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _skip(run: _Run, result: Examined, duplicate_of: UUID | None) -> None:
+    item = run.inputs[result.source]
+    reason = "exact duplicate (same SHA-256) of a book already in shelver"
+    moved_to = None
+    if item.in_inbox:
+        moved_to = _reject_file(run.home, item.source, reason)
+    else:
+        Path(result.data_path).unlink(missing_ok=True)  # our copy; the original stays put
+    run.report.skipped.append(
+        SkippedItem(
+            path=result.source,
+            duplicate_of=duplicate_of,
+            reason=reason,
+            moved_to=str(moved_to) if moved_to else None,
+        )
+    )
+
+
+def _refuse(
+    run: _Run, source: str, reason: str, *, drm: bool = False, keep_in_place: bool = False
+) -> None:
+    item = run.inputs.get(source)
+    moved_to = None
+    if item is not None and item.in_inbox and not keep_in_place:
+        moved_to = _reject_file(run.home, item.source, reason)
+    run.report.refused.append(
+        RefusedItem(
+            path=source, reason=reason, drm=drm, moved_to=str(moved_to) if moved_to else None
+        )
+    )
+
+
+def _reject_file(home: Home, path: Path, reason: str) -> Path | None:
+    """Move an inbox-folder file to ``rejected/`` and write why beside it."""
+    try:
+        if not path.exists() and not path.is_symlink():
+            return None
+        home.rejected_dir.mkdir(parents=True, exist_ok=True)
+        target = move_unique(path, home.rejected_dir, safe_name(path.name))
+        note = target.with_name(target.name + ".reason.txt")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        note.write_text(f"{_original_name(str(path))}\n{stamp}: {reason}\n", encoding="utf-8")
+        return target
+    except OSError:
+        return None  # it stays in the inbox; the report still names it and its reason
+
+
+@dataclass
+class RejectResult:
+    """What `reject_inbox_book` did."""
+
+    book_id: UUID
+    moved: list[Path]
+
+
+async def reject_inbox_book(database: Database, home: Home, book_id: UUID) -> RejectResult:
+    """The Inbox's delete action: move the book's files to ``rejected/``, then drop its row.
+
+    Files are never deleted. Raises LookupError for an unknown book and ValueError for one
+    that has left the inbox.
+    """
+    home.ensure()
+    async with database.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(query("importing_book_for_rejection"), book_id)
+        if not rows:
+            raise LookupError(f"no book {book_id}")
+        if rows[0]["status"] != "inbox":
+            raise ValueError(f"book {book_id} is not in the inbox (it is {rows[0]['status']})")
+        moved: list[Path] = []
+        title = rows[0]["title"] or "untitled"
+        for row in rows:
+            for column in ("inbox_path", "storage_path"):
+                location = row[column]
+                if location and Path(location).exists():
+                    # Raises on failure: the row then stays and nothing is half-deleted.
+                    target = move_unique(Path(location), home.rejected_dir, Path(location).name)
+                    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+                    target.with_name(target.name + ".reason.txt").write_text(
+                        f"{row['original_name']}\n{stamp}: deleted from the Inbox "
+                        f"(book {book_id}: {title})\n",
+                        encoding="utf-8",
+                    )
+                    moved.append(target)
+        await conn.execute(query("importing_delete_inbox_book"), book_id)
+    return RejectResult(book_id=book_id, moved=moved)
