@@ -1,0 +1,205 @@
+"""The Textual app: five top-level screens as modes, the database opened in the background,
+and one place where failures become a readable dialog."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from app.messages import DatabaseOpened
+from data.db import Database, DatabaseTarget
+from data.home import Home
+from data.settings import Settings
+from screens.base import ShelverScreen
+from screens.error_dialog import DialogChoice, ErrorDialog, describe_failure
+from widgets.mode_bar import MODE_TABS
+
+POOL_CLOSE_SECONDS = 5.0
+
+
+# Screens are imported when first shown, so start-up only pays for the Inbox.
+def _inbox() -> Screen:
+    from screens.inbox import InboxScreen
+
+    return InboxScreen()
+
+
+def _review() -> Screen:
+    from screens.review import ReviewScreen
+
+    return ReviewScreen()
+
+
+def _library() -> Screen:
+    from screens.library import LibraryScreen
+
+    return LibraryScreen()
+
+
+def _progress() -> Screen:
+    from screens.progress import ProgressScreen
+
+    return ProgressScreen()
+
+
+def _settings() -> Screen:
+    from screens.settings import SettingsScreen
+
+    return SettingsScreen()
+
+
+class ShelverApp(App[None]):
+    """shelver's terminal UI."""
+
+    TITLE = "shelver"
+    CSS_PATH = "shelver.tcss"
+    DEFAULT_MODE = "inbox"
+    MODES: ClassVar = {
+        "inbox": _inbox,
+        "review": _review,
+        "library": _library,
+        "progress": _progress,
+        "settings": _settings,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(
+                tab.key,
+                f"switch_mode({tab.mode!r})",
+                tab.label.split()[-1].title(),
+                id=f"mode.{tab.mode}",
+            )
+            for tab in MODE_TABS
+        ),
+        Binding("ctrl+r", "refresh", "Refresh", id="refresh"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, *, home: Home, settings: Settings, target: DatabaseTarget) -> None:
+        super().__init__()
+        self.home = home
+        self.settings = settings
+        self.target = target
+        self.database: Database | None = None
+        """The open database, once the start-up worker has opened it."""
+        self._database_future: asyncio.Future[Database] | None = None
+        self._errors_shown: set[str] = set()
+        self._open_attempts = 0
+
+    # The database --------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.open_database()
+
+    def _pending_future(self) -> asyncio.Future[Database]:
+        """The future that waiting screens await; a new one once the last has been settled."""
+        if self._database_future is None or self._database_future.done():
+            self._database_future = asyncio.get_running_loop().create_future()
+        return self._database_future
+
+    @work(exclusive=True, group="database", exit_on_error=False)
+    async def open_database(self) -> Database:
+        """Start the cluster if needed, connect and migrate, without holding up the first frame."""
+        self._open_attempts += 1
+        future = self._pending_future()
+        try:
+            database = await Database.open(self.target, max_size=4)
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(error)
+                future.exception()  # the dialog reports it; don't warn "never retrieved"
+            raise
+        self.database = database
+        future.set_result(database)
+        return database
+
+    async def wait_for_database(self) -> Database:
+        """The open database; waits while it opens, raises what opening it raised."""
+        if self.database is not None:
+            return self.database
+        future = self._database_future or self._pending_future()
+        return await asyncio.shield(future)
+
+    @property
+    def database_failure(self) -> BaseException | None:
+        """Why the last attempt to open the database failed (None: open, opening, or untried)."""
+        future = self._database_future
+        if self.database is None and future is not None and future.done():
+            return None if future.cancelled() else future.exception()
+        return None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker_failure(event.worker)
+        if (
+            event.worker.group == "database"
+            and event.state == WorkerState.SUCCESS
+            and self._open_attempts > 1
+        ):
+            # After a retry the screen's earlier load has failed: have it load again. (On the
+            # first attempt its load is still waiting for this database and goes on by itself.)
+            self._current_base_screen().post_message(DatabaseOpened(event.worker.result))
+
+    def report_worker_failure(self, worker: Worker) -> None:
+        """The single place where a failed worker becomes an error dialog (never a traceback)."""
+        if worker.state == WorkerState.ERROR and worker.error is not None:
+            self.show_error(worker.error)
+
+    def show_error(self, error: BaseException) -> None:
+        failure = describe_failure(error)
+        if failure.message in self._errors_shown:
+            return  # the same failure is already on screen (several screens hit it at once)
+        self._errors_shown.add(failure.message)
+
+        def closed(choice: DialogChoice | None) -> None:
+            self._errors_shown.discard(failure.message)
+            if choice == "retry":
+                self.action_refresh()
+            elif choice == "quit":
+                self.exit()
+
+        self.push_screen(ErrorDialog(failure), closed)
+
+    async def on_unmount(self) -> None:
+        """Closing the app closes the pool (forcefully if a query will not let go)."""
+        if self.database is None:
+            return
+        try:
+            await asyncio.wait_for(self.database.close(), POOL_CLOSE_SECONDS)
+        except (TimeoutError, Exception):
+            self.database.pool.terminate()
+        self.database = None
+
+    # Navigation and commands ---------------------------------------------------------------
+
+    def _current_base_screen(self) -> Screen:
+        return self.screen_stack[0]
+
+    def action_refresh(self) -> None:
+        """Reload the current screen; if the database never opened, try opening it again."""
+        if self.database is None:
+            future = self._database_future
+            if future is None or future.done():
+                self.open_database()
+                return
+        screen = self._current_base_screen()
+        if isinstance(screen, ShelverScreen):
+            screen.reload()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for tab in MODE_TABS:
+            yield SystemCommand(
+                tab.label,
+                f"Open the {tab.label} screen (key {tab.key})",
+                lambda mode=tab.mode: self.switch_mode(mode),
+            )
+        yield SystemCommand("Refresh", "Load the current screen's rows again", self.action_refresh)
+        yield from super().get_system_commands(screen)

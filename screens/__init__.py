@@ -1,0 +1,1 @@
+"""shelver's top-level screens (one per app mode) and its dialogs."""

@@ -1,0 +1,1 @@
+"""Reusable Textual widgets and the small formatting helpers they share."""
