@@ -1,0 +1,312 @@
+"""The Library: organized books searched, filtered, sorted, paged, shown in detail and edited.
+
+Search runs on ``books.search_vector``: every word must match and the last one is a prefix, so
+results follow each keystroke; the words are taken from the text by PostgreSQL itself (see
+``shelver_search_tsquery`` in ``sql/migrations/0005_library.sql``), so nothing typed can act
+as a query operator. When full text finds little, a trigram search on title and author adds
+close spellings ("tolkein" finds Tolkien).
+
+Lists never load every row: ``page`` returns one keyset page (the sort keys of its last row are
+the cursor of the next), and ``count`` says how many rows there are, or how many come before a
+given row, so a view can be sized and can put its cursor back on a book after a refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from data import books
+from data.books import Executor
+from data.library_models import (
+    BookDetail,
+    BookEdit,
+    DevicePosition,
+    HardcoverState,
+    LibraryPage,
+    LibraryQuery,
+    LibraryRow,
+    LibrarySort,
+    PageCursor,
+)
+from data.models import Book
+from data.queries import query
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 5_000
+# Full text finding fewer rows than this on a first page brings in typo-tolerant matches.
+FUZZY_BELOW = 5
+FUZZY_ROWS = 20
+# The key of a text sort column for a NULL value (see shelver_sort_key).
+NULL_TEXT_KEY = "\U0010ffff"
+
+
+class BookNotFound(LookupError):
+    """No book has that id."""
+
+
+async def search_tsquery(db: Executor, text: str) -> str | None:
+    """The tsquery (as text) that ``text`` searches for, or None when it has no words."""
+    if not text or not text.strip():
+        return None
+    return await db.fetchval(query("library_search_tsquery"), text)
+
+
+def _filter_args(library_query: LibraryQuery) -> list[Any]:
+    f = library_query.filters
+    return [f.author, f.genre, f.tag, f.language, f.format, f.reading and f.reading.value]
+
+
+def _cursor_args(cursor: PageCursor | None) -> list[Any]:
+    if cursor is None:
+        return [None, None, None, None]
+    return [cursor.text_key, cursor.title_key, cursor.number_key, cursor.id]
+
+
+def _row_cursor(record: Any, ordered_by: LibrarySort, descending: bool) -> PageCursor:
+    text_key = None
+    number_key = None
+    if ordered_by is LibrarySort.AUTHOR:
+        text_key = record["author_key"]
+    elif ordered_by is LibrarySort.LANGUAGE:
+        text_key = record["language_key"]
+    elif ordered_by is LibrarySort.YEAR:
+        number_key = float(record["year_key"])
+    elif ordered_by is LibrarySort.READING:
+        number_key = record["reading_key"]
+    elif ordered_by is LibrarySort.RELEVANCE:
+        number_key = record["rank"]
+    return PageCursor(
+        ordered_by=ordered_by,
+        descending=descending and ordered_by is not LibrarySort.RELEVANCE,
+        text_key=text_key,
+        title_key=record["title_key"],
+        number_key=number_key,
+        id=record["id"],
+    )
+
+
+def _row(record: Any, *, match: str, cursor: PageCursor | None) -> LibraryRow:
+    return LibraryRow(
+        id=record["id"],
+        title=record["title"],
+        author=record["author"],
+        published_year=record["published_year"],
+        language=record["language"],
+        formats=list(record["formats"]),
+        reading_percentage=record["reading_percentage"],
+        rank=record["rank"],
+        match=match,
+        cursor=cursor,
+    )
+
+
+async def page(
+    db: Executor,
+    library_query: LibraryQuery,
+    *,
+    after: PageCursor | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    tsquery: str | None = None,
+    fuzzy: bool = True,
+) -> LibraryPage:
+    """One page of the Library for ``library_query``, starting after ``after``.
+
+    ``tsquery`` may be passed when the caller already turned the text into one (to save a
+    round trip per page); otherwise it is derived here. On the first page of a search that
+    full text answers with fewer than ``FUZZY_BELOW`` rows, and when no filter is set,
+    typo-tolerant matches follow the full-text ones (marked ``match='fuzzy'``); such a page
+    is the only one.
+    """
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    if tsquery is None:
+        tsquery = await search_tsquery(db, library_query.text)
+    if after is not None:
+        sort, descending = after.ordered_by, after.descending
+    else:
+        sort, descending = library_query.sort, library_query.descending
+    records = await db.fetch(
+        query("library_page"),
+        tsquery,
+        *_filter_args(library_query),
+        sort.value,
+        descending,
+        *_cursor_args(after),
+        limit,
+    )
+    match = "fulltext" if tsquery else "browse"
+    rows = []
+    for record in records:
+        ordered_by = LibrarySort(record["ordered_by"])
+        rows.append(_row(record, match=match, cursor=_row_cursor(record, ordered_by, descending)))
+    next_cursor = rows[-1].cursor if len(rows) == limit else None
+    if (
+        fuzzy
+        and tsquery
+        and after is None
+        and len(rows) < FUZZY_BELOW
+        and not library_query.filters.active
+    ):
+        extra = await fuzzy_rows(db, library_query.text, exclude={r.id for r in rows})
+        if extra:
+            return LibraryPage(rows=rows + extra[: max(0, limit - len(rows))], fuzzy=True)
+    return LibraryPage(rows=rows, next_cursor=next_cursor)
+
+
+async def fuzzy_rows(
+    db: Executor, text: str, *, exclude: Iterable[UUID] = (), limit: int = FUZZY_ROWS
+) -> list[LibraryRow]:
+    """Books whose title or author is spelled like ``text``, best first."""
+    if len(text.strip()) < 3:
+        return []
+    skip = set(exclude)
+    matches = [
+        m for m in await db.fetch(query("library_fuzzy_matches"), text, limit) if m[0] not in skip
+    ]
+    if not matches:
+        return []
+    records = await db.fetch(
+        query("library_rows_by_ids"), [m[0] for m in matches], [m[1] for m in matches]
+    )
+    return [_row(r, match="fuzzy", cursor=None) for r in records]
+
+
+async def search(
+    db: Executor, text: str, *, limit: int = 20, library_query: LibraryQuery | None = None
+) -> list[LibraryRow]:
+    """The best ``limit`` books for ``text`` (what ``shelver search`` prints)."""
+    base = library_query or LibraryQuery()
+    result = await page(db, base.model_copy(update={"text": text}), limit=limit)
+    return result.rows
+
+
+async def count(db: Executor, library_query: LibraryQuery, *, tsquery: str | None = None) -> int:
+    """How many books the query lists."""
+    if tsquery is None:
+        tsquery = await search_tsquery(db, library_query.text)
+    return await db.fetchval(
+        query("library_count"),
+        tsquery,
+        *_filter_args(library_query),
+        library_query.sort.value,
+        library_query.descending,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+async def position(
+    db: Executor, library_query: LibraryQuery, row: LibraryRow, *, tsquery: str | None = None
+) -> int:
+    """How many rows come before ``row`` in its list (its zero-based index)."""
+    if row.cursor is None:
+        raise ValueError("a fuzzy match has no place in a sorted list")
+    if tsquery is None:
+        tsquery = await search_tsquery(db, library_query.text)
+    return await db.fetchval(
+        query("library_count"),
+        tsquery,
+        *_filter_args(library_query),
+        row.cursor.ordered_by.value,
+        row.cursor.descending,
+        *_cursor_args(row.cursor),
+    )
+
+
+async def locate(
+    db: Executor, library_query: LibraryQuery, book_id: UUID, *, tsquery: str | None = None
+) -> int | None:
+    """The index ``book_id`` has (or would have) in the list of ``library_query``; None when it
+    is not an organized book matching the search. Filters are not checked: a caller that
+    needs certainty compares the id of the row found at that index."""
+    if tsquery is None:
+        tsquery = await search_tsquery(db, library_query.text)
+    record = await db.fetchrow(query("library_row_keys"), book_id, tsquery)
+    if record is None or not record["matches"]:
+        return None
+    ordered_by = await _ordered_by(db, library_query, tsquery)
+    cursor = _row_cursor(record, ordered_by, library_query.descending)
+    return await db.fetchval(
+        query("library_count"),
+        tsquery,
+        *_filter_args(library_query),
+        ordered_by.value,
+        cursor.descending,
+        *_cursor_args(cursor),
+    )
+
+
+async def _ordered_by(
+    db: Executor, library_query: LibraryQuery, tsquery: str | None
+) -> LibrarySort:
+    """The order the first page really uses (relevance falls back to title when broad)."""
+    if library_query.sort is not LibrarySort.RELEVANCE:
+        return library_query.sort
+    first = await page(db, library_query, limit=1, tsquery=tsquery, fuzzy=False)
+    if first.rows and first.rows[0].cursor:
+        return first.rows[0].cursor.ordered_by
+    return LibrarySort.TITLE
+
+
+async def detail(db: Executor, book_id: UUID) -> BookDetail:
+    """The book, its files, each device's position in it and its Hardcover sync state."""
+    book = await books.get(db, book_id)
+    if book is None:
+        raise BookNotFound(str(book_id))
+    files = await books.files_of(db, book_id)
+    positions = [
+        DevicePosition.from_record(r)
+        for r in await db.fetch(query("library_book_positions"), book_id)
+    ]
+    sync = await db.fetchrow(query("library_book_hardcover_sync"), book_id)
+    return BookDetail(
+        book=book,
+        files=files,
+        positions=positions,
+        hardcover_sync=HardcoverState.from_record(sync) if sync else None,
+    )
+
+
+async def update_book(db: Executor, book_id: UUID, edit: BookEdit) -> Book:
+    """Write the fields ``edit`` sets (already validated by the model); returns the new row."""
+    fields = edit.changed_fields()
+    record = await db.fetchrow(
+        query("library_update_book"),
+        book_id,
+        fields,
+        edit.title,
+        edit.author,
+        edit.isbn_10,
+        edit.isbn_13,
+        edit.publisher,
+        edit.published_year,
+        edit.language,
+        edit.description,
+        edit.cover_url,
+        edit.page_count,
+        edit.genres if edit.genres is not None else [],
+        edit.tags if edit.tags is not None else [],
+    )
+    if record is None:
+        raise BookNotFound(str(book_id))
+    return Book.from_record(record)
+
+
+async def edit_tags(
+    db: Executor,
+    book_ids: Sequence[UUID],
+    *,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> list[UUID]:
+    """Add and remove tags on many books at once (case-insensitive); the ids that changed."""
+    from data.validation import clean_terms
+
+    to_add, to_remove = clean_terms(list(add)), clean_terms(list(remove))
+    if not book_ids or not (to_add or to_remove):
+        return []
+    records = await db.fetch(query("library_edit_tags"), list(book_ids), to_add, to_remove)
+    return [r["id"] for r in records]

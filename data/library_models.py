@@ -1,0 +1,232 @@
+"""What the Library's data layer takes and gives: queries, pages, rows, detail and edits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from data import validation
+from data.models import Book, BookFile, Row
+
+
+class LibrarySort(StrEnum):
+    """Orders the Library can be listed in. Relevance needs a search; without one it is title."""
+
+    RELEVANCE = "relevance"
+    TITLE = "title"
+    AUTHOR = "author"
+    LANGUAGE = "language"
+    YEAR = "year"
+    READING = "reading"
+
+
+class ReadingState(StrEnum):
+    """A book's reading state, from the furthest position any device reported for its files."""
+
+    UNREAD = "unread"
+    READING = "reading"
+    FINISHED = "finished"
+
+    @classmethod
+    def of(cls, percentage: Decimal | float | None) -> ReadingState:
+        if percentage is None or percentage <= 0:
+            return cls.UNREAD
+        return cls.FINISHED if percentage >= Decimal("0.99") else cls.READING
+
+
+class LibraryFilters(BaseModel):
+    """Narrowing the Library; each filter is off when None, and all combine with search.
+
+    ``author`` matches part of the author's name; the others match a whole value. All ignore
+    case and accents, except ``language`` and ``format`` which ignore case only.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    author: str | None = None
+    genre: str | None = None
+    tag: str | None = None
+    language: str | None = None
+    format: str | None = None
+    reading: ReadingState | None = None
+
+    @field_validator("author", "genre", "tag", "language", "format", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = " ".join(value.split())
+            return value or None
+        return value
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in self.model_dump().values())
+
+
+class LibraryQuery(BaseModel):
+    """One view of the Library: search text, filters and order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    filters: LibraryFilters = Field(default_factory=LibraryFilters)
+    sort: LibrarySort = LibrarySort.RELEVANCE
+    descending: bool = False
+
+
+class PageCursor(BaseModel):
+    """The sort keys of the last row of a page: the next page starts after them.
+
+    ``ordered_by`` is the order the rows really came in (a relevance search that matches too
+    many books is listed by title), so later pages continue in the same order.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ordered_by: LibrarySort
+    descending: bool = False
+    text_key: str | None = None
+    title_key: str | None = None
+    number_key: float | None = None
+    id: UUID
+
+
+class LibraryRow(Row):
+    """One line of the Library list."""
+
+    id: UUID
+    title: str | None = None
+    author: str | None = None
+    published_year: int | None = None
+    language: str | None = None
+    formats: list[str] = Field(default_factory=list)
+    reading_percentage: Decimal | None = None
+    rank: float | None = None
+    match: str = Field(
+        default="browse", description="'browse', 'fulltext' or 'fuzzy' (a typo-tolerant match)"
+    )
+    cursor: PageCursor | None = Field(default=None, exclude=True)
+
+    @property
+    def reading_state(self) -> ReadingState:
+        return ReadingState.of(self.reading_percentage)
+
+
+class LibraryPage(BaseModel):
+    """A page of rows and where the next one starts (None when this was the last)."""
+
+    rows: list[LibraryRow]
+    next_cursor: PageCursor | None = None
+    fuzzy: bool = False
+
+
+class DevicePosition(Row):
+    """Where one device is in a book."""
+
+    document: str
+    device: str
+    device_id: str | None = None
+    percentage: Decimal
+    progress: str
+    timestamp: int
+    updated_at: datetime
+    file_id: UUID
+
+
+class HardcoverState(Row):
+    """What shelver last told Hardcover about a book."""
+
+    hardcover_user_book_id: int | None = None
+    hardcover_read_id: int | None = None
+    last_status: str | None = None
+    last_progress: Decimal | None = None
+    last_rating: Decimal | None = None
+    last_synced_at: datetime
+
+
+class BookDetail(BaseModel):
+    """Everything the detail pane shows about one book."""
+
+    book: Book
+    files: list[BookFile]
+    positions: list[DevicePosition]
+    hardcover_sync: HardcoverState | None = None
+
+    @property
+    def hardcover_linked(self) -> bool:
+        return self.book.hardcover_edition_id is not None or self.book.hardcover_book_id is not None
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.file_size for f in self.files)
+
+
+class BookEdit(BaseModel):
+    """Changes to a book's metadata: only the fields given are written (None clears a field).
+
+    Values are checked and normalised here, so a bad edit fails before it reaches the
+    database, with one message per field.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    author: str | None = None
+    isbn_10: str | None = None
+    isbn_13: str | None = None
+    publisher: str | None = None
+    published_year: int | None = None
+    language: str | None = None
+    description: str | None = None
+    cover_url: str | None = None
+    page_count: int | None = None
+    genres: list[str] | None = None
+    tags: list[str] | None = None
+
+    @field_validator("title", "author", "publisher", "description", "cover_url", mode="before")
+    @classmethod
+    def _trimmed(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("isbn_10")
+    @classmethod
+    def _isbn10(cls, value: str | None) -> str | None:
+        return validation.check_isbn10(value)
+
+    @field_validator("isbn_13")
+    @classmethod
+    def _isbn13(cls, value: str | None) -> str | None:
+        return validation.check_isbn13(value)
+
+    @field_validator("published_year")
+    @classmethod
+    def _year(cls, value: int | None) -> int | None:
+        return validation.check_year(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return validation.check_language(value)
+
+    @field_validator("page_count")
+    @classmethod
+    def _pages(cls, value: int | None) -> int | None:
+        if value is not None and not 0 < value <= 100_000:
+            raise ValueError(f"a page count is between 1 and 100000, not {value}")
+        return value
+
+    @field_validator("genres", "tags")
+    @classmethod
+    def _terms(cls, value: list[str] | None) -> list[str]:
+        return validation.clean_terms(value)
+
+    def changed_fields(self) -> list[str]:
+        """The names of the fields this edit writes, in declaration order."""
+        return [name for name in type(self).model_fields if name in self.model_fields_set]
