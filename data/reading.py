@@ -1,0 +1,282 @@
+"""Reading progress for the screens: current positions, history, sessions, links, live updates.
+
+How a KoSync ``document`` finds its book (no stored link is needed for the two automatic ways):
+
+* ``manual``: linked by hand with :func:`link_document` (table ``reading_document_links``);
+* ``content_hash``: it equals a file's ``book_files.content_hash`` (KOReader's partial MD5);
+* ``filename``: it equals ``md5(book_files.original_name)`` (KOReader's file-name method).
+
+The lookup happens at query time (SQL function ``reading_document_book``), so progress a device
+sent before the book was imported links itself the moment the file arrives.
+
+Live updates: every insert or update of ``reading_progress`` (and every change of a hand-made
+link) is announced with PostgreSQL NOTIFY on the channel :data:`PROGRESS_CHANNEL`
+(``shelver_reading_progress``). The payload is JSON, parsed by :func:`parse_notice` into a
+:class:`ProgressNotice`::
+
+    {"kind": "progress", "document": "...", "device": "...", "percentage": 0.42,
+     "timestamp": 1700000000}
+    {"kind": "link", "document": "..."}
+
+Notifications are sent when the writing transaction commits, one per changed row; under a
+busy sync server they arrive in bursts, so a screen should coalesce them (e.g. refresh at most
+a few times a second). Use :func:`progress_notifications` to receive them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel, ValidationError
+
+from data.books import Executor
+from data.models import Row
+from data.queries import query
+
+PROGRESS_CHANNEL = "shelver_reading_progress"
+"""NOTIFY channel announcing changes of current positions and hand-made links."""
+
+FINISHED_AT = Decimal("0.95")
+"""A position at or beyond this fraction counts as finished (also in reading.sql)."""
+PAUSED_AFTER = timedelta(days=30)
+"""A position not updated for this long counts as paused (also in reading.sql)."""
+SESSION_GAP = timedelta(minutes=30)
+"""Updates further apart than this start a new reading session."""
+
+
+class ReadingState(StrEnum):
+    READING = "reading"
+    FINISHED = "finished"
+    PAUSED = "paused"
+
+
+class LinkMethod(StrEnum):
+    MANUAL = "manual"
+    CONTENT_HASH = "content_hash"
+    FILENAME = "filename"
+
+
+class UnknownBook(Exception):
+    """A link names a book that does not exist."""
+
+
+class CurrentPosition(Row):
+    """The current position of one document on one device, with its book when linked."""
+
+    document: str
+    device: str
+    device_id: str | None = None
+    percentage: Decimal
+    progress: str
+    timestamp: int
+    updated_at: datetime
+    state: ReadingState
+    book_id: UUID | None = None
+    """None: no book matches the document yet (shown as unlinked)."""
+    link_method: LinkMethod | None = None
+    title: str | None = None
+    author: str | None = None
+
+
+class DeviceSummary(Row):
+    device: str
+    documents: int
+    last_seen: datetime
+
+
+class HistoryEntry(Row):
+    """One update a device sent (a row of ``reading_progress_history``)."""
+
+    document: str
+    device: str
+    progress: str
+    percentage: Decimal
+    timestamp: int
+    created_at: datetime
+
+
+class ReadingSession(BaseModel):
+    """Consecutive updates of one device with no gap longer than :data:`SESSION_GAP`."""
+
+    device: str
+    started_at: datetime
+    ended_at: datetime
+    start_percentage: Decimal
+    end_percentage: Decimal
+    updates: int
+
+    @property
+    def duration(self) -> timedelta:
+        return self.ended_at - self.started_at
+
+
+class DocumentLink(Row):
+    book_id: UUID
+    link_method: LinkMethod
+
+
+class BookPosition(Row):
+    """The newest position of a book across its documents and devices."""
+
+    book_id: UUID
+    document: str
+    device: str
+    percentage: Decimal
+    timestamp: int
+    updated_at: datetime
+
+
+class ProgressNotice(BaseModel):
+    """One NOTIFY from :data:`PROGRESS_CHANNEL`."""
+
+    kind: str
+    document: str
+    device: str | None = None
+    percentage: float | None = None
+    timestamp: int | None = None
+
+
+async def current_positions(
+    db: Executor,
+    *,
+    device: str | None = None,
+    book_id: UUID | None = None,
+    linked: bool | None = None,
+    state: ReadingState | None = None,
+    limit: int = 1000,
+) -> list[CurrentPosition]:
+    """Current positions, newest first; each filter is optional."""
+    records = await db.fetch(
+        query("reading_current_positions"),
+        device,
+        book_id,
+        linked,
+        state.value if state else None,
+        limit,
+    )
+    return [CurrentPosition.from_record(r) for r in records]
+
+
+async def devices(db: Executor) -> list[DeviceSummary]:
+    return [DeviceSummary.from_record(r) for r in await db.fetch(query("reading_devices"))]
+
+
+async def document_history(db: Executor, document: str, *, limit: int = 5000) -> list[HistoryEntry]:
+    """Every update of ``document``, oldest first."""
+    records = await db.fetch(query("reading_document_history"), document, limit)
+    return [HistoryEntry.from_record(r) for r in records]
+
+
+async def book_history(db: Executor, book_id: UUID, *, limit: int = 5000) -> list[HistoryEntry]:
+    """Every update of every document linked to ``book_id``, oldest first."""
+    records = await db.fetch(query("reading_book_history"), book_id, limit)
+    return [HistoryEntry.from_record(r) for r in records]
+
+
+def sessions_from_history(
+    entries: list[HistoryEntry], *, gap: timedelta = SESSION_GAP
+) -> list[ReadingSession]:
+    """Group updates into sessions per device (oldest first, as the history is ordered)."""
+    open_sessions: dict[str, ReadingSession] = {}
+    finished: list[ReadingSession] = []
+    for entry in sorted(entries, key=lambda e: (e.created_at, e.timestamp)):
+        current = open_sessions.get(entry.device)
+        if current is not None and entry.created_at - current.ended_at <= gap:
+            open_sessions[entry.device] = current.model_copy(
+                update={
+                    "ended_at": entry.created_at,
+                    "end_percentage": entry.percentage,
+                    "updates": current.updates + 1,
+                }
+            )
+            continue
+        if current is not None:
+            finished.append(current)
+        open_sessions[entry.device] = ReadingSession(
+            device=entry.device,
+            started_at=entry.created_at,
+            ended_at=entry.created_at,
+            start_percentage=entry.percentage,
+            end_percentage=entry.percentage,
+            updates=1,
+        )
+    finished.extend(open_sessions.values())
+    return sorted(finished, key=lambda s: (s.started_at, s.device))
+
+
+async def document_link(db: Executor, document: str) -> DocumentLink | None:
+    """The book ``document`` belongs to and how it was found; None when unlinked."""
+    record = await db.fetchrow(query("reading_document_book"), document)
+    return DocumentLink.from_record(record) if record and record["book_id"] else None
+
+
+async def link_document(db: Executor, document: str, book_id: UUID) -> None:
+    """Link ``document`` to ``book_id`` by hand; a hand-made link wins over digest matches."""
+    try:
+        await db.fetchval(query("reading_link_document"), document, book_id)
+    except asyncpg.ForeignKeyViolationError:
+        raise UnknownBook(f"no book with id {book_id}") from None
+
+
+async def unlink_document(db: Executor, document: str) -> bool:
+    """Remove a hand-made link; False when there was none. Digest matches stay."""
+    return await db.fetchval(query("reading_unlink_document"), document) is not None
+
+
+async def book_positions(db: Executor, book_id: UUID | None = None) -> list[BookPosition]:
+    """The newest position of each linked book (or of one book)."""
+    records = await db.fetch(query("reading_book_positions"), book_id)
+    return [BookPosition.from_record(r) for r in records]
+
+
+def state_of(percentage: Decimal | float, updated_at: datetime, now: datetime) -> ReadingState:
+    """The same rule as the SQL: finished at >= 95 %, paused after 30 idle days, else reading."""
+    if Decimal(str(percentage)) >= FINISHED_AT:
+        return ReadingState.FINISHED
+    if now - updated_at > PAUSED_AFTER:
+        return ReadingState.PAUSED
+    return ReadingState.READING
+
+
+def parse_notice(payload: str) -> ProgressNotice | None:
+    """A notification's payload as a model; None for anything unexpected."""
+    try:
+        return ProgressNotice.model_validate(json.loads(payload))
+    except (ValueError, ValidationError):
+        return None
+
+
+@contextlib.asynccontextmanager
+async def progress_notifications(
+    pool: asyncpg.Pool,
+) -> AsyncIterator[asyncio.Queue[ProgressNotice]]:
+    """LISTEN on :data:`PROGRESS_CHANNEL` while the block runs; notices arrive on the queue.
+
+    Holds one pooled connection for the duration (a listener needs its own session)::
+
+        async with progress_notifications(pool) as notices:
+            notice = await notices.get()
+    """
+    notices: asyncio.Queue[ProgressNotice] = asyncio.Queue()
+
+    def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        notice = parse_notice(payload)
+        if notice is not None:
+            notices.put_nowait(notice)
+
+    async with pool.acquire() as conn:
+        await conn.add_listener(PROGRESS_CHANNEL, on_notify)
+        try:
+            yield notices
+        finally:
+            with contextlib.suppress(asyncpg.PostgresError, OSError):
+                await conn.remove_listener(PROGRESS_CHANNEL, on_notify)

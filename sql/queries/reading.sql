@@ -1,0 +1,88 @@
+-- name: reading_current_positions
+-- The current position of each (document, device) with its book when linked (see the function
+-- reading_document_book in 0003_reading.sql) and its state: finished at >= 95 %, paused after
+-- 30 days without an update, else reading. Every filter is optional ($1 device, $2 book,
+-- $3 linked or not, $4 state); newest first.
+SELECT *
+FROM (
+    SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
+           rp.updated_at,
+           CASE
+               WHEN rp.percentage >= 0.95 THEN 'finished'
+               WHEN rp.updated_at < now() - interval '30 days' THEN 'paused'
+               ELSE 'reading'
+           END AS state,
+           link.book_id, link.link_method, b.title, b.author
+    FROM reading_progress rp
+    LEFT JOIN LATERAL reading_document_book(rp.document) link ON true
+    LEFT JOIN books b ON b.id = link.book_id
+    WHERE ($1::text IS NULL OR rp.device = $1)
+      AND ($2::uuid IS NULL OR link.book_id = $2)
+      AND ($3::boolean IS NULL OR (link.book_id IS NOT NULL) = $3)
+) positions
+WHERE ($4::text IS NULL OR positions.state = $4)
+ORDER BY positions.updated_at DESC, positions.document, positions.device
+LIMIT $5;
+
+-- name: reading_devices
+-- Every device that has reported a position, with how many documents it reads.
+SELECT device, count(*) AS documents, max(updated_at) AS last_seen
+FROM reading_progress
+GROUP BY device
+ORDER BY device;
+
+-- name: reading_document_history
+-- Every update of one document, oldest first.
+SELECT document, device, progress, percentage, "timestamp", created_at
+FROM reading_progress_history
+WHERE document = $1
+ORDER BY created_at, "timestamp"
+LIMIT $2;
+
+-- name: reading_book_history
+-- Every update of every document that belongs to a book, oldest first. The candidates are the
+-- book's own digests and hand-made links; each is kept only if it really resolves to this book
+-- (a link made by hand to another book wins over a digest).
+WITH candidates AS (
+    SELECT document FROM reading_document_links WHERE book_id = $1
+    UNION
+    SELECT content_hash FROM book_files WHERE book_id = $1 AND content_hash IS NOT NULL
+    UNION
+    SELECT md5(original_name) FROM book_files WHERE book_id = $1
+),
+documents AS (
+    SELECT c.document
+    FROM candidates c
+    CROSS JOIN LATERAL reading_document_book(c.document) link
+    WHERE link.book_id = $1
+)
+SELECT h.document, h.device, h.progress, h.percentage, h."timestamp", h.created_at
+FROM reading_progress_history h
+WHERE h.document IN (SELECT document FROM documents)
+ORDER BY h.created_at, h."timestamp"
+LIMIT $2;
+
+-- name: reading_document_book
+-- The book a document belongs to and how it was found; no row when unlinked.
+SELECT book_id, link_method FROM reading_document_book($1);
+
+-- name: reading_link_document
+-- Link a document to a book by hand (replacing an earlier hand-made link).
+INSERT INTO reading_document_links (document, book_id)
+VALUES ($1, $2)
+ON CONFLICT (document) DO UPDATE SET book_id = EXCLUDED.book_id, created_at = now()
+RETURNING document;
+
+-- name: reading_unlink_document
+-- Remove a hand-made link (automatic matches by digest stay).
+DELETE FROM reading_document_links WHERE document = $1 RETURNING document;
+
+-- name: reading_book_positions
+-- The newest position of each book that has one (any linked document, any device), for
+-- syncing reading state elsewhere. $1: only this book, or all when NULL.
+SELECT DISTINCT ON (link.book_id)
+       link.book_id, rp.document, rp.device, rp.percentage, rp."timestamp", rp.updated_at
+FROM reading_progress rp
+CROSS JOIN LATERAL reading_document_book(rp.document) link
+WHERE ($1::uuid IS NULL OR link.book_id = $1)
+ORDER BY link.book_id, rp.updated_at DESC, rp.device;
