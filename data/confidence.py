@@ -3,14 +3,17 @@
 The score:
 
 * **ISBN** dominates. When both sides have an ISBN (ISBN-10s are compared as ISBN-13s):
-  equal -> ``0.80 + 0.20 * m``; different -> ``0.80 * m`` (another edition at best, never
-  strong); when either side has none -> ``m``.
+  equal -> ``0.72 + 0.28 * m`` (an ISBN alone is strong; an ISBN whose title and author both
+  disagree is not); different -> ``0.80 * m`` (another edition at best, never strong); when
+  either side has none -> ``m``.
 * ``m`` is a weighted mean of field similarities: title 0.45, author 0.35, year 0.08,
   language 0.06, page count 0.06. A field missing on either side counts as a neutral 0.5 with
   half its weight, so missing fields neither reward nor punish much.
 * Titles and names are compared after normalising: case, accents, punctuation, leading
   articles (en, fr, de, es, it, pt, nl), subtitles (after ``:``, `` - ``, ``(``, ``, or``) and
-  "Last, First" order; similarity is rapidfuzz's ratio, with the best of full and main title.
+  "Last, First" order; similarity is rapidfuzz's ratio, with the best of full and main title,
+  squared for titles so that a near miss ("Philosopher's" / "Sorcerer's Stone") counts clearly
+  less than the same title.
 
 Strength: **strong** >= 0.85, **medium** >= 0.60, else **weak**. Only a strong candidate
 pre-selects its fields on the Review screen.
@@ -32,7 +35,7 @@ MEDIUM = 0.60
 WEIGHTS = {"title": 0.45, "author": 0.35, "year": 0.08, "language": 0.06, "pages": 0.06}
 MISSING_VALUE = 0.5
 MISSING_WEIGHT = 0.5
-ISBN_MATCH_FLOOR = 0.80
+ISBN_MATCH_FLOOR = 0.72
 ISBN_MISMATCH_CAP = 0.80
 
 LEADING_ARTICLES = {
@@ -181,7 +184,7 @@ def isbn13s(fields: BookFields) -> set[str]:
 def metadata_score(reference: BookFields, candidate: BookFields) -> float:
     """The weighted field similarity ``m`` (see the module docstring)."""
     parts: dict[str, float | None] = {
-        "title": title_similarity(reference.title, candidate.title)
+        "title": title_similarity(reference.title, candidate.title) ** 2
         if reference.title and candidate.title
         else None,
         "author": author_similarity(reference.author, candidate.author)
