@@ -1,0 +1,196 @@
+"""The import pipeline against a real database: books, files, candidates, duplicates, refusals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from data import books
+from data.db import Database
+from data.home import Home
+from data.importing import import_paths, reject_inbox_book
+from data.importing.hashing import digest_file
+from tests import import_support as gen
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    return folder
+
+
+async def test_import_stores_book_file_and_candidate(
+    database: Database, home: Home, drop: Path
+) -> None:
+    source = gen.make_epub(drop / "My Book.epub", title="Stored", isbn="0306406152")
+    calls: list[tuple[int, int, str]] = []
+    report = await import_paths(
+        database, home, [source], progress=lambda *a: calls.append(a)
+    )
+    assert [i.title for i in report.imported] == ["Stored"] and report.ok
+    assert calls[-1][:2] == (1, 1)
+    item = report.imported[0]
+    book = await books.get(database.pool, item.book_id)
+    assert book is not None and book.title == "Stored" and book.isbn_13 == "9780306406157"
+    assert book.cover_path and Path(book.cover_path).is_relative_to(home.covers_dir)
+    [file] = await books.files_of(database.pool, item.book_id)
+    digest = digest_file(source)
+    assert (file.checksum, file.content_hash, file.file_size) == (
+        digest.checksum, digest.content_hash, digest.size
+    )
+    assert file.original_name == "My Book.epub" and file.format == "epub"
+    assert Path(file.inbox_path).parent == home.inbox_dir
+    assert Path(file.inbox_path).read_bytes() == source.read_bytes()
+    assert source.exists()  # copied, not moved
+    [candidate] = await books.candidates_of(database.pool, item.book_id)
+    assert candidate.source == "file" and float(candidate.confidence) == 1.0
+    assert candidate.normalized["title"] == "Stored"
+    assert not list((home.inbox_dir / ".importing").iterdir())
+
+
+async def test_every_format_through_the_pipeline(
+    database: Database, home: Home, drop: Path
+) -> None:
+    gen.make_epub(drop / "a.epub", title="E")
+    gen.make_pdf(drop / "b.pdf", title="P")
+    gen.make_fb2(drop / "c.fb2", title="F")
+    gen.make_cbz(drop / "d.cbz")
+    gen.make_mobi(drop / "e.mobi", title="M")
+    gen.make_mobi(drop / "f.azw3", title="K", version=8, isbn="9780306406157")
+    report = await import_paths(database, home, [drop], workers=2)
+    assert report.ok
+    assert sorted(i.format for i in report.imported) == ["azw3", "cbz", "epub", "fb2", "mobi", "pdf"]
+
+
+async def test_exact_duplicates_are_skipped_also_within_a_batch(
+    database: Database, home: Home, drop: Path
+) -> None:
+    first = gen.make_epub(drop / "one.epub", title="Twice")
+    shutil.copy(first, drop / "copy of one.epub")
+    report = await import_paths(database, home, [drop])
+    assert len(report.imported) == 1 and len(report.skipped) == 1
+    assert report.skipped[0].duplicate_of == report.imported[0].book_id
+    again = await import_paths(database, home, [first])
+    assert not again.imported and again.skipped[0].duplicate_of == report.imported[0].book_id
+    counts = await books.count_by_status(database.pool)
+    assert counts.inbox == 1
+    assert len(list(home.inbox_dir.glob("*.epub"))) == 1  # no stray copies
+
+
+async def test_near_duplicates_are_flagged_but_volumes_are_not(
+    database: Database, home: Home, drop: Path
+) -> None:
+    gen.make_epub(drop / "a.epub", title="The Long Road Home", authors=("Mary Major",))
+    first = await import_paths(database, home, [drop / "a.epub"])
+    original = first.imported[0].book_id
+    gen.make_epub(drop / "b.epub", title="Long Road Home, The", authors=("Major, Mary",), date="2001")
+    gen.make_epub(drop / "c.epub", title="Saga Vol. 2", authors=("Sam Series",))
+    gen.make_epub(drop / "d.epub", title="Saga Vol. 3", authors=("Sam Series",))
+    gen.make_epub(drop / "e.epub", title="Other", authors=("X",), isbn="9780306406157")
+    gen.make_epub(drop / "f.epub", title="Different", authors=("Y",), isbn="0-306-40615-2", date="1999")
+    report = await import_paths(database, home, [drop / f"{n}.epub" for n in "bcdef"])
+    flagged = {i.title: i.possible_duplicate_of for i in report.imported}
+    assert flagged["Long Road Home, The"] == original
+    assert flagged["Saga Vol. 2"] is None and flagged["Saga Vol. 3"] is None
+    other = next(i.book_id for i in report.imported if i.title == "Other")
+    assert flagged["Different"] == other  # same ISBN-13 within one batch
+    book = await books.get(database.pool, next(
+        i.book_id for i in report.imported if i.title == "Long Road Home, The"))
+    assert book is not None and book.possible_duplicate_of == original
+
+
+async def test_bad_files_never_stop_the_batch(database: Database, home: Home, drop: Path) -> None:
+    (drop / "empty.epub").write_bytes(b"")
+    (drop / "truncated.epub").write_bytes(gen.epub_bytes()[:300])
+    (drop / "notes.epub").write_text("not a zip")
+    gen.make_drm_epub(drop / "drm.epub")
+    gen.make_zip_bomb(drop / "bomb.epub")
+    gen.make_epub(drop / "good.epub", title="Survivor")
+    os.symlink(drop / "good.epub", drop / "link.epub")
+    before = {p.name: p.read_bytes() for p in drop.iterdir() if not p.is_symlink()}
+    report = await import_paths(database, home, [drop, drop / "missing.epub"])
+    assert [i.title for i in report.imported] == ["Survivor"]
+    reasons = {Path(r.path).name: r for r in report.refused}
+    assert set(reasons) == {"empty.epub", "truncated.epub", "notes.epub", "drm.epub", "bomb.epub",
+                            "link.epub", "missing.epub"}
+    assert reasons["drm.epub"].drm and "DRM" in reasons["drm.epub"].reason
+    assert "symbolic link" in reasons["link.epub"].reason
+    assert not report.ok
+    # Refused files are left exactly where they were.
+    assert {p.name: p.read_bytes() for p in drop.iterdir() if not p.is_symlink()} == before
+    assert len(list(home.inbox_dir.iterdir())) == 2  # the good copy and the staging folder
+
+
+async def test_move_removes_only_imported_sources(
+    database: Database, home: Home, drop: Path
+) -> None:
+    good = gen.make_epub(drop / "good.epub")
+    bad = drop / "bad.epub"
+    bad.write_bytes(b"junk")
+    report = await import_paths(database, home, [good, bad], move=True)
+    assert len(report.imported) == 1 and not good.exists() and bad.exists()
+    assert Path(report.imported[0].inbox_path).exists()
+
+
+async def test_odd_names(database: Database, home: Home, drop: Path) -> None:
+    names = ["-rf.epub", "line\nbreak.epub", "Ünïcödé 書名.epub", "  spaced  name .epub", "book.pdf"]
+    for index, name in enumerate(names):
+        gen.make_epub(drop / name, title=f"Odd {index}")
+    report = await import_paths(database, home, [drop])
+    assert report.ok and len(report.imported) == len(names)
+    for item in report.imported:
+        placed = Path(item.inbox_path)
+        assert placed.exists() and not placed.name.startswith(("-", ".")) and "\n" not in placed.name
+        assert placed.suffix == ".epub"
+    originals = set()
+    for item in report.imported:
+        [file] = await books.files_of(database.pool, item.book_id)
+        originals.add(file.original_name)
+    assert originals == set(names)
+
+
+async def test_inbox_folder_files_are_imported_in_place_and_rejects_moved(
+    database: Database, home: Home
+) -> None:
+    good = gen.make_epub(home.inbox_dir / "dropped.epub", title="Dropped")
+    bad = home.inbox_dir / "broken.epub"
+    bad.write_bytes(b"PK\x03\x04broken")
+    report = await import_paths(database, home, [good, bad])
+    assert report.imported[0].inbox_path == str(good) and good.exists()
+    refused = report.refused[0]
+    assert refused.moved_to and not bad.exists()
+    moved = Path(refused.moved_to)
+    assert moved.parent == home.rejected_dir and moved.read_bytes() == b"PK\x03\x04broken"
+    assert "broken ZIP" in Path(str(moved) + ".reason.txt").read_text()
+    # Already registered: a second look is a no-op, not a duplicate.
+    assert (await import_paths(database, home, [good])).model_dump()["skipped"] == []
+
+
+async def test_reject_inbox_book_moves_the_file_and_deletes_the_row(
+    database: Database, home: Home, drop: Path
+) -> None:
+    report = await import_paths(database, home, [gen.make_epub(drop / "x.epub", title="Gone")])
+    item = report.imported[0]
+    result = await reject_inbox_book(database, home, item.book_id)
+    assert await books.get(database.pool, item.book_id) is None
+    [moved] = result.moved
+    assert moved.parent == home.rejected_dir and moved.exists()
+    assert not Path(item.inbox_path).exists()
+    assert "deleted from the Inbox" in Path(str(moved) + ".reason.txt").read_text()
+    with pytest.raises(LookupError):
+        await reject_inbox_book(database, home, item.book_id)
+
+
+async def test_report_is_json_serialisable(database: Database, home: Home, drop: Path) -> None:
+    import json
+
+    (drop / "bad.epub").write_bytes(b"x")
+    gen.make_epub(drop / "ok.epub")
+    report = await import_paths(database, home, [drop])
+    document = json.loads(json.dumps(report.model_dump(mode="json")))
+    assert set(document) >= {"imported", "skipped", "refused", "timings"}
+    assert document["refused"][0]["reason"]
