@@ -34,6 +34,35 @@ AS $$
     LIMIT 1
 $$;
 
+-- The documents that belong to a book: its files' two digests and the links made by hand,
+-- each kept only when it really resolves to this book (a hand-made link to another book wins).
+CREATE FUNCTION reading_book_documents(book uuid)
+RETURNS SETOF text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT candidate.document
+    FROM (
+        SELECT l.document FROM reading_document_links l WHERE l.book_id = book
+        UNION
+        SELECT bf.content_hash FROM book_files bf
+        WHERE bf.book_id = book AND bf.content_hash IS NOT NULL
+        UNION
+        SELECT md5(bf.original_name) FROM book_files bf WHERE bf.book_id = book
+    ) candidate(document)
+    WHERE EXISTS (
+        SELECT 1 FROM reading_document_book(candidate.document) found WHERE found.book_id = book
+    )
+$$;
+
+-- The outcome of the last Hardcover sync of each book, with a reason a person can read
+-- (hardcover_sync_log only records what was sent successfully).
+CREATE TABLE hardcover_sync_outcomes (
+    book_id     uuid PRIMARY KEY REFERENCES books (id) ON DELETE CASCADE,
+    outcome     text NOT NULL,
+    detail      text,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Live updates: every change of a current position (and of a hand-made link) is announced on
 -- the channel 'shelver_reading_progress' with a small JSON payload (see data/reading.py).
 -- Long values are cut so the payload stays far below NOTIFY's 8000-byte limit.

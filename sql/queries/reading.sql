@@ -40,25 +40,10 @@ ORDER BY created_at, "timestamp"
 LIMIT $2;
 
 -- name: reading_book_history
--- Every update of every document that belongs to a book, oldest first. The candidates are the
--- book's own digests and hand-made links; each is kept only if it really resolves to this book
--- (a link made by hand to another book wins over a digest).
-WITH candidates AS (
-    SELECT document FROM reading_document_links WHERE book_id = $1
-    UNION
-    SELECT content_hash FROM book_files WHERE book_id = $1 AND content_hash IS NOT NULL
-    UNION
-    SELECT md5(original_name) FROM book_files WHERE book_id = $1
-),
-documents AS (
-    SELECT c.document
-    FROM candidates c
-    CROSS JOIN LATERAL reading_document_book(c.document) link
-    WHERE link.book_id = $1
-)
+-- Every update of every document that belongs to a book, oldest first.
 SELECT h.document, h.device, h.progress, h.percentage, h."timestamp", h.created_at
 FROM reading_progress_history h
-WHERE h.document IN (SELECT document FROM documents)
+WHERE h.document IN (SELECT reading_book_documents($1))
 ORDER BY h.created_at, h."timestamp"
 LIMIT $2;
 
