@@ -21,6 +21,7 @@ from data.providers.http import (
     ProviderError,
     RequestStats,
     RetryPolicy,
+    Sleep,
     decode_json,
     send_with_retry,
 )
@@ -123,6 +124,8 @@ class GoogleBooks:
         self._api_key = api_key
         self.policy = policy
         self.stats = RequestStats()
+        self.sleep: Sleep = asyncio.sleep
+        """How retries wait (tests swap it for a recorder)."""
         self._gate = asyncio.Semaphore(concurrency)
 
     async def _volumes(self, q: str, limit: int, prefer: set[str]) -> list[Match]:
@@ -135,7 +138,12 @@ class GoogleBooks:
 
         async with self._gate:
             response = await send_with_retry(
-                self.client, build, service=LABEL, policy=self.policy, stats=self.stats
+                self.client,
+                build,
+                service=LABEL,
+                policy=self.policy,
+                stats=self.stats,
+                sleep=self.sleep,
             )
         return matches_of(decode_json(response, LABEL), prefer)
 

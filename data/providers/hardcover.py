@@ -22,6 +22,7 @@ from data.providers.http import (
     ProviderError,
     RequestStats,
     RetryPolicy,
+    Sleep,
     decode_json,
     send_with_retry,
 )
@@ -218,6 +219,8 @@ class Hardcover:
         self.limiter = limiter
         self.policy = policy
         self.stats = RequestStats()
+        self.sleep: Sleep = asyncio.sleep
+        """How retries wait (tests swap it for a recorder)."""
         self._gate = asyncio.Semaphore(concurrency)
 
     async def _search(self, q: str, limit: int, prefer: set[str]) -> list[Match]:
@@ -236,6 +239,7 @@ class Hardcover:
                 policy=self.policy,
                 limiter=self.limiter,
                 stats=self.stats,
+                sleep=self.sleep,
             )
         return matches_of(decode_json(response, LABEL), prefer)
 
