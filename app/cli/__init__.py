@@ -14,6 +14,7 @@ from app.cli import (
     commands_import,
     commands_search,
     commands_serve,
+    commands_sync,
     commands_tui,
 )
 from app.cli.context import (
@@ -36,6 +37,7 @@ COMMAND_MODULES = (
     commands_fetch,
     commands_search,
     commands_serve,
+    commands_sync,
     commands_credentials,
     commands_db,
     commands_tui,

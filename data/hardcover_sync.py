@@ -1,0 +1,563 @@
+"""Keeping Hardcover in step with what KOReader devices report (``shelver sync hardcover``).
+
+For each organized book:
+
+1. **Match** it to a Hardcover edition by ISBN-13, then ISBN-10 (``editions`` query), and store
+   ``books.hardcover_book_id`` / ``hardcover_edition_id``.
+2. **Decide** its state from the newest reading position of any of its documents
+   (``data.reading``): 3 *Read* at >= 95 %, 4 *Paused* after 30 days without an update, else
+   2 *Currently reading*.
+3. **Push** only what changed since ``hardcover_sync_log``: the status (``insert_user_book`` the
+   first time, ``update_user_book`` after) and the progress in pages, ``round(percentage x
+   edition pages)``, skipped when the edition has no page count (``insert_user_book_read`` /
+   ``update_user_book_read``). The matched ``edition_id`` is always sent.
+
+Every book ends with an outcome (also kept in ``hardcover_sync_outcomes`` for a sync log
+view); one book's failure never stops the others, except a refused token, which stops the run.
+Requests go through a token bucket of 60 a minute (burst 10), and a 429 waits for its
+``Retry-After``. The token never appears in a log line or an error message.
+
+Rating is not pushed: shelver's schema has no rating of its own to send (``last_rating`` stays
+empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from pydantic import BaseModel
+
+from data.books import Executor
+from data.models import Row
+from data.passwords import SecretUnavailable, unseal_token
+from data.queries import query
+from data.reading import ReadingState, state_of
+from data.settings import ProviderSettings
+
+log = logging.getLogger("shelver.hardcover")
+
+TOKEN_ENV = "SHELVER_HARDCOVER_TOKEN"
+SERVICE = "hardcover"
+USER_AGENT = "shelver/0.1 (terminal ebook library manager; KOReader progress sync)"
+
+STATUS_READING = 2
+STATUS_READ = 3
+STATUS_PAUSED = 4
+STATUS_FOR_STATE = {
+    ReadingState.READING: STATUS_READING,
+    ReadingState.FINISHED: STATUS_READ,
+    ReadingState.PAUSED: STATUS_PAUSED,
+}
+
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+EDITION_BY_ISBN_13 = """
+query EditionByIsbn13($isbn: String!) {
+  editions(where: {isbn_13: {_eq: $isbn}}, limit: 1) { id pages book { id } }
+}"""
+EDITION_BY_ISBN_10 = """
+query EditionByIsbn10($isbn: String!) {
+  editions(where: {isbn_10: {_eq: $isbn}}, limit: 1) { id pages book { id } }
+}"""
+EDITION_PAGES = """
+query EditionPages($id: Int!) {
+  editions(where: {id: {_eq: $id}}, limit: 1) { id pages book { id } }
+}"""
+INSERT_USER_BOOK = """
+mutation InsertUserBook($book: Int!, $status: Int!, $edition: Int!) {
+  insert_user_book(object: {book_id: $book, status_id: $status, edition_id: $edition}) {
+    id error
+  }
+}"""
+UPDATE_USER_BOOK = """
+mutation UpdateUserBook($id: Int!, $status: Int!, $edition: Int!) {
+  update_user_book(id: $id, object: {status_id: $status, edition_id: $edition}) { id error }
+}"""
+INSERT_READ = """
+mutation InsertUserBookRead($userBook: Int!, $pages: Int!, $edition: Int!, $started: date,
+                            $finished: date) {
+  insert_user_book_read(user_book_id: $userBook, user_book_read: {
+    progress_pages: $pages, edition_id: $edition, started_at: $started, finished_at: $finished
+  }) { id error }
+}"""
+UPDATE_READ = """
+mutation UpdateUserBookRead($id: Int!, $pages: Int!, $edition: Int!, $finished: date) {
+  update_user_book_read(id: $id, object: {
+    progress_pages: $pages, edition_id: $edition, finished_at: $finished
+  }) { id error }
+}"""
+
+
+class HardcoverError(Exception):
+    """One request failed; the message is one readable line without secrets."""
+
+
+class HardcoverAuthError(HardcoverError):
+    """Hardcover refused the token: nothing else can work, so the sync stops."""
+
+
+class HardcoverUnavailable(Exception):
+    """No token is configured (or it cannot be read)."""
+
+
+# --- rate limiting and the GraphQL client ---------------------------------------------------
+
+
+class RateLimiter:
+    """A token bucket: ``per_minute`` requests a minute on average, at most ``burst`` at once."""
+
+    def __init__(
+        self,
+        per_minute: int = 60,
+        burst: int = 10,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._rate = per_minute / 60.0
+        self._capacity = float(max(1, min(burst, per_minute)))
+        self._tokens = self._capacity
+        self._clock = clock
+        self._sleep = sleep
+        self._last = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = self._clock()
+            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self._rate)
+            self._last = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            wait = (1 - self._tokens) / self._rate
+            await self._sleep(wait)
+            # The token that accrued while waiting is spent at once.
+            self._tokens = 0.0
+            self._last = now + wait
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (a number or an HTTP date), capped; None when absent/garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
+
+
+def _first_error(errors: Any) -> tuple[str, str | None]:
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
+        return str(first.get("message") or "unknown error")[:200], extensions.get("code")
+    return str(errors)[:200], None
+
+
+AUTH_ERROR_CODES = {"invalid-jwt", "invalid-headers", "access-denied"}
+
+
+class HardcoverClient:
+    """Sends GraphQL requests to Hardcover, with the rate limit, retries and error checks."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        token: str,
+        *,
+        limiter: RateLimiter,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        max_attempts: int = 4,
+    ) -> None:
+        self._http = http
+        self._url = url
+        self._headers = {
+            "authorization": f"Bearer {token}",
+            "user-agent": USER_AGENT,
+            "content-type": "application/json",
+        }
+        self._limiter = limiter
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self.requests = 0
+        """How many HTTP requests were sent (for reports and tests)."""
+
+    async def execute(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The ``data`` of a successful answer; HardcoverError otherwise."""
+        problem = "no attempt made"
+        for attempt in range(self._max_attempts):
+            backoff = min(30.0, 2.0**attempt)
+            await self._limiter.acquire()
+            self.requests += 1
+            try:
+                response = await self._http.post(
+                    self._url,
+                    json={"query": document, "variables": variables},
+                    headers=self._headers,
+                )
+            except httpx.TimeoutException:
+                problem = "Hardcover did not answer in time"
+                await self._sleep(backoff)
+                continue
+            except httpx.HTTPError as exc:
+                problem = f"cannot reach Hardcover ({type(exc).__name__})"
+                await self._sleep(backoff)
+                continue
+            status = response.status_code
+            if status == 429:
+                problem = "Hardcover's rate limit was hit"
+                delay = retry_after_seconds(response.headers.get("retry-after"))
+                await self._sleep(backoff if delay is None else delay)
+                continue
+            if status in (401, 403):
+                raise HardcoverAuthError(f"Hardcover refused the token (HTTP {status})")
+            if status >= 500:
+                problem = f"Hardcover answered HTTP {status}"
+                await self._sleep(backoff)
+                continue
+            return self._data_of(response)
+        raise HardcoverError(f"{problem}; gave up after {self._max_attempts} attempts")
+
+    @staticmethod
+    def _data_of(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            raise HardcoverError(
+                f"Hardcover answered HTTP {response.status_code} with something that is not JSON"
+            ) from None
+        if not isinstance(body, dict):
+            raise HardcoverError("Hardcover's answer is not a JSON object")
+        if body.get("errors"):
+            message, code = _first_error(body["errors"])
+            if code in AUTH_ERROR_CODES:
+                raise HardcoverAuthError(f"Hardcover refused the token: {message}")
+            raise HardcoverError(f"Hardcover GraphQL error: {message}")
+        if response.status_code != 200:
+            reason = body.get("error_description") or body.get("message") or body.get("error")
+            raise HardcoverError(f"Hardcover answered HTTP {response.status_code}: {reason}")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise HardcoverError("Hardcover's answer has no data")
+        return data
+
+
+async def load_token(db: Executor, config_dir: Path, environ: dict[str, str] | None = None) -> str:
+    """The API token: ``SHELVER_HARDCOVER_TOKEN``, else the sealed ``hardcover`` credential."""
+    environ = dict(os.environ if environ is None else environ)
+    token = environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        sealed = await db.fetchval(query("kosync_first_credential_secret"), SERVICE)
+        if sealed:
+            try:
+                token = unseal_token(config_dir, sealed).strip()
+            except SecretUnavailable as exc:
+                raise HardcoverUnavailable(str(exc)) from None
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()  # Hardcover's settings page shows it with the prefix
+    if not token:
+        raise HardcoverUnavailable(
+            f"no Hardcover token: set {TOKEN_ENV} or store one with "
+            "'shelver credentials add hardcover default'"
+        )
+    return token
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    settings: ProviderSettings,
+    token: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    limiter: RateLimiter | None = None,
+) -> AsyncIterator[HardcoverClient]:
+    """A client for ``settings.hardcover_url`` within the configured limits."""
+    async with httpx.AsyncClient(
+        timeout=settings.timeout_seconds, transport=transport, follow_redirects=False
+    ) as http:
+        yield HardcoverClient(
+            http,
+            settings.hardcover_url,
+            token,
+            limiter=limiter or RateLimiter(settings.hardcover_requests_per_minute, sleep=sleep),
+            sleep=sleep,
+        )
+
+
+# --- the sync ------------------------------------------------------------------------------
+
+
+class SyncCandidate(Row):
+    """An organized book as the sync sees it."""
+
+    id: UUID
+    title: str | None = None
+    isbn_13: str | None = None
+    isbn_10: str | None = None
+    hardcover_book_id: int | None = None
+    hardcover_edition_id: int | None = None
+    percentage: Decimal | None = None
+    read_at: datetime | None = None
+    hardcover_user_book_id: int | None = None
+    hardcover_read_id: int | None = None
+    last_status: str | None = None
+    last_progress: Decimal | None = None
+    last_rating: Decimal | None = None
+
+
+class Edition(BaseModel):
+    id: int
+    book_id: int
+    pages: int | None = None
+
+
+class SyncOutcome(BaseModel):
+    """What happened to one book."""
+
+    book_id: UUID
+    title: str | None = None
+    outcome: str
+    """synced, unchanged, matched, no_isbn, not_found, no_progress or error."""
+    detail: str | None = None
+    status_id: int | None = None
+    progress_pages: int | None = None
+    matched_now: bool = False
+
+
+class SyncLogLine(Row):
+    """One line of the sync log view."""
+
+    book_id: UUID
+    title: str | None = None
+    author: str | None = None
+    hardcover_book_id: int | None = None
+    hardcover_edition_id: int | None = None
+    last_status: str | None = None
+    last_progress: Decimal | None = None
+    last_synced_at: datetime | None = None
+    outcome: str | None = None
+    detail: str | None = None
+    recorded_at: datetime | None = None
+
+
+def desired_status(percentage: Decimal, read_at: datetime, now: datetime) -> int:
+    return STATUS_FOR_STATE[state_of(percentage, read_at, now)]
+
+
+def progress_pages(percentage: Decimal, pages: int) -> int:
+    """``round(percentage x pages)``, halves rounded up."""
+    return int((Decimal(percentage) * pages).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _edition_of(data: dict[str, Any]) -> Edition | None:
+    editions = data.get("editions")
+    if not isinstance(editions, list) or not editions:
+        return None
+    first = editions[0]
+    try:
+        book = first.get("book") or {}
+        pages = first.get("pages")
+        return Edition(
+            id=int(first["id"]),
+            book_id=int(book["id"]),
+            pages=int(pages) if pages else None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise HardcoverError("Hardcover's edition answer is missing its id or book") from None
+
+
+async def find_edition(
+    client: HardcoverClient, isbn_13: str | None, isbn_10: str | None
+) -> Edition | None:
+    """The edition with this ISBN-13, else this ISBN-10; None when Hardcover has neither."""
+    if isbn_13:
+        edition = _edition_of(await client.execute(EDITION_BY_ISBN_13, {"isbn": isbn_13}))
+        if edition:
+            return edition
+    if isbn_10:
+        return _edition_of(await client.execute(EDITION_BY_ISBN_10, {"isbn": isbn_10}))
+    return None
+
+
+def _mutation_id(data: dict[str, Any], field: str) -> int:
+    result = data.get(field)
+    if not isinstance(result, dict):
+        raise HardcoverError(f"Hardcover's {field} answer is empty")
+    if result.get("error"):
+        raise HardcoverError(f"Hardcover refused {field}: {str(result['error'])[:200]}")
+    try:
+        return int(result["id"])
+    except (KeyError, TypeError, ValueError):
+        raise HardcoverError(f"Hardcover's {field} answer has no id") from None
+
+
+async def _save_log(
+    db: Executor,
+    book_id: UUID,
+    user_book_id: int | None,
+    read_id: int | None,
+    status: str | None,
+    progress: Decimal | None,
+) -> None:
+    await db.execute(
+        query("hardcover_save_log"), book_id, user_book_id, read_id, status, progress, None
+    )
+
+
+async def _sync_one(
+    db: Executor, client: HardcoverClient, book: SyncCandidate, now: datetime
+) -> SyncOutcome:
+    outcome = SyncOutcome(book_id=book.id, title=book.title, outcome="unchanged")
+    edition_id = book.hardcover_edition_id
+    hardcover_book = book.hardcover_book_id
+    pages: int | None = None
+    if edition_id is None or hardcover_book is None:
+        if not (book.isbn_13 or book.isbn_10):
+            return outcome.model_copy(
+                update={"outcome": "no_isbn", "detail": "no ISBN to match on Hardcover"}
+            )
+        edition = await find_edition(client, book.isbn_13, book.isbn_10)
+        if edition is None:
+            isbns = " / ".join(i for i in (book.isbn_13, book.isbn_10) if i)
+            return outcome.model_copy(
+                update={"outcome": "not_found", "detail": f"no Hardcover edition for {isbns}"}
+            )
+        await db.execute(query("hardcover_set_match"), book.id, edition.book_id, edition.id)
+        edition_id, hardcover_book, pages = edition.id, edition.book_id, edition.pages
+        outcome = outcome.model_copy(update={"matched_now": True, "outcome": "matched"})
+    if book.percentage is None or book.read_at is None:
+        return outcome.model_copy(
+            update={
+                "outcome": "matched" if outcome.matched_now else "no_progress",
+                "detail": "no reading progress from a device yet",
+            }
+        )
+    status = desired_status(book.percentage, book.read_at, now)
+    status_changed = book.last_status != str(status)
+    progress_changed = book.last_progress != book.percentage
+    if not status_changed and not progress_changed:
+        return outcome.model_copy(update={"outcome": "unchanged", "status_id": status})
+
+    user_book_id, read_id = book.hardcover_user_book_id, book.hardcover_read_id
+    if user_book_id is None:
+        data = await client.execute(
+            INSERT_USER_BOOK, {"book": hardcover_book, "status": status, "edition": edition_id}
+        )
+        user_book_id = _mutation_id(data, "insert_user_book")
+    elif status_changed:
+        data = await client.execute(
+            UPDATE_USER_BOOK, {"id": user_book_id, "status": status, "edition": edition_id}
+        )
+        _mutation_id(data, "update_user_book")
+    # Recorded at once, so a failure below never leads to a second user_book next time.
+    await _save_log(db, book.id, user_book_id, read_id, str(status), book.last_progress)
+
+    detail = f"status {status}"
+    pushed_pages: int | None = None
+    if progress_changed or read_id is None:
+        if pages is None:
+            found = _edition_of(await client.execute(EDITION_PAGES, {"id": edition_id}))
+            pages = found.pages if found else None
+        if pages:
+            pushed_pages = progress_pages(book.percentage, pages)
+            finished = now.date().isoformat() if status == STATUS_READ else None
+            if read_id is None:
+                started: date = book.read_at.date()
+                data = await client.execute(
+                    INSERT_READ,
+                    {
+                        "userBook": user_book_id,
+                        "pages": pushed_pages,
+                        "edition": edition_id,
+                        "started": started.isoformat(),
+                        "finished": finished,
+                    },
+                )
+                read_id = _mutation_id(data, "insert_user_book_read")
+            else:
+                data = await client.execute(
+                    UPDATE_READ,
+                    {
+                        "id": read_id,
+                        "pages": pushed_pages,
+                        "edition": edition_id,
+                        "finished": finished,
+                    },
+                )
+                _mutation_id(data, "update_user_book_read")
+            detail += f", page {pushed_pages} of {pages}"
+        else:
+            detail += "; progress skipped: the edition has no page count"
+    await _save_log(db, book.id, user_book_id, read_id, str(status), book.percentage)
+    return outcome.model_copy(
+        update={
+            "outcome": "synced",
+            "detail": detail,
+            "status_id": status,
+            "progress_pages": pushed_pages,
+        }
+    )
+
+
+async def sync(
+    db: Executor,
+    client: HardcoverClient,
+    *,
+    book_ids: list[UUID] | None = None,
+    now: datetime | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[SyncOutcome]:
+    """Sync every organized book (or ``book_ids``); one outcome per book, in title order.
+
+    A refused token records an error for the book at hand and raises HardcoverAuthError.
+    """
+    now = now or datetime.now(UTC)
+    records = await db.fetch(query("hardcover_sync_books"), book_ids)
+    books = [SyncCandidate.from_record(r) for r in records]
+    outcomes: list[SyncOutcome] = []
+    for done, book in enumerate(books, start=1):
+        try:
+            outcome = await _sync_one(db, client, book, now)
+        except HardcoverAuthError as exc:
+            await db.execute(query("hardcover_record_outcome"), book.id, "error", str(exc))
+            raise
+        except HardcoverError as exc:
+            outcome = SyncOutcome(
+                book_id=book.id, title=book.title, outcome="error", detail=str(exc)
+            )
+        await db.execute(
+            query("hardcover_record_outcome"), book.id, outcome.outcome, outcome.detail
+        )
+        log.info("hardcover sync %s: %s %s", book.id, outcome.outcome, outcome.detail or "")
+        outcomes.append(outcome)
+        if on_progress is not None:
+            on_progress(done, len(books))
+    return outcomes
+
+
+async def sync_log(db: Executor, *, limit: int = 1000) -> list[SyncLogLine]:
+    """Every organized book with its match, what was last sent and the last outcome."""
+    return [SyncLogLine.from_record(r) for r in await db.fetch(query("hardcover_sync_view"), limit)]
