@@ -12,8 +12,8 @@ A name already taken (on disk or by a pending move) gets `` (2)``, `` (3)``...
 1. ``intent_recorded``: the journal row exists; nothing moved yet.
 2. Same filesystem: a hard link at the target (never overwrites), then ``placed``.
    Across filesystems (or where links are refused): the bytes are copied to a hidden temporary
-   file next to the target, fsynced and their SHA-256 checked (``temp_written``), then renamed
-   to the target (``placed``).
+   file next to the target (``copying``), fsynced and their SHA-256 checked (``temp_written``),
+   then renamed to the target (``placed``).
 3. The source name is unlinked (``source_removed``).
 4. ``book_files`` points at the target, ``inbox_path`` is cleared and the journal row deleted,
    in one transaction (``recorded``).
@@ -53,7 +53,7 @@ MAX_PART_BYTES = 200
 PAUSE_AT_ENV = "SHELVER_ORGANIZE_PAUSE_AT"
 PAUSE_FILE_ENV = "SHELVER_ORGANIZE_PAUSE_FILE"
 FORCE_COPY_ENV = "SHELVER_ORGANIZE_FORCE_COPY"
-STEPS = ("intent_recorded", "temp_written", "placed", "source_removed", "recorded")
+STEPS = ("intent_recorded", "copying", "temp_written", "placed", "source_removed", "recorded")
 PLACEHOLDERS = {
     "author", "title", "original_name", "year", "language", "publisher", "isbn", "format",
 }  # fmt: skip
@@ -98,6 +98,17 @@ def sanitize_part(value: str, *, fallback: str = "_", max_bytes: int = MAX_PART_
         cleaned = cut_utf8(cleaned, max_bytes).strip(" .")
     cleaned = cleaned.strip(" .")
     return cleaned or fallback
+
+
+def sanitize_filename(name: str, *, max_bytes: int = MAX_PART_BYTES) -> str:
+    """A safe file name that keeps its extension even when the rest of the name is junk."""
+    stem, dot, extension = name.strip().rpartition(".")
+    if dot and 0 < len(extension) <= 8 and extension.isalnum():
+        extension = "." + extension
+    else:  # no extension worth keeping
+        stem, extension = name, ""
+    stem = sanitize_part(stem, max_bytes=max_bytes - len(extension.encode("utf-8")))
+    return stem + extension
 
 
 def _split_extension(name: str) -> tuple[str, str]:
@@ -149,8 +160,10 @@ def relative_path(
     for index, raw in enumerate(raw_parts):
         filled = raw.format_map(values)
         is_name = index == len(raw_parts) - 1
-        parts.append(sanitize_part(filled, fallback="_" if is_name else "Unknown"))
-    _, extension = _split_extension(sanitize_part(original_name))
+        parts.append(
+            sanitize_filename(filled) if is_name else sanitize_part(filled, fallback="Unknown")
+        )
+    _, extension = _split_extension(sanitize_filename(original_name))
     if extension and not parts[-1].lower().endswith(extension.lower()):
         stem = cut_utf8(parts[-1], MAX_PART_BYTES - len(extension.encode())).rstrip(" .")
         parts[-1] = (stem or "_") + extension
@@ -229,6 +242,8 @@ def _copy_to_temp(source: Path, temp: Path) -> str:
             while chunk := reader.read(CHUNK):
                 digest.update(chunk)
                 writer.write(chunk)
+                writer.flush()
+                checkpoint("copying")  # a kill here leaves a partial temporary file
             writer.flush()
             os.fsync(fd)
     finally:
@@ -452,7 +467,7 @@ async def reject_book_files(pool: Any, home: Home, book_id: UUID, reason: str) -
     root = rejected_root(home)
     moved = []
     for book_file in await books.files_of(pool, book_id):
-        wanted = root / sanitize_part(book_file.original_name)
+        wanted = root / sanitize_filename(book_file.original_name)
         target = await move_file(pool, book_file, wanted)
         reason_file = target.with_name(target.name + ".reason.txt")
         await asyncio.to_thread(reason_file.write_text, reason + "\n", "utf-8")
