@@ -69,19 +69,26 @@ class ShelverScreen(Screen[None]):
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load(self) -> None:
         failure = self.shelver.database_failure
+        if failure is None:
+            if self.shelver.database is None:
+                self.set_heading("opening the database…")
+            try:
+                database = await self.shelver.wait_for_database()
+            except Exception as error:
+                failure = error
         if failure is not None:
-            # Already reported in a dialog when it happened; here a quiet note is enough.
-            self.set_heading(Text("database unavailable", "bold red"))
-            self.show_empty(
-                f"[b]The database could not be opened.[/b]\n\n{escape(str(failure))}\n\n"
-                "Press [b]ctrl+r[/b] to try again."
-            )
+            # The app reports a failure to open in its dialog; here a quiet note is enough.
+            self.show_unavailable(failure)
             return
-        if self.shelver.database is None:
-            self.set_heading("opening the database…")
-        database = await self.shelver.wait_for_database()
         data = await self.fetch(database)
         self.present(data)
+
+    def show_unavailable(self, failure: BaseException) -> None:
+        self.set_heading(Text("database unavailable", "bold red"))
+        self.show_empty(
+            f"[b]The database could not be opened.[/b]\n\n{escape(str(failure))}\n\n"
+            "Press [b]ctrl+r[/b] to try again."
+        )
 
     async def fetch(self, database: Database) -> Any:
         """Read this screen's rows (runs in a worker, off the paint path)."""

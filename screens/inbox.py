@@ -24,6 +24,16 @@ class InboxView:
     rows: list[BookListRow]
 
 
+def notes(row: BookListRow) -> Text:
+    """The duplicate flag and how many provider candidates were found, in 7 cells."""
+    text = Text()
+    if row.possible_duplicate_of:
+        text.append("dup", "bold yellow")
+    if row.candidate_count:
+        text.append(f"{' ' if text else ''}{row.candidate_count} cand.", "green")
+    return text
+
+
 class InboxScreen(ShelverScreen):
     """The inbox list: title, author, format, size, arrival, duplicate flag, candidates."""
 
@@ -31,12 +41,11 @@ class InboxScreen(ShelverScreen):
     TITLE = "Inbox"
     # Width of each column but the title, which takes what is left.
     FIXED_COLUMNS: ClassVar[tuple[tuple[str, str, int], ...]] = (
-        ("author", "Author", 16),
+        ("author", "Author", 14),
         ("format", "Fmt", 4),
         ("size", "Size", 6),
         ("added", "Added", 10),
-        ("dup", "Dup", 3),
-        ("found", "Found", 5),
+        ("notes", "Notes", 7),
     )
 
     def compose_body(self) -> ComposeResult:
@@ -80,12 +89,11 @@ class InboxScreen(ShelverScreen):
         for row in view.rows:
             table.add_row(
                 clip(row.title or "(untitled)", title_width),
-                clip(row.author, 16),
+                clip(row.author, 14),
                 clip(", ".join(row.formats), 4),
                 human_size(row.file_size),
                 relative_time(row.created_at),
-                Text("dup", style="bold yellow") if row.possible_duplicate_of else "",
-                Text(str(row.candidate_count)) if row.candidate_count else Text("—", "dim"),
+                notes(row),
                 key=str(row.id),
             )
         table.move_cursor(row=min(cursor, len(view.rows) - 1))

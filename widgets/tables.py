@@ -13,5 +13,5 @@ def fit_title_width(
     """The width left for a flexible first column after the fixed ones, padding and scrollbar."""
     padding = 2 * table.cell_padding * (len(fixed_columns) + 1)
     fixed = sum(width for _key, _label, width in fixed_columns)
-    scrollbar = 2
+    scrollbar = 1  # the stylesheet makes vertical scrollbars one cell wide
     return max(MIN_TITLE_WIDTH, screen_width - fixed - padding - scrollbar)

@@ -1,0 +1,57 @@
+"""Helpers for driving the real ShelverApp under Pilot."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.text import Text
+from textual.content import Content
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
+
+from app.shelver_app import ShelverApp
+from data.db import DatabaseTarget
+from data.home import Home
+from data.settings import Settings
+
+SIZE = (80, 24)
+
+
+def make_app(home: Home, dsn: str) -> ShelverApp:
+    return ShelverApp(home=home, settings=Settings(), target=DatabaseTarget(dsn=dsn))
+
+
+async def settle(pilot: Pilot) -> None:
+    """Wait until every worker (database opening, row loading) is done and painted."""
+    app = pilot.app
+    for _ in range(5):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def plain(content: object) -> str:
+    """Any Static content (markup string, Content, Rich renderable) as plain text."""
+    if isinstance(content, str):
+        return Content.from_markup(content).plain
+    if isinstance(content, Content | Text):
+        return content.plain
+    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
+    console.print(content)
+    return console.export_text()
+
+
+def screen_text(app: ShelverApp) -> str:
+    """Everything the current screen shows in its heading, tables and notes, as plain text."""
+    parts: list[str] = []
+    screen = app.screen
+    for static in screen.query(Static):
+        if static.display:
+            parts.append(plain(static.content))
+    for table in screen.query(DataTable):
+        if table.display:
+            for row in range(table.row_count):
+                parts.append(" | ".join(str(cell) for cell in table.get_row_at(row)))
+            parts.extend(str(column.label) for column in table.columns.values())
+    return "\n".join(parts)
