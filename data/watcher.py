@@ -8,6 +8,7 @@ folder when it starts are picked up too. Unreadable files move to ``rejected/`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,10 +112,8 @@ async def watch_inbox(
                     del pending[path]
             if ready:
                 await _import(database, home, ready, on_report)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll)
-            except TimeoutError:
-                pass
             if watcher.done() and not stop.is_set():
                 watcher.result()  # re-raise why watching stopped
     finally:

@@ -50,7 +50,9 @@ def opf_document(
     if title is not None:
         meta.append(f"<dc:title>{escape(title)}</dc:title>")
     meta += [f'<dc:creator opf:role="aut">{escape(a)}</dc:creator>' for a in authors]
-    meta.append('<dc:identifier id="uid">urn:uuid:12345678-1234-1234-1234-123456789abc</dc:identifier>')
+    meta.append(
+        '<dc:identifier id="uid">urn:uuid:12345678-1234-1234-1234-123456789abc</dc:identifier>'
+    )
     if isbn:
         meta.append(f'<dc:identifier opf:scheme="ISBN">{escape(isbn)}</dc:identifier>')
     if date:

@@ -28,9 +28,7 @@ async def test_import_stores_book_file_and_candidate(
 ) -> None:
     source = gen.make_epub(drop / "My Book.epub", title="Stored", isbn="0306406152")
     calls: list[tuple[int, int, str]] = []
-    report = await import_paths(
-        database, home, [source], progress=lambda *a: calls.append(a)
-    )
+    report = await import_paths(database, home, [source], progress=lambda *a: calls.append(a))
     assert [i.title for i in report.imported] == ["Stored"] and report.ok
     assert calls[-1][:2] == (1, 1)
     item = report.imported[0]
@@ -40,7 +38,9 @@ async def test_import_stores_book_file_and_candidate(
     [file] = await books.files_of(database.pool, item.book_id)
     digest = digest_file(source)
     assert (file.checksum, file.content_hash, file.file_size) == (
-        digest.checksum, digest.content_hash, digest.size
+        digest.checksum,
+        digest.content_hash,
+        digest.size,
     )
     assert file.original_name == "My Book.epub" and file.format == "epub"
     assert Path(file.inbox_path).parent == home.inbox_dir
@@ -63,7 +63,14 @@ async def test_every_format_through_the_pipeline(
     gen.make_mobi(drop / "f.azw3", title="K", version=8, isbn="9780306406157")
     report = await import_paths(database, home, [drop], workers=2)
     assert report.ok
-    assert sorted(i.format for i in report.imported) == ["azw3", "cbz", "epub", "fb2", "mobi", "pdf"]
+    assert sorted(i.format for i in report.imported) == [
+        "azw3",
+        "cbz",
+        "epub",
+        "fb2",
+        "mobi",
+        "pdf",
+    ]
 
 
 async def test_exact_duplicates_are_skipped_also_within_a_batch(
@@ -87,19 +94,24 @@ async def test_near_duplicates_are_flagged_but_volumes_are_not(
     gen.make_epub(drop / "a.epub", title="The Long Road Home", authors=("Mary Major",))
     first = await import_paths(database, home, [drop / "a.epub"])
     original = first.imported[0].book_id
-    gen.make_epub(drop / "b.epub", title="Long Road Home, The", authors=("Major, Mary",), date="2001")
+    gen.make_epub(
+        drop / "b.epub", title="Long Road Home, The", authors=("Major, Mary",), date="2001"
+    )
     gen.make_epub(drop / "c.epub", title="Saga Vol. 2", authors=("Sam Series",))
     gen.make_epub(drop / "d.epub", title="Saga Vol. 3", authors=("Sam Series",))
     gen.make_epub(drop / "e.epub", title="Other", authors=("X",), isbn="9780306406157")
-    gen.make_epub(drop / "f.epub", title="Different", authors=("Y",), isbn="0-306-40615-2", date="1999")
+    gen.make_epub(
+        drop / "f.epub", title="Different", authors=("Y",), isbn="0-306-40615-2", date="1999"
+    )
     report = await import_paths(database, home, [drop / f"{n}.epub" for n in "bcdef"])
     flagged = {i.title: i.possible_duplicate_of for i in report.imported}
     assert flagged["Long Road Home, The"] == original
     assert flagged["Saga Vol. 2"] is None and flagged["Saga Vol. 3"] is None
     other = next(i.book_id for i in report.imported if i.title == "Other")
     assert flagged["Different"] == other  # same ISBN-13 within one batch
-    book = await books.get(database.pool, next(
-        i.book_id for i in report.imported if i.title == "Long Road Home, The"))
+    book = await books.get(
+        database.pool, next(i.book_id for i in report.imported if i.title == "Long Road Home, The")
+    )
     assert book is not None and book.possible_duplicate_of == original
 
 
@@ -115,8 +127,15 @@ async def test_bad_files_never_stop_the_batch(database: Database, home: Home, dr
     report = await import_paths(database, home, [drop, drop / "missing.epub"])
     assert [i.title for i in report.imported] == ["Survivor"]
     reasons = {Path(r.path).name: r for r in report.refused}
-    assert set(reasons) == {"empty.epub", "truncated.epub", "notes.epub", "drm.epub", "bomb.epub",
-                            "link.epub", "missing.epub"}
+    assert set(reasons) == {
+        "empty.epub",
+        "truncated.epub",
+        "notes.epub",
+        "drm.epub",
+        "bomb.epub",
+        "link.epub",
+        "missing.epub",
+    }
     assert reasons["drm.epub"].drm and "DRM" in reasons["drm.epub"].reason
     assert "symbolic link" in reasons["link.epub"].reason
     assert not report.ok
@@ -137,14 +156,22 @@ async def test_move_removes_only_imported_sources(
 
 
 async def test_odd_names(database: Database, home: Home, drop: Path) -> None:
-    names = ["-rf.epub", "line\nbreak.epub", "Ünïcödé 書名.epub", "  spaced  name .epub", "book.pdf"]
+    names = [
+        "-rf.epub",
+        "line\nbreak.epub",
+        "Ünïcödé 書名.epub",
+        "  spaced  name .epub",
+        "book.pdf",
+    ]
     for index, name in enumerate(names):
         gen.make_epub(drop / name, title=f"Odd {index}")
     report = await import_paths(database, home, [drop])
     assert report.ok and len(report.imported) == len(names)
     for item in report.imported:
         placed = Path(item.inbox_path)
-        assert placed.exists() and not placed.name.startswith(("-", ".")) and "\n" not in placed.name
+        assert (
+            placed.exists() and not placed.name.startswith(("-", ".")) and "\n" not in placed.name
+        )
         assert placed.suffix == ".epub"
     originals = set()
     for item in report.imported:

@@ -174,9 +174,21 @@ def test_year_never_crashes(value: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [("en", "en"), ("en-US", "en"), ("eng", "en"), ("English", "en"), ("de-DE", "de"),
-     ("ger", "de"), ("fre", "fr"), ("jp", "ja"), ("zh_CN", "zh"), ("pt-BR", "pt"),
-     ("und", None), ("klingon", None), ("", None)],
+    [
+        ("en", "en"),
+        ("en-US", "en"),
+        ("eng", "en"),
+        ("English", "en"),
+        ("de-DE", "de"),
+        ("ger", "de"),
+        ("fre", "fr"),
+        ("jp", "ja"),
+        ("zh_CN", "zh"),
+        ("pt-BR", "pt"),
+        ("und", None),
+        ("klingon", None),
+        ("", None),
+    ],
 )
 def test_languages(value: str, code: str | None) -> None:
     assert normalize_language(value) == code
@@ -195,10 +207,15 @@ def test_html_is_stripped() -> None:
 
 @pytest.mark.parametrize(
     ("name", "fmt", "expected"),
-    [("my book.epub", "epub", "my book.epub"), ("-rf.epub", "epub", "rf.epub"),
-     ("line\nbreak.pdf", "pdf", "line_break.pdf"), ("book.pdf", "epub", "book.epub"),
-     ("noext", "fb2", "noext.fb2"), ("...hidden.epub", "epub", "hidden.epub"),
-     ("Über Bücher.epub", "epub", "Über Bücher.epub")],
+    [
+        ("my book.epub", "epub", "my book.epub"),
+        ("-rf.epub", "epub", "rf.epub"),
+        ("line\nbreak.pdf", "pdf", "line_break.pdf"),
+        ("book.pdf", "epub", "book.epub"),
+        ("noext", "fb2", "noext.fb2"),
+        ("...hidden.epub", "epub", "hidden.epub"),
+        ("Über Bücher.epub", "epub", "Über Bücher.epub"),
+    ],
 )
 def test_safe_names(name: str, fmt: str, expected: str) -> None:
     assert safe_name(name, fmt) == expected
@@ -273,7 +290,9 @@ def test_epub_that_ebooklib_rejects_uses_the_fallback(tmp_path: Path) -> None:
     # A manifest entry whose member is missing makes ebooklib raise KeyError.
     opf = gen.opf_document(
         title="Fallback Title",
-        extra_manifest='<item id="gone" href="missing.xhtml#frag" media-type="application/xhtml+xml"/>',
+        extra_manifest=(
+            '<item id="gone" href="missing.xhtml#frag" media-type="application/xhtml+xml"/>'
+        ),
     )
     result = examined(gen.make_epub(tmp_path / "b.epub", opf=opf), tmp_path / "c")
     assert result.fields.title == "Fallback Title"
@@ -358,8 +377,19 @@ def test_wrong_extension_is_detected_by_content(tmp_path: Path) -> None:
         (gen.make_zip_bomb, "zip bomb"),
         (gen.make_many_entries_zip, "entries"),
     ],
-    ids=["zero-byte", "truncated", "not-a-zip", "text", "bad-pdf", "drm-epub", "pdf-password",
-         "drm-mobi", "short-mobi", "zip-bomb", "many-entries"],
+    ids=[
+        "zero-byte",
+        "truncated",
+        "not-a-zip",
+        "text",
+        "bad-pdf",
+        "drm-epub",
+        "pdf-password",
+        "drm-mobi",
+        "short-mobi",
+        "zip-bomb",
+        "many-entries",
+    ],
 )
 def test_bad_files_are_refused_with_a_reason(tmp_path: Path, make, reason: str) -> None:
     path = tmp_path / "bad.epub"

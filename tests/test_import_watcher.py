@@ -34,10 +34,18 @@ async def test_watcher(database: Database, home: Home, tmp_path: Path) -> None:
     reports: list[ImportReport] = []
     stop = asyncio.Event()
     task = asyncio.create_task(
-        watch_inbox(database, home, stop_event=stop, on_report=reports.append, settle=0.4,
-                    poll=0.05, force_polling=True)
+        watch_inbox(
+            database,
+            home,
+            stop_event=stop,
+            on_report=reports.append,
+            settle=0.4,
+            poll=0.05,
+            force_polling=True,
+        )
     )
     try:
+
         async def early_imported() -> bool:
             return await inbox_titles(database) == ["Early"]
 
@@ -54,8 +62,10 @@ async def test_watcher(database: Database, home: Home, tmp_path: Path) -> None:
         (home.inbox_dir / "garbage.epub").write_bytes(b"definitely not a book")
 
         async def settled() -> bool:
-            return (await inbox_titles(database) == ["Early", "Grown"]
-                    and (home.rejected_dir / "garbage.epub.reason.txt").exists())
+            return (
+                await inbox_titles(database) == ["Early", "Grown"]
+                and (home.rejected_dir / "garbage.epub.reason.txt").exists()
+            )
 
         await wait_for(settled)
     finally:

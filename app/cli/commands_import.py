@@ -80,9 +80,11 @@ class _RichProgress:
 
 def _print_human(report: ImportReport) -> None:
     for item in report.imported:
-        suffix = f"  (possible duplicate of {item.possible_duplicate_of})" if (
-            item.possible_duplicate_of
-        ) else ""
+        suffix = (
+            f"  (possible duplicate of {item.possible_duplicate_of})"
+            if (item.possible_duplicate_of)
+            else ""
+        )
         print(f"imported  {_one_line(item.path)}: {item.title or '(no title)'}{suffix}")
     for item in report.skipped:
         print(f"skipped   {_one_line(item.path)}: {item.reason}")

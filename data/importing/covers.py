@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 MAX_COVER_SIZE = 16 << 20
+_made: set[Path] = set()  # folders this process already created (mkdir per cover is costly)
 
 
 def image_extension(data: bytes) -> str | None:
@@ -34,16 +35,16 @@ def save_cover(covers_dir: Path, checksum: str, data: bytes | None) -> Path | No
     if extension is None:
         return None
     folder = covers_dir / checksum[:2]
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder not in _made:
+        folder.mkdir(parents=True, exist_ok=True)
+        _made.add(folder)
     target = folder / f"{checksum}.{extension}"
-    if target.exists() and target.stat().st_size == len(data):
-        return target
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".cover-", suffix=".part")
+    temporary = folder / f".cover-{uuid.uuid4().hex}.part"
     try:
-        with os.fdopen(handle, "wb") as out:
+        with temporary.open("xb") as out:
             out.write(data)
-        os.replace(temporary, target)
+        os.replace(temporary, target)  # atomic: a reader never sees half a cover
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return target

@@ -23,8 +23,16 @@ FONT_OBFUSCATION = frozenset(
 )
 FONT_SUFFIXES = (".ttf", ".otf", ".woff", ".woff2", ".fnt")
 OPF_CAP = 32 << 20  # a package document beyond this is not metadata any more
-DC_FIELDS = ("title", "creator", "identifier", "publisher", "date", "language", "description",
-             "subject")
+DC_FIELDS = (
+    "title",
+    "creator",
+    "identifier",
+    "publisher",
+    "date",
+    "language",
+    "description",
+    "subject",
+)
 
 
 def read_epub(path: Path) -> RawMetadata:

@@ -10,6 +10,7 @@ refused files stay where they were, except files already in the inbox folder, wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -292,10 +293,9 @@ def _record_import(
 ) -> None:
     item = run.inputs[result.source]
     if run.move and not item.in_inbox:
-        try:
+        # If this fails the copy is still safe in the inbox; the original simply stays.
+        with contextlib.suppress(OSError):
             item.source.unlink()
-        except OSError:
-            pass  # the copy is safe in the inbox; the original simply stays
     run.report.imported.append(
         ImportedItem(
             path=result.source,

@@ -17,9 +17,7 @@ def parser(*, recover: bool = True, huge: bool = False) -> etree.XMLParser:
     )
 
 
-def parse_bytes(
-    data: bytes, *, recover: bool = True, huge: bool = False
-) -> etree._Element | None:
+def parse_bytes(data: bytes, *, recover: bool = True, huge: bool = False) -> etree._Element | None:
     """The root element, or None when nothing could be recovered."""
     try:
         return etree.fromstring(data, parser(recover=recover, huge=huge))
