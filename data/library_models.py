@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from data import validation
 from data.models import Book, BookFile, Row
@@ -115,6 +115,10 @@ class LibraryRow(Row):
     @property
     def reading_state(self) -> ReadingState:
         return ReadingState.of(self.reading_percentage)
+
+    @field_serializer("reading_percentage")
+    def _percentage_as_number(self, value: Decimal | None) -> float | None:
+        return None if value is None else float(value)
 
 
 class LibraryPage(BaseModel):
