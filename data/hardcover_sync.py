@@ -380,9 +380,11 @@ def _edition_of(data: dict[str, Any]) -> Edition | None:
     try:
         book = first.get("book") or {}
         pages = first.get("pages")
+        # the nested book as asked for, or the plain column some answers carry
+        book_id = book.get("id") if book.get("id") is not None else first["book_id"]
         return Edition(
             id=int(first["id"]),
-            book_id=int(book["id"]),
+            book_id=int(book_id),
             pages=int(pages) if pages else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError):

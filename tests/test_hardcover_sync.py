@@ -1,0 +1,440 @@
+"""Hardcover sync against recorded-shape answers (respx): nothing here reaches the internet."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from data import books, hardcover_sync, kosync
+from data.hardcover_sync import (
+    HardcoverAuthError,
+    HardcoverError,
+    HardcoverUnavailable,
+    RateLimiter,
+    retry_after_seconds,
+)
+from data.kosync import ProgressUpdate
+from data.models import BookFields, BookStatus
+from data.passwords import seal_token
+from data.settings import ProviderSettings
+from tests.kosync_support import shelver_command, shelver_env
+
+URL = "https://hardcover.invalid/v1/graphql"
+SETTINGS = ProviderSettings(hardcover_url=URL)
+TOKEN = "hc-secret-token"
+OPERATION = re.compile(r"(?:query|mutation)\s+(\w+)")
+
+
+class FakeHardcover:
+    """Answers like Hardcover's GraphQL endpoint, recording what it was sent."""
+
+    def __init__(self) -> None:
+        self.editions_13: dict[str, dict] = {}
+        self.editions_10: dict[str, dict] = {}
+        self.calls: list[tuple[str, dict]] = []
+        self.queued: list[httpx.Response] = []
+        self.next_id = 1000
+
+    def edition(self, isbn_13=None, isbn_10=None, *, id=11, book=22, pages=300):
+        answer = {"id": id, "pages": pages, "book": {"id": book}}
+        if isbn_13:
+            self.editions_13[isbn_13] = answer
+        if isbn_10:
+            self.editions_10[isbn_10] = answer
+
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        assert "shelver" in request.headers["user-agent"]
+        body = json.loads(request.content)
+        name = OPERATION.search(body["query"])[1]
+        variables = body["variables"]
+        self.calls.append((name, variables))
+        if self.queued:
+            return self.queued.pop(0)
+        if name == "EditionByIsbn13":
+            found = self.editions_13.get(variables["isbn"])
+            return httpx.Response(200, json={"data": {"editions": [found] if found else []}})
+        if name == "EditionByIsbn10":
+            found = self.editions_10.get(variables["isbn"])
+            return httpx.Response(200, json={"data": {"editions": [found] if found else []}})
+        if name == "EditionPages":
+            every = [*self.editions_13.values(), *self.editions_10.values()]
+            found = [e for e in every if e["id"] == variables["id"]]
+            return httpx.Response(200, json={"data": {"editions": found[:1]}})
+        field = {
+            "InsertUserBook": "insert_user_book",
+            "UpdateUserBook": "update_user_book",
+            "InsertUserBookRead": "insert_user_book_read",
+            "UpdateUserBookRead": "update_user_book_read",
+        }[name]
+        self.next_id += 1
+        identifier = variables.get("id", self.next_id)
+        return httpx.Response(200, json={"data": {field: {"id": identifier, "error": None}}})
+
+
+class Sleeps:
+    """A stand-in for asyncio.sleep that only records the delays."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def fake() -> FakeHardcover:
+    return FakeHardcover()
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+async def run_sync(pool, fake: FakeHardcover, sleeps: Sleeps, **kwargs):
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        router.post(URL).mock(side_effect=fake)
+        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        async with hardcover_sync.open_client(
+            SETTINGS, TOKEN, sleep=sleeps, limiter=limiter
+        ) as client:
+            return await hardcover_sync.sync(pool, client, **kwargs)
+
+
+async def organized_book(pool, title, *, isbn_13=None, isbn_10=None, document=None):
+    book = await books.insert(
+        pool, BookFields(title=title, isbn_13=isbn_13, isbn_10=isbn_10), status=BookStatus.ORGANIZED
+    )
+    await books.add_file(
+        pool,
+        book.id,
+        format="epub",
+        original_name=f"{title}.epub",
+        file_size=1,
+        checksum=f"sha-{book.id}",
+        content_hash=document,
+    )
+    return book
+
+
+async def read(pool, document: str, percentage: float, device: str = "kpw") -> None:
+    body = {"document": document, "device": device, "percentage": percentage, "progress": "p"}
+    await kosync.write_batch(
+        pool, [ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body))]
+    )
+
+
+async def log_row(pool, book_id):
+    return await pool.fetchrow("SELECT * FROM hardcover_sync_log WHERE book_id = $1", book_id)
+
+
+async def test_match_by_isbn13_then_insert_status_and_progress(database, fake, sleeps):
+    pool = database.pool
+    book = await organized_book(pool, "Cragside", isbn_13="9781521748831", document="a" * 32)
+    await read(pool, "a" * 32, 0.5)
+    fake.edition(isbn_13="9781521748831", id=11, book=22, pages=301)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "synced" and outcome.matched_now
+    assert (outcome.status_id, outcome.progress_pages) == (2, 151)
+    assert fake.operations() == ["EditionByIsbn13", "InsertUserBook", "InsertUserBookRead"]
+    assert fake.calls[1][1] == {"book": 22, "status": 2, "edition": 11}
+    insert_read = fake.calls[2][1]
+    assert (insert_read["pages"], insert_read["edition"], insert_read["finished"]) == (
+        151,
+        11,
+        None,
+    )
+    stored = await books.get(pool, book.id)
+    assert (stored.hardcover_book_id, stored.hardcover_edition_id) == (22, 11)
+    row = await log_row(pool, book.id)
+    assert row["hardcover_user_book_id"] and row["hardcover_read_id"]
+    assert (row["last_status"], row["last_progress"]) == ("2", Decimal("0.5000"))
+    view = await hardcover_sync.sync_log(pool)
+    assert [(line.title, line.outcome) for line in view] == [("Cragside", "synced")]
+
+
+async def test_isbn10_is_tried_when_isbn13_is_unknown(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Old", isbn_13="9780000000002", isbn_10="0000000000")
+    fake.edition(isbn_10="0000000000", id=5, book=6)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert fake.operations() == ["EditionByIsbn13", "EditionByIsbn10"]
+    assert outcome.outcome == "matched"
+
+
+async def test_books_that_cannot_be_matched_or_have_no_progress(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "A No Isbn")
+    await organized_book(pool, "B Unknown", isbn_13="9789999999991")
+    await organized_book(pool, "C Unread", isbn_13="9781111111111")
+    await books.insert(pool, BookFields(title="D Inbox", isbn_13="9782222222222"))
+    fake.edition(isbn_13="9781111111111")
+    outcomes = await run_sync(pool, fake, sleeps)
+    assert [(o.title, o.outcome) for o in outcomes] == [
+        ("A No Isbn", "no_isbn"),
+        ("B Unknown", "not_found"),
+        ("C Unread", "matched"),
+    ]
+    # a second run does not look the matched book up again
+    fake.calls.clear()
+    outcomes = await run_sync(pool, fake, sleeps)
+    assert outcomes[2].outcome == "no_progress"
+    assert fake.operations() == ["EditionByIsbn13"]  # only the unknown ISBN, asked again
+
+
+async def test_only_changes_are_sent(database, fake, sleeps):
+    pool = database.pool
+    book = await organized_book(pool, "Dune", isbn_13="9780441013593", document="d" * 32)
+    fake.edition(isbn_13="9780441013593", id=70, book=71, pages=600)
+    await read(pool, "d" * 32, 0.25)
+    await run_sync(pool, fake, sleeps)
+    fake.calls.clear()
+
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "unchanged" and fake.calls == []
+
+    await read(pool, "d" * 32, 0.5)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert fake.operations() == ["EditionPages", "UpdateUserBookRead"]
+    assert fake.calls[1][1]["pages"] == 300 and outcome.progress_pages == 300
+    fake.calls.clear()
+
+    await read(pool, "d" * 32, 0.97, device="pb")
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert fake.operations() == ["UpdateUserBook", "EditionPages", "UpdateUserBookRead"]
+    assert fake.calls[0][1]["status"] == 3
+    assert fake.calls[2][1]["finished"] is not None
+    assert (await log_row(pool, book.id))["last_status"] == "3"
+
+
+async def test_paused_after_thirty_days(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Slow", isbn_13="9783333333333", document="s" * 32)
+    fake.edition(isbn_13="9783333333333", pages=100)
+    await pool.execute(
+        "INSERT INTO reading_progress (document, device, progress, percentage, updated_at) "
+        "VALUES ($1, 'kpw', 'p', 0.4, now() - interval '40 days')",
+        "s" * 32,
+    )
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.status_id == 4
+    assert fake.calls[1] == ("InsertUserBook", {"book": 22, "status": 4, "edition": 11})
+    # picked up again on a device: "currently reading" once more
+    fake.calls.clear()
+    await read(pool, "s" * 32, 0.45)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.status_id == 2
+    assert fake.operations() == ["UpdateUserBook", "EditionPages", "UpdateUserBookRead"]
+
+
+async def test_progress_is_skipped_without_a_page_count(database, fake, sleeps):
+    pool = database.pool
+    book = await organized_book(pool, "No Pages", isbn_13="9784444444444", document="n" * 32)
+    fake.edition(isbn_13="9784444444444", pages=None)
+    await read(pool, "n" * 32, 0.3)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "synced" and outcome.progress_pages is None
+    assert "no page count" in outcome.detail
+    assert "InsertUserBookRead" not in fake.operations()
+    assert (await log_row(pool, book.id))["last_progress"] == Decimal("0.3000")
+
+
+async def test_429_waits_for_retry_after(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Busy", isbn_13="9785555555555")
+    fake.edition(isbn_13="9785555555555")
+    fake.queued.append(
+        httpx.Response(
+            429,
+            headers={"Retry-After": "7"},
+            json={"error": "Too Many Requests", "message": "API rate limit exceeded"},
+        )
+    )
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "matched"
+    assert 7.0 in sleeps.delays
+    assert fake.operations() == ["EditionByIsbn13", "EditionByIsbn13"]
+
+
+async def test_graphql_errors_in_a_200_fail_one_book_only(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "A Broken", isbn_13="9786666666666")
+    await organized_book(pool, "B Fine", isbn_13="9787777777777")
+    fake.edition(isbn_13="9787777777777")
+    fake.queued.append(
+        httpx.Response(200, json={"errors": [{"message": "field 'editions' not found"}]})
+    )
+    outcomes = await run_sync(pool, fake, sleeps)
+    assert [(o.title, o.outcome) for o in outcomes] == [
+        ("A Broken", "error"),
+        ("B Fine", "matched"),
+    ]
+    assert "field 'editions' not found" in outcomes[0].detail
+    view = {line.title: (line.outcome, line.detail) for line in await hardcover_sync.sync_log(pool)}
+    assert view["A Broken"][0] == "error" and "GraphQL" in view["A Broken"][1]
+
+
+async def test_mutation_error_field_is_an_error(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Refused", isbn_13="9788888888888", document="r" * 32)
+    fake.edition(isbn_13="9788888888888")
+    await read(pool, "r" * 32, 0.1)
+    fake.queued.extend(
+        [
+            httpx.Response(
+                200, json={"data": {"editions": [{"id": 1, "pages": 9, "book": {"id": 2}}]}}
+            ),
+            httpx.Response(200, json={"data": {"insert_user_book": {"id": None, "error": "nope"}}}),
+        ]
+    )
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "error" and "nope" in outcome.detail
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(401, json={"error": "invalid_token", "error_description": "bad"}),
+        httpx.Response(
+            200,
+            json={
+                "errors": [
+                    {"message": "Could not verify JWT", "extensions": {"code": "invalid-jwt"}}
+                ]
+            },
+        ),
+    ],
+)
+async def test_a_refused_token_stops_the_sync(database, fake, sleeps, response):
+    pool = database.pool
+    await organized_book(pool, "A", isbn_13="9781000000001")
+    await organized_book(pool, "B", isbn_13="9781000000002")
+    fake.queued.append(response)
+    with pytest.raises(HardcoverAuthError) as caught:
+        await run_sync(pool, fake, sleeps)
+    assert TOKEN not in str(caught.value)
+    assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("responses", "message"),
+    [
+        ([httpx.Response(500, text="oops")] * 4, "HTTP 500"),
+        ([httpx.Response(200, text="<html>gateway</html>")], "not JSON"),
+        ([httpx.Response(200, json=[1, 2])], "not a JSON object"),
+        ([httpx.Response(200, json={"data": None})], "no data"),
+        ([httpx.Response(200, json={"data": {"editions": [{"pages": 3}]}})], "missing its id"),
+        ([httpx.Response(400, json={"error": "invalid_request"})], "HTTP 400"),
+    ],
+)
+async def test_unhappy_answers_become_a_clear_status(database, fake, sleeps, responses, message):
+    pool = database.pool
+    await organized_book(pool, "Unlucky", isbn_13="9781000000003")
+    fake.queued.extend(responses)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "error"
+    assert message in outcome.detail
+
+
+async def test_timeouts_are_retried_then_reported(database, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Slow Net", isbn_13="9781000000004")
+    with respx.mock() as router:
+        route = router.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
+        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        async with hardcover_sync.open_client(SETTINGS, TOKEN, sleep=sleeps, limiter=limiter) as c:
+            [outcome] = await hardcover_sync.sync(pool, c)
+    assert outcome.outcome == "error" and "did not answer in time" in outcome.detail
+    assert route.call_count == 4
+
+
+def test_recorded_hardcover_answers_parse_into_a_status(shared_dir: Path):
+    """Every recorded Hardcover body yields an edition, nothing, or a HardcoverError."""
+    folder = shared_dir / "api-fixtures" / "hardcover"
+    for path in sorted(folder.glob("*.json")):
+        response = httpx.Response(200, content=path.read_bytes())
+        try:
+            data = hardcover_sync.HardcoverClient._data_of(response)
+            hardcover_sync._edition_of(data)
+        except HardcoverError as exc:
+            assert str(exc), path.name
+    editions_by_pk = json.loads(
+        (folder / "hcwrapper-editions-by-pk-31529525-all-columns.json").read_text()
+    )
+    row = editions_by_pk.get("data", editions_by_pk).get("editions_by_pk", editions_by_pk)
+    assert hardcover_sync._edition_of({"editions": [row]}).pages == 288
+    rate_limited = httpx.Response(
+        429, content=(folder / "unattributed-error-429-rate-limit-free-tier.json").read_bytes()
+    )
+    with pytest.raises(HardcoverError, match="HTTP 429"):
+        hardcover_sync.HardcoverClient._data_of(rate_limited)
+
+
+async def test_rate_limiter_allows_a_burst_then_sixty_a_minute():
+    now = [0.0]
+    sleeps = Sleeps()
+
+    async def sleep(seconds: float) -> None:
+        sleeps.delays.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(60, burst=10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(10):
+        await limiter.acquire()
+    assert sleeps.delays == []
+    for _ in range(60):
+        await limiter.acquire()
+    assert sum(sleeps.delays) == pytest.approx(60.0)
+    assert max(sleeps.delays) == pytest.approx(1.0)
+
+
+def test_retry_after_forms():
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("100000") == hardcover_sync.MAX_RETRY_AFTER_SECONDS
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_progress_pages_rounds_halves_up():
+    assert hardcover_sync.progress_pages(Decimal("0.5"), 301) == 151
+    assert hardcover_sync.progress_pages(Decimal("0.3333"), 300) == 100
+
+
+async def test_token_from_environment_or_sealed_credential(database, tmp_path):
+    pool = database.pool
+    with pytest.raises(HardcoverUnavailable):
+        await hardcover_sync.load_token(pool, tmp_path, environ={})
+    env = {"SHELVER_HARDCOVER_TOKEN": "Bearer from-env"}
+    assert await hardcover_sync.load_token(pool, tmp_path, environ=env) == "from-env"
+    await kosync.save_credential(
+        pool, "hardcover", "default", seal_token(tmp_path, "from-db"), replace=False
+    )
+    assert await hardcover_sync.load_token(pool, tmp_path, environ={}) == "from-db"
+    with pytest.raises(HardcoverUnavailable):
+        await hardcover_sync.load_token(pool, tmp_path / "other-home", environ={})
+
+
+def test_cli_without_a_token_is_a_one_line_usage_error(tmp_path: Path, database_dsn: str):
+    env = shelver_env(database_dsn)
+    env.pop("SHELVER_HARDCOVER_TOKEN", None)
+    result = subprocess.run(
+        shelver_command("--home", str(tmp_path), "sync", "hardcover"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no Hardcover token" in result.stderr and result.stderr.count("\n") == 1
