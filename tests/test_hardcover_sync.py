@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
