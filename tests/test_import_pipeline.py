@@ -221,3 +221,49 @@ async def test_report_is_json_serialisable(database: Database, home: Home, drop:
     document = json.loads(json.dumps(report.model_dump(mode="json")))
     assert set(document) >= {"imported", "skipped", "refused", "timings"}
     assert document["refused"][0]["reason"]
+
+
+async def test_a_crashing_reader_refuses_only_its_file(
+    database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from data.importing import pipeline
+
+    real = pipeline.examine
+
+    def crashing(task):  # type: ignore[no-untyped-def]
+        if task.source.endswith("crash.epub"):
+            raise BrokenProcessPool("worker died")
+        return real(task)
+
+    monkeypatch.setattr(pipeline, "examine", crashing)
+    gen.make_epub(drop / "crash.epub", title="Crash")
+    gen.make_epub(drop / "fine.epub", title="Fine")
+    report = await import_paths(database, home, [drop], workers=0)
+    assert [i.title for i in report.imported] == ["Fine"]
+    assert "crashed" in report.refused[0].reason
+    assert (drop / "crash.epub").exists()
+    assert not list((home.inbox_dir / ".importing").iterdir())
+
+
+async def test_big_epubs_skip_ebooklib(
+    database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data.importing import epub
+
+    monkeypatch.setattr(epub, "EBOOKLIB_MAX_INFLATED", 100)
+    gen.make_epub(drop / "big.epub", title="Big One")
+    report = await import_paths(database, home, [drop / "big.epub"], workers=0)
+    assert report.imported[0].title == "Big One"
+
+
+async def test_stale_staging_copies_are_cleaned(database: Database, home: Home, drop: Path) -> None:
+    staging = home.inbox_dir / ".importing"
+    staging.mkdir()
+    stale, fresh = staging / "old.part", staging / "new.part"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(stale, (1, 1))
+    await import_paths(database, home, [gen.make_epub(drop / "a.epub")])
+    assert not stale.exists() and fresh.exists()

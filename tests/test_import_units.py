@@ -434,3 +434,31 @@ def test_detect_format_rejects_html(tmp_path: Path) -> None:
     path.write_text("<!DOCTYPE html><html></html>")
     with pytest.raises(Refused, match="HTML"):
         detect_format(path)
+
+
+class _Zeros(io.RawIOBase):
+    """A large stream that costs no memory itself."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        count = min(len(buffer), self.left)
+        buffer[:count] = bytes(count)
+        self.left -= count
+        return count
+
+
+def test_hashing_memory_is_flat() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        digest_stream(_Zeros(64 << 20))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # a few chunk buffers, not the 64 MiB

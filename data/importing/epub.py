@@ -22,6 +22,7 @@ FONT_OBFUSCATION = frozenset(
     {"http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC"}
 )
 FONT_SUFFIXES = (".ttf", ".otf", ".woff", ".woff2", ".fnt")
+EBOOKLIB_MAX_INFLATED = 64 << 20
 OPF_CAP = 32 << 20  # a package document beyond this is not metadata any more
 DC_FIELDS = (
     "title",
@@ -40,6 +41,9 @@ def read_epub(path: Path) -> RawMetadata:
     archive = open_zip(path)
     with archive:
         check_drm(archive)
+        if sum(info.file_size for info in archive.infolist()) > EBOOKLIB_MAX_INFLATED:
+            # ebooklib holds every member in memory; big books go straight to the OPF reader.
+            return _read_direct(archive)
         try:
             return _read_with_ebooklib(path, archive)
         except Refused:

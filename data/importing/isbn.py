@@ -79,12 +79,15 @@ def normalize_isbn(value: str | None) -> tuple[str | None, str | None]:
 
 
 def find_isbns(values: list[str]) -> tuple[str | None, str | None]:
-    """The first valid ISBN among identifier strings (exact values first, then ones in text)."""
+    """The first valid ISBN among identifier strings: exact values first, then ISBNs inside
+    text that names them ("ISBN 978-..." or "urn:isbn:...")."""
     for value in values:
         found = normalize_isbn(value)
         if found[1]:
             return found
     for value in values:
+        if "isbn" not in value.lower():
+            continue  # digits inside UUIDs and other ids must not pass for an ISBN by chance
         for match in _CANDIDATE.finditer(value[:10_000]):
             found = normalize_isbn(match.group(0))
             if found[1]:

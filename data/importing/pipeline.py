@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -36,6 +36,7 @@ from data.queries import query
 Progress = Callable[[int, int, str], None]
 BATCH_SIZE = 100
 STAGING_FOLDER = ".importing"
+STALE_COPY_SECONDS = 24 * 3600
 # Below this many files a process pool costs more to start than it saves.
 POOL_THRESHOLD = 3
 # Paths this process is placing into the inbox right now; the watcher leaves them alone.
@@ -131,7 +132,8 @@ async def import_paths(
     started = time.perf_counter()
     home.ensure()
     run = _Run(database, home, move)
-    inputs = _collect(paths, home, run.report)
+    # Walking a big folder tree is blocking file-system work: keep it off the event loop.
+    inputs = await asyncio.to_thread(_collect, paths, home, run.report)
     inputs = await _drop_registered(run, inputs)
     total = len(inputs) + len(run.report.refused)
     done = len(run.report.refused)
@@ -139,6 +141,7 @@ async def import_paths(
         progress(done, total, "")
     staging = home.inbox_dir / STAGING_FOLDER
     staging.mkdir(parents=True, exist_ok=True)
+    _remove_stale_copies(staging)
     tasks = []
     for item in inputs:
         run.inputs[str(item.source)] = item
@@ -147,10 +150,10 @@ async def import_paths(
     if tasks:
         with _executor(len(tasks), workers) as executor:
             loop = asyncio.get_running_loop()
-            futures = [loop.run_in_executor(executor, examine, task) for task in tasks]
+            jobs = [asyncio.ensure_future(_examine_in(loop, executor, t)) for t in tasks]
             pending: list[Examined | Unreadable] = []
             try:
-                for next_done in asyncio.as_completed(futures):
+                for next_done in asyncio.as_completed(jobs):
                     result = await next_done
                     pending.append(result)
                     done += 1
@@ -162,11 +165,35 @@ async def import_paths(
                 if pending:
                     await _settle(run, pending)
             except BaseException:
-                for future in futures:
-                    future.cancel()
+                for job in jobs:
+                    job.cancel()
                 raise
     run.report.timings.total = time.perf_counter() - started
     return run.report
+
+
+async def _examine_in(
+    loop: asyncio.AbstractEventLoop, executor: Executor, task: ExamineTask
+) -> Examined | Unreadable:
+    """Run `examine` in the pool; a crashed worker refuses its files instead of the batch."""
+    try:
+        return await loop.run_in_executor(executor, examine, task)
+    except (BrokenExecutor, OSError, MemoryError) as exc:
+        if task.staging:
+            Path(task.staging).unlink(missing_ok=True)
+        return Unreadable(
+            source=task.source,
+            reason=f"the reader crashed on this file or a neighbour ({type(exc).__name__})",
+        )
+
+
+def _remove_stale_copies(staging: Path) -> None:
+    """Copies left by an import that was killed mid-way (a day old: no live import owns them)."""
+    cutoff = time.time() - STALE_COPY_SECONDS
+    for entry in staging.glob("*.part"):
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < cutoff:
+                entry.unlink()
 
 
 def _executor(count: int, workers: int | None) -> Executor:
