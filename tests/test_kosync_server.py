@@ -640,3 +640,90 @@ async def test_sigterm_during_writes_loses_no_acknowledged_put(tmp_path: Path, k
         )
     }
     assert acknowledged and set(acknowledged) <= stored
+
+
+def test_port_in_use_is_a_one_line_error(open_server, closed_home, kosync_dsn):
+    port = open_server.base_url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        shelver_command("--home", str(closed_home), "serve", "--port", port, "--no-watch"),
+        capture_output=True,
+        text=True,
+        env=shelver_env(kosync_dsn),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_lost_database_connections_give_502_not_500_and_recover(
+    tmp_path: Path, server_dsn: str, template_dsn: str
+):
+    dsn = await clone_template(server_dsn)
+    try:
+        add_login(tmp_path, dsn, "outage", "pw")
+        key = md5_hex("pw")
+        server = start_server(tmp_path, dsn)
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                assert (
+                    await update(http, server, "outage", key, "docout", 0.1, "1", "kpw")
+                ).status_code == 200
+                admin = await asyncpg.connect(dsn)
+                try:
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                finally:
+                    await admin.close()
+                statuses = []
+                for i in range(30):
+                    response = await update(
+                        http, server, "outage", key, "docout", 0.2, str(i), "kpw"
+                    )
+                    statuses.append(response.status_code)
+                    if response.status_code != 200:
+                        assert response.json()["code"] == 2000
+                    response = await get_progress(http, server, "outage", key, "docout")
+                    statuses.append(response.status_code)
+                assert set(statuses) <= {200, 502}
+                assert statuses[-4:] == [200, 200, 200, 200]
+        finally:
+            assert server.stop() == 0
+        assert "Traceback" not in server.log_text()
+    finally:
+        await drop_database(server_dsn, dsn)
+
+
+async def test_database_failure_is_answered_with_code_2000(database_dsn: str):
+    """In-process: a pool that has been closed makes every query fail; the answer is 502/2000."""
+    from aiohttp.test_utils import TestServer
+
+    from app.server import create_app
+    from data.kosync import ProgressWriter
+    from data.passwords import hash_secret
+
+    pool = await asyncpg.create_pool(database_dsn, min_size=1, max_size=1)
+    await pool.execute(
+        "INSERT INTO service_credentials (service, username, password_hash) "
+        "VALUES ('kosync', 'u', $1)",
+        hash_secret("k"),
+    )
+    writer = ProgressWriter(pool)
+    writer.start()
+    server = TestServer(create_app(pool, writer))
+    await server.start_server()
+    try:
+        base = str(server.make_url(""))
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await http.get(f"{base}/users/auth", headers=auth("u", "k"))).status_code == 200
+            await pool.close()
+            response = await http.get(f"{base}/syncs/progress/abc", headers=auth("u", "k"))
+            assert (response.status_code, response.json()["code"]) == (502, 2000)
+            response = await http.put(
+                f"{base}/syncs/progress", headers=auth("u", "k"), json={**GOOD, "device": "x"}
+            )
+            assert (response.status_code, response.json()["code"]) == (502, 2000)
+    finally:
+        await server.close()
+        await writer.close()
