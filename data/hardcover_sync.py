@@ -563,3 +563,21 @@ async def sync(
 async def sync_log(db: Executor, *, limit: int = 1000) -> list[SyncLogLine]:
     """Every organized book with its match, what was last sent and the last outcome."""
     return [SyncLogLine.from_record(r) for r in await db.fetch(query("hardcover_sync_view"), limit)]
+
+
+async def run(
+    db: Executor,
+    config_dir: Path,
+    settings: ProviderSettings,
+    *,
+    book_ids: list[UUID] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[SyncOutcome]:
+    """Everything a screen action needs in one call: find the token, connect, sync.
+
+    Raises HardcoverUnavailable (no token) or HardcoverAuthError (token refused); every other
+    problem is an outcome of its book.
+    """
+    token = await load_token(db, config_dir)
+    async with open_client(settings, token) as client:
+        return await sync(db, client, book_ids=book_ids, on_progress=on_progress)

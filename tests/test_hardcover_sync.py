@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -437,3 +438,52 @@ def test_cli_without_a_token_is_a_one_line_usage_error(tmp_path: Path, database_
     )
     assert result.returncode == 2
     assert "no Hardcover token" in result.stderr and result.stderr.count("\n") == 1
+
+
+async def test_cli_end_to_end_against_a_local_fake(tmp_path: Path, database, database_dsn: str):
+    """``shelver sync hardcover --json`` with the endpoint pointed at an in-process fake."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    fake = FakeHardcover()
+    fake.edition(isbn_13="9780000000011", id=31, book=32, pages=200)
+
+    async def graphql(request: web.Request) -> web.Response:
+        answer = fake(
+            httpx.Request("POST", URL, headers=dict(request.headers), content=await request.read())
+        )
+        return web.Response(status=answer.status_code, body=answer.content)
+
+    app = web.Application()
+    app.router.add_post("/v1/graphql", graphql)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        book = await organized_book(
+            database.pool, "Local", isbn_13="9780000000011", document="e" * 32
+        )
+        await read(database.pool, "e" * 32, 0.5)
+        (tmp_path / "config.toml").write_text(
+            f'[providers]\nhardcover_url = "{server.make_url("/v1/graphql")}"\n'
+        )
+        env = {**shelver_env(database_dsn), "SHELVER_HARDCOVER_TOKEN": TOKEN}
+        process = await asyncio.create_subprocess_exec(
+            *shelver_command("--home", str(tmp_path), "sync", "hardcover", "--json"),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    finally:
+        await server.close()
+    assert process.returncode == 0, stderr.decode()
+    report = json.loads(stdout)
+    assert report["errors"] == 0
+    [entry] = report["books"]
+    assert (entry["book_id"], entry["outcome"], entry["progress_pages"]) == (
+        str(book.id),
+        "synced",
+        100,
+    )
+    assert TOKEN.encode() not in stdout + stderr
+    assert fake.operations() == ["EditionByIsbn13", "InsertUserBook", "InsertUserBookRead"]

@@ -44,9 +44,12 @@ def run_hardcover(context: CliContext, args: argparse.Namespace) -> int:
     async def run() -> list[SyncOutcome]:
         database = await context.open_database(max_size=2)
         async with database:
-            token = await hardcover_sync.load_token(database.pool, context.home.config_dir)
-            async with hardcover_sync.open_client(context.settings.providers, token) as client:
-                return await hardcover_sync.sync(database.pool, client, book_ids=book_ids)
+            return await hardcover_sync.run(
+                database.pool,
+                context.home.config_dir,
+                context.settings.providers,
+                book_ids=book_ids,
+            )
 
     try:
         outcomes = asyncio.run(run())
