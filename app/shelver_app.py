@@ -79,7 +79,8 @@ class ShelverApp(App[None]):
             for tab in MODE_TABS
         ),
         Binding("ctrl+r", "refresh", "Refresh", id="refresh"),
-        Binding("q", "quit", "Quit", id="quit"),
+        # Quit is in the command palette too; the footer has no room for it at 80 columns.
+        Binding("q", "quit", "Quit", id="quit", show=False),
     ]
 
     def __init__(self, *, home: Home, settings: Settings, target: DatabaseTarget) -> None:

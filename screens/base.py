@@ -37,7 +37,8 @@ class ShelverScreen(Screen[None]):
         yield Static(self.TITLE or "", id="heading", classes="heading")
         yield from self.compose_body()
         yield EmptyState(id="empty")
-        yield Footer()
+        # The mode bar shows the palette's key, which leaves the footer room for the rest.
+        yield Footer(show_command_palette=False, compact=True)
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between the heading and the footer."""

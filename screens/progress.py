@@ -32,7 +32,7 @@ class ProgressScreen(ShelverScreen):
     MODE = "progress"
     TITLE = "Reading progress"
     FIXED_COLUMNS: ClassVar[tuple[tuple[str, str, int], ...]] = (
-        ("device", "Device", 14),
+        ("device", "Device", 17),
         ("progress", "Progress", 15),
         ("updated", "Updated", 10),
     )
@@ -76,10 +76,11 @@ class ProgressScreen(ShelverScreen):
             if row.book_id is not None:
                 book = Text(clip(row.title or "(untitled)", title_width))
             else:
-                book = Text(clip(f"{row.document} (unlinked)", title_width), "dim italic")
+                book = Text("unlinked ", "yellow")
+                book.append(clip(row.document, title_width - 9), "dim")
             table.add_row(
                 book,
-                clip(row.device, 14),
+                clip(row.device, 17),
                 fraction_bar(row.percentage, width=10),
                 relative_time(row.updated_at),
                 key=f"{row.document}\x00{row.device}",

@@ -84,8 +84,8 @@ class ReviewScreen(ShelverScreen):
     MODE = "review"
     TITLE = "Review"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "step(1)", "Next book", id="review.next"),
-        Binding("b", "step(-1)", "Back", id="review.back"),
+        Binding("n", "step(1)", "Next", id="review.next"),
+        Binding("b", "step(-1)", "Prev", id="review.back"),
     ]
 
     def __init__(self) -> None:

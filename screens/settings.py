@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -111,7 +112,7 @@ class SettingsScreen(ShelverScreen):
             facts_table(
                 [
                     ("Using", where),
-                    ("DSN", redact_dsn(target.dsn)),
+                    ("DSN", unquote(redact_dsn(target.dsn))),
                     ("Books", f"{counts.books:,} ({counts.files:,} files)"),
                     ("Candidates", f"{counts.candidates:,} from providers"),
                     (

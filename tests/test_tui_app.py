@@ -199,3 +199,26 @@ async def test_quitting_closes_the_pool(database_dsn: str, home: Home) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert pool.is_closing()
+
+
+async def test_a_failing_query_becomes_a_dialog(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await database.pool.execute("ALTER TABLE books RENAME TO books_elsewhere")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ErrorDialog)
+        assert dialog.failure.title == "Database error"
+        assert "books" in dialog.failure.message
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "could not load" in screen_text(app)  # and no second dialog on resume
+        assert not isinstance(app.screen, ErrorDialog)
+        await database.pool.execute("ALTER TABLE books_elsewhere RENAME TO books")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "The inbox is empty" in screen_text(app)

@@ -48,6 +48,9 @@ class ModeBar(Widget):
         width: 1fr;
         background: $panel;
         color: $text-muted;
+        link-style: none;  /* the tabs are clickable, but should not look like web links */
+        link-style-hover: bold;
+        link-background-hover: $boost;
     }
     ModeBar > .mode-bar--brand { background: $primary; color: $text; text-style: bold; }
     ModeBar > .mode-bar--tab { color: $text-muted; }
@@ -75,4 +78,10 @@ class ModeBar(Widget):
             if tab.label.lower().startswith(tab.key):
                 label.stylize(key_style, 1, 2)
             bar.append_text(label)
+        hint = "^p commands "
+        room = self.size.width - bar.cell_len
+        if room > len(hint):
+            bar.append(" " * (room - len(hint)))
+            palette = Style.from_meta({"@click": "app.command_palette"})
+            bar.append(hint, style=self.get_component_rich_style("mode-bar--tab") + palette)
         return bar
