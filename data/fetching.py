@@ -16,6 +16,7 @@ Keys are never logged or put in a status.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 
 from data import confidence
@@ -46,7 +48,7 @@ ALL_SOURCES = (google_books.NAME, hardcover.NAME)
 MANUAL_PREFIX = "manual:"
 
 ProgressCallback = Callable[[int, int], Any]
-"""Called as ``progress(books_done, books_total)`` after each book."""
+"""Called as ``progress(books_done, books_total)`` after each book (may be a coroutine)."""
 
 
 class FetchStatus(Row):
@@ -230,6 +232,7 @@ async def _store_matches(
     stem = f"{MANUAL_PREFIX}{provider}" if manual else provider
     stored: list[Candidate] = []
     async with db.acquire() as conn, conn.transaction():
+        await conn.execute(query("fetching_lock_book_source"), book_id, stem)
         await conn.execute(query("fetching_delete_provider_candidates"), book_id, stem)
         for rank, (match, score) in enumerate(scored, start=1):
             normalized = match.fields.model_dump(mode="json")
@@ -279,7 +282,10 @@ async def _fetch_one(
             )
         else:
             scored = score_matches(reference, matches)
-            await _store_matches(pool, book.id, provider.name, scored)
+            try:
+                await _store_matches(pool, book.id, provider.name, scored)
+            except asyncpg.PostgresError as exc:
+                return SourceOutcome(provider.name, "failed", f"could not store the answers: {exc}")
             return SourceOutcome(
                 provider.name,
                 "ok" if scored else "empty",
@@ -382,7 +388,9 @@ async def _run(
         outcomes[book.id].moved_to_review = moved is not None
         done += 1
         if progress is not None:
-            progress(done, len(books))
+            result = progress(done, len(books))
+            if inspect.isawaitable(result):
+                await result
 
     async def worker(provider: Provider, queue: asyncio.Queue[Book]) -> None:
         while True:

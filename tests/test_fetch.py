@@ -76,7 +76,7 @@ async def test_fetch_stores_ranked_candidates_and_moves_to_review(database: Data
     report = await fetch_candidates(
         database, SETTINGS, progress=lambda d, t: seen.append((d, t)), keys=KEYS
     )
-    assert report.ok and seen == [(1, 1)]
+    assert report.ok and seen == [(1, 1)], report.books[0].sources
     assert report.books[0].moved_to_review and report.books[0].candidates == 4
     candidates = await books.candidates_of(database.pool, book_id)
     assert sources_of(candidates) == [
@@ -236,3 +236,38 @@ def test_cli_fetch_json(
     assert code == 2 and "not a book id" in err
     code, out, err = _run_cli([*base, str(book_id)], capsys)
     assert code == 1 and "refused the credentials" in err and "fetched 1 book(s)" in out
+
+
+@respx.mock
+async def test_concurrent_fetches_of_one_book_do_not_collide(database: Database) -> None:
+    import asyncio
+
+    respx.get(f"{GOOGLE}/volumes").mock(
+        return_value=httpx.Response(200, json={"items": [volume(1), volume(2)]})
+    )
+    respx.post(HARDCOVER).mock(return_value=httpx.Response(200, json=hc_answer("Cragside")))
+    book_id = await add_book(database, title="Cragside", isbn_13="9781521748831")
+    reports = await asyncio.gather(
+        *(fetch_candidates(database, SETTINGS, [book_id], keys=KEYS) for _ in range(4))
+    )
+    assert all(r.ok for r in reports)
+    assert sources_of(await books.candidates_of(database.pool, book_id)) == [
+        "file",
+        "google_books",
+        "google_books#2",
+        "hardcover",
+    ]
+
+
+@respx.mock
+async def test_async_progress_callbacks_are_awaited(database: Database) -> None:
+    respx.get(f"{GOOGLE}/volumes").mock(return_value=httpx.Response(200, json={"totalItems": 0}))
+    await add_book(database, title="One")
+    await add_book(database, title="Two")
+    seen = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+
+    await fetch_candidates(database, SETTINGS, progress=progress, keys=ProviderKeys())
+    assert seen == [(1, 2), (2, 2)]

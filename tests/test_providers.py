@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import httpx
@@ -453,3 +454,14 @@ def test_normalize_helpers() -> None:
     assert normalize.authors_of("A B, C D, E F") == ["A B", "C D", "E F"]
     assert normalize.plain_text("") is None
     assert normalize.genres(["Fiction / General", "Fiction"]) == ["Fiction"]
+
+
+@respx.mock
+async def test_google_key_never_reaches_the_logs(
+    google: google_books.GoogleBooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    respx.get(f"{GOOGLE}/volumes").mock(return_value=httpx.Response(200, json={"totalItems": 0}))
+    with caplog.at_level(logging.DEBUG):
+        await google.search(QUERY, 5)
+    assert "HTTP Request" in caplog.text  # httpx did log the request...
+    assert SECRET_KEY not in caplog.text  # ...without the key

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -62,8 +64,29 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+SECRET_PARAMETER = re.compile(r"([?&](?:key|api_key|access_token|token)=)[^&\s\"']+", re.I)
+
+
+class RedactSecrets(logging.Filter):
+    """httpx logs each request's URL at INFO; Google's key rides in the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = SECRET_PARAMETER.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACTOR = RedactSecrets()
+
+
 def make_client(settings: ProviderSettings) -> httpx.AsyncClient:
     """The client every provider shares (one connection pool, one time-out policy)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.timeout_seconds),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},

@@ -53,3 +53,7 @@ SELECT password_hash FROM service_credentials
 WHERE service = $1
 ORDER BY coalesce(updated_at, created_at) DESC
 LIMIT 1;
+
+-- name: fetching_lock_book_source
+-- Serialises two fetches of one (book, provider) so their replacements cannot collide.
+SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || '/' || $2::text, 0));
