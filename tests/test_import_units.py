@@ -284,6 +284,7 @@ def test_epub(tmp_path: Path) -> None:
     assert fields.genres == ["Fiction", "History"] and fields.publisher == "Pubco"
     assert result.cover_path and Path(result.cover_path).read_bytes() == gen.TINY_JPEG
     assert result.format == "epub"
+    assert result.raw["notes"] == []  # read by ebooklib, no fallback needed
 
 
 def test_epub_that_ebooklib_rejects_uses_the_fallback(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ OPF); the fallback reads only container.xml, the OPF and the cover, tolerating b
 from __future__ import annotations
 
 import posixpath
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -83,12 +84,59 @@ def check_drm(archive: zipfile.ZipFile) -> None:
         )
 
 
+# Members ebooklib must really read: the package document, the NCX, container/encryption XML.
+# Everything else (chapters, images, fonts) it only needs to know exists.
+_METADATA_SUFFIXES = (".opf", ".ncx", ".xml")
+_NAV_ITEM = re.compile(r"<(?:\w+:)?item\b[^>]*>", re.IGNORECASE)
+_HREF = re.compile(r"""\bhref\s*=\s*["']([^"']*)["']""")
+_PROPERTIES = re.compile(r"""\bproperties\s*=\s*["']([^"']*)["']""")
+
+
+def _metadata_reader_class() -> type:
+    from ebooklib import epub
+
+    class MetadataReader(epub.EpubReader):
+        """ebooklib's reader without inflating every chapter, image and font.
+
+        ebooklib reads the content of every manifest item while loading; metadata needs only
+        the OPF, the table of contents and the cover. Members that are not needed come back
+        empty (a missing member still raises KeyError as in ebooklib), which makes a 300 KB
+        book several times cheaper to read. The cover is read separately, with a size cap.
+        """
+
+        keep: frozenset[str] = frozenset()
+
+        def read_file(self, name: str) -> bytes:
+            normal = posixpath.normpath(name)
+            if normal.lower().endswith(_METADATA_SUFFIXES) or normal in self.keep:
+                data = super().read_file(name)
+                if normal == posixpath.normpath(getattr(self, "opf_file", "") or ""):
+                    self.keep = _nav_documents(data, posixpath.dirname(normal))
+                return data
+            self.zf.getinfo(normal)
+            return b""
+
+    return MetadataReader
+
+
+def _nav_documents(opf: bytes, base: str) -> frozenset[str]:
+    """The EPUB 3 navigation documents an OPF declares (ebooklib parses their content)."""
+    found = set()
+    for tag in _NAV_ITEM.findall(opf.decode("utf-8", errors="replace")):
+        properties = _PROPERTIES.search(tag)
+        href = _HREF.search(tag)
+        if properties and href and "nav" in properties.group(1).split():
+            found.add(posixpath.normpath(posixpath.join(base, unquote(href.group(1)))))
+    return frozenset(found)
+
+
 def _read_with_ebooklib(path: Path, archive: zipfile.ZipFile) -> RawMetadata:
-    from ebooklib import ITEM_COVER, ITEM_IMAGE, epub
+    from ebooklib import ITEM_COVER, ITEM_IMAGE
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        book = epub.read_epub(str(path), options={"ignore_ncx": True})
+        reader = _metadata_reader_class()(str(path), options={"ignore_ncx": True})
+        book = reader.load()
     metadata = RawMetadata()
     dc = book.metadata.get("http://purl.org/dc/elements/1.1/", {})
     fields = {name: [value for value, _ in dc.get(name, []) if value] for name in DC_FIELDS}
@@ -110,7 +158,13 @@ def _read_with_ebooklib(path: Path, archive: zipfile.ZipFile) -> RawMetadata:
             [(i.get_id() or "", i.get_name(), i) for i in book.get_items_of_type(ITEM_IMAGE)]
         )
     if cover is not None:
-        metadata.cover = cover.get_content() or None
+        name = posixpath.normpath(posixpath.join(reader.opf_dir, cover.get_name()))
+        member = find_member(archive, name)
+        if member is not None:
+            try:
+                metadata.cover = read_member(archive, member)
+            except Refused as exc:
+                metadata.notes.append(f"cover not read: {exc.reason}")
     return metadata
 
 
