@@ -5,7 +5,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from app.demo import CATALOGUE, isbn10_of, isbn13, seed_demo_library
+from app.demo import seed_demo_library
+from app.demo_catalogue import CATALOGUE, isbn10_of, isbn13
 from app.demo_files import koreader_partial_md5, sha256
 from data import books, credentials, overview, progress
 from data.db import Database
