@@ -186,6 +186,7 @@ def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
 def _start_watcher(
     database: Database, home: Home, settings: Settings, stop: asyncio.Event
 ) -> asyncio.Task[Any] | None:
+    """Start the inbox watcher as a task; ``stop`` is its own event (set on shutdown)."""
     watcher = _find_watcher()
     if watcher is None:
         log.info("inbox watcher not available in this version; serving KoSync only")
@@ -219,12 +220,23 @@ def _start_watcher(
         log.warning("inbox watcher not started: %s", exc)
         return None
     log.info("watching the inbox %s", available["inbox"])
+    task.add_done_callback(_report_watcher_end)
     return task
+
+
+def _report_watcher_end(task: asyncio.Task[Any]) -> None:
+    """The watcher stopping on its own is logged; the KoSync server keeps serving."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.warning("inbox watcher stopped: %s: %s", type(error).__name__, error)
 
 
 async def serve(database: Database, home: Home, settings: Settings, options: ServeOptions) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly: finish requests, flush writes, close."""
     stop = asyncio.Event()
+    watcher_stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -250,21 +262,16 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             "allowed" if options.allow_registration else "disabled",
         )
         if options.watch_inbox:
-            watcher = _start_watcher(database, home, settings, stop)
-        stop_wait = asyncio.create_task(stop.wait())
-        waiting: set[asyncio.Future[Any]] = {stop_wait}
-        if watcher is not None:
-            waiting.add(watcher)
-        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if watcher is not None and watcher in done and not stop.is_set():
-            exc = watcher.exception() if not watcher.cancelled() else None
-            log.warning("inbox watcher stopped: %s", exc or "finished")
-            await stop.wait()
-        stop_wait.cancel()
+            watcher = _start_watcher(database, home, settings, watcher_stop)
+        await stop.wait()
         log.info("stopping: finishing requests and pending writes")
     finally:
+        watcher_stop.set()
         if watcher is not None and not watcher.done():
-            watcher.cancel()
+            # Let an import in progress finish; a watcher that will not stop is cancelled.
+            _, still_running = await asyncio.wait({watcher}, timeout=10)
+            if still_running:
+                watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
         await runner.cleanup()

@@ -727,3 +727,44 @@ async def test_database_failure_is_answered_with_code_2000(database_dsn: str):
     finally:
         await server.close()
         await writer.close()
+
+
+async def test_serve_watches_the_inbox_and_progress_links_itself(
+    tmp_path: Path, server_dsn: str, template_dsn: str, shared_dir: Path
+):
+    """A device syncs a book shelver does not know yet; the file then lands in the inbox."""
+    import shutil
+
+    from data.importing.hashing import partial_md5
+
+    source = shared_dir / "corpus" / "calibre-quick-start-eng__deb-calibre.epub"
+    if not source.exists():
+        pytest.skip("the corpus EPUB is absent")
+    document = partial_md5(source)
+    dsn = await clone_template(server_dsn)
+    try:
+        add_login(tmp_path, dsn, "watcher", "pw")
+        server = start_server(tmp_path, dsn)
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                response = await update(
+                    http, server, "watcher", md5_hex("pw"), document, 0.3, "9", "kpw"
+                )
+                assert response.status_code == 200
+            conn = await asyncpg.connect(dsn)
+            try:
+                linked = "SELECT book_id FROM reading_document_book($1)"
+                assert await conn.fetchval(linked, document) is None
+                shutil.copy(source, tmp_path / "inbox" / source.name)
+                for _ in range(600):
+                    if await conn.fetchval(linked, document) is not None:
+                        break
+                    await asyncio.sleep(0.1)
+                assert await conn.fetchval(linked, document) is not None
+            finally:
+                await conn.close()
+        finally:
+            assert server.stop() == 0
+        assert "watching the inbox" in server.log_text()
+    finally:
+        await drop_database(server_dsn, dsn)

@@ -24,13 +24,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _configure_logging(debug: bool) -> None:
-    """One line per event on stderr, with a UTC timestamp."""
+    """One line per event on stderr, with a timestamp (the server's and the watcher's)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    root = logging.getLogger("shelver")
+    root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    root.propagate = False
+    # Libraries log every HTTP request at INFO; the server's own access line is enough.
+    for noisy in ("httpx", "httpcore", "asyncio", "watchfiles"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run_serve(context: CliContext, args: argparse.Namespace) -> int:
