@@ -33,19 +33,23 @@ class _Pending:
 
 
 def is_candidate(path: Path) -> bool:
-    """Book-like entries of the inbox folder: not hidden, not our notes, not folders."""
+    """Book-like entries of the inbox folder: not hidden, not our notes, not folders.
+
+    Symbolic links count: the pipeline refuses them and moves them (the links, not their
+    targets) to ``rejected/`` with the reason.
+    """
     name = path.name
     if name.startswith(".") or name.endswith((".reason.txt", ".part")):
         return False
     try:
-        return path.is_file() and not path.is_symlink()
+        return path.is_symlink() or path.is_file()
     except OSError:
         return False
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
     try:
-        status = path.stat()
+        status = path.lstat()
     except OSError:
         return None
     return (status.st_size, status.st_mtime_ns)

@@ -267,3 +267,15 @@ async def test_stale_staging_copies_are_cleaned(database: Database, home: Home, 
     os.utime(stale, (1, 1))
     await import_paths(database, home, [gen.make_epub(drop / "a.epub")])
     assert not stale.exists() and fresh.exists()
+
+
+async def test_symlink_dropped_in_the_inbox_is_rejected_as_a_link(
+    database: Database, home: Home, drop: Path
+) -> None:
+    target = gen.make_epub(drop / "real.epub")
+    link = home.inbox_dir / "link.epub"
+    os.symlink(target, link)
+    report = await import_paths(database, home, [link])
+    assert "symbolic link" in report.refused[0].reason
+    moved = Path(report.refused[0].moved_to or "")
+    assert moved.is_symlink() and target.exists() and not link.exists()

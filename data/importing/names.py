@@ -48,7 +48,8 @@ def place_unique(source: Path, folder: Path, name: str) -> Path:
     for attempt in range(1, 10_000):
         candidate = folder / (name if attempt == 1 else f"{stem} ({attempt}){suffix}")
         try:
-            os.link(source, candidate)
+            # follow_symlinks=False: a symbolic link moves as itself, its target stays put.
+            os.link(source, candidate, follow_symlinks=False)
         except FileExistsError:
             continue
         source.unlink()
@@ -73,6 +74,9 @@ def move_unique(source: Path, folder: Path, name: str) -> Path:
                 shutil.copyfileobj(inp, out, 1 << 20)
         except FileExistsError:
             continue
+        except BaseException:
+            candidate.unlink(missing_ok=True)  # a half copy; the source is untouched
+            raise
         source.unlink()
         return candidate
     raise OSError(errno.EEXIST, f"no free name for {name!r} in {folder}")
