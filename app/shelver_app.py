@@ -10,7 +10,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from app.messages import DatabaseOpened
@@ -180,6 +180,13 @@ class ShelverApp(App[None]):
         self.database = None
 
     # Navigation and commands ---------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While a dialog is open its keys win: "r" retries rather than opening Review, and the
+        # screens underneath stay where they are.
+        if action in {"switch_mode", "refresh"} and isinstance(self.screen, ModalScreen):
+            return False
+        return True
 
     def _current_base_screen(self) -> Screen:
         return self.screen_stack[0]

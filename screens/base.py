@@ -82,7 +82,15 @@ class ShelverScreen(Screen[None]):
             self.show_unavailable(failure)
             return
         data = await self.fetch(database)
+        self._shown = data
         self.present(data)
+
+    _shown: Any = None
+    """What `present` last showed, laid out again when the terminal is resized."""
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self.present(self._shown)
 
     def show_unavailable(self, failure: BaseException) -> None:
         self.set_heading(Text("database unavailable", "bold red"))

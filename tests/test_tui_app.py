@@ -222,3 +222,28 @@ async def test_a_failing_query_becomes_a_dialog(
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert "The inbox is empty" in screen_text(app)
+
+
+async def test_mode_keys_wait_while_a_dialog_is_open(tmp_path, home: Home) -> None:
+    app = make_app(home, f"postgresql://nobody@/shelver?host={tmp_path / 'missing'}")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        await pilot.press("l", "p")
+        await settle(pilot)
+        assert app.current_mode == "inbox"
+        assert isinstance(app.screen, ErrorDialog)
+
+
+async def test_tables_follow_a_resize(database: Database, database_dsn: str, home: Home) -> None:
+    await seed_demo_library(database, home)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        narrow = app.screen.query_one(DataTable).columns
+        title_width = next(iter(narrow.values())).width
+        await pilot.resize_terminal(120, 30)
+        await settle(pilot)
+        wide = app.screen.query_one(DataTable).columns
+        assert next(iter(wide.values())).width == title_width + 40
+        assert "The Picture of Dorian Gray" in screen_text(app)
