@@ -417,6 +417,9 @@ async def _run(
     else:
         for book in books:
             await finish(book)
+    order = {name: i for i, name in enumerate(ALL_SOURCES)}
+    for outcome in outcomes.values():
+        outcome.sources.sort(key=lambda s: order.get(s.source, len(order)))
     report.books = [outcomes[b.id] for b in books]
 
 

@@ -20,7 +20,9 @@ A name already taken (on disk or by a pending move) gets `` (2)``, `` (3)``...
 
 ``recover_interrupted_moves`` (run at start-up) looks at every journal row left behind: if the
 target holds the right bytes it finishes the move, otherwise it undoes it (the source was never
-removed before the target was verified). The book's bytes are never rewritten.
+removed before the target was verified). A running move holds a PostgreSQL session advisory
+lock on its row, so recovery in another live process skips it; a killed process's lock ends
+with its session. The book's bytes are never rewritten.
 
 Test hook: with ``SHELVER_ORGANIZE_PAUSE_AT=<step>`` the process writes the file named by
 ``SHELVER_ORGANIZE_PAUSE_FILE`` and freezes at that step (to be killed by a test);
@@ -327,37 +329,51 @@ async def move_file(pool: Any, book_file: BookFile, wanted: Path) -> Path:
     if not re.fullmatch(r"[0-9a-f]{64}", checksum):
         checksum = await asyncio.to_thread(sha256_of, source)
     temp = target.parent / f".shelver-{uuid.uuid4().hex[:16]}.part"
-    record = await pool.fetchrow(
-        query("organize_record_move"),
-        book_file.id,
-        str(source),
-        str(target),
-        str(temp),
-        checksum,
-        book_file.file_size,
-    )
-    move = PendingMove.from_record(record)
-    checkpoint("intent_recorded")
+    move_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        # The lock comes before the journal row, so no recovery can see the row unlocked.
+        await conn.execute(query("organize_lock_move"), move_id)
+        try:
+            record = await conn.fetchrow(
+                query("organize_record_move"),
+                book_file.id,
+                str(source),
+                str(target),
+                str(temp),
+                checksum,
+                book_file.file_size,
+                move_id,
+            )
+            move = PendingMove.from_record(record)
+            checkpoint("intent_recorded")
+            return await _carry_out(conn, move, book_file, source, target, temp)
+        finally:
+            await conn.execute(query("organize_unlock_move"), move_id)
+
+
+async def _carry_out(
+    conn: Any, move: PendingMove, book_file: BookFile, source: Path, target: Path, temp: Path
+) -> Path:
     try:
-        await asyncio.to_thread(_place, source, target, temp, checksum)
+        await asyncio.to_thread(_place, source, target, temp, move.sha256)
     except OrganizeError:
         # Refused before anything was placed (the source is untouched): forget the intent.
-        await pool.execute(query("organize_forget_move"), move.id)
+        await conn.execute(query("organize_forget_move"), move.id)
         raise
     except OSError as exc:
         # Failed half-way: finish or undo exactly as start-up recovery would.
-        if await _settle(pool, move) == "finished":
+        if await _settle(conn, move) == "finished":
             return target
         raise OrganizeError(
             f"{book_file.original_name}: cannot move it ({exc.strerror or exc})"
         ) from None
-    await _finish(pool, move)
+    await _finish(conn, move)
     checkpoint("recorded")
     return target
 
 
-async def _finish(pool: Any, move: PendingMove) -> None:
-    async with pool.acquire() as conn, conn.transaction():
+async def _finish(conn: Any, move: PendingMove) -> None:
+    async with conn.transaction():
         await conn.execute(query("organize_point_file_at"), move.book_file_id, move.target_path)
         await conn.execute(query("organize_forget_move"), move.id)
 
@@ -394,13 +410,13 @@ def _resolve_on_disk(move: PendingMove) -> str:
     return "stuck"
 
 
-async def _settle(pool: Any, move: PendingMove) -> str:
+async def _settle(conn: Any, move: PendingMove) -> str:
     """Bring one journaled move to an end, on disk and in the database."""
     outcome = await asyncio.to_thread(_resolve_on_disk, move)
     if outcome == "finished":
-        await _finish(pool, move)
+        await _finish(conn, move)
     elif outcome == "undone":
-        await pool.execute(query("organize_forget_move"), move.id)
+        await conn.execute(query("organize_forget_move"), move.id)
     return outcome
 
 
@@ -410,6 +426,8 @@ class RecoveryReport:
 
     finished: int = 0
     undone: int = 0
+    in_progress: int = 0
+    """Moves another live process is carrying out (left alone)."""
     stuck: list[str] | None = None
     """Moves whose bytes were found nowhere (kept in the journal, reported)."""
 
@@ -420,7 +438,14 @@ async def recover_interrupted_moves(database: Any) -> RecoveryReport:
     report = RecoveryReport(stuck=[])
     for record in await pool.fetch(query("organize_pending_moves")):
         move = PendingMove.from_record(record)
-        outcome = await _settle(pool, move)
+        async with pool.acquire() as conn:
+            if not await conn.fetchval(query("organize_try_lock_move"), move.id):
+                report.in_progress += 1  # another process is moving it right now
+                continue
+            try:
+                outcome = await _settle(conn, move)
+            finally:
+                await conn.execute(query("organize_unlock_move"), move.id)
         if outcome == "finished":
             report.finished += 1
         elif outcome == "undone":

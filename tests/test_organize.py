@@ -182,44 +182,58 @@ COPY_STEPS = ["intent_recorded", "copying", "temp_written", "placed", "source_re
 CASES = [("rename", s) for s in LINK_STEPS] + [("copy", s) for s in COPY_STEPS]
 
 
-@pytest.mark.parametrize(("path", "step"), CASES, ids=[f"{p}-{s}" for p, s in CASES])
-async def test_sigkill_at_each_step_loses_nothing(
-    database: Database, database_dsn: str, tmp_path: Path, path: str, step: str
-) -> None:
-    book_file, content = await make_book_file(database, tmp_path / "inbox")
-    target = tmp_path / "library" / "L. J. Ross" / "Cragside" / "book.epub"
-    marker = tmp_path / "paused"
+def pause_child_at(
+    step: str, dsn: str, book_file: BookFile, target: Path, marker: Path, copy: bool
+) -> subprocess.Popen:
+    """A real process moving ``book_file``, frozen at ``step`` (the marker file says so)."""
     env = {
         **os.environ,
         organize.PAUSE_AT_ENV: step,
         organize.PAUSE_FILE_ENV: str(marker),
         "PYTHONPATH": str(REPO),
     }
-    if path == "copy":
+    if copy:
         env[organize.FORCE_COPY_ENV] = "1"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, database_dsn, str(book_file.id), str(target)],
+        [sys.executable, "-c", CHILD, dsn, str(book_file.id), str(target)],
         env=env,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            if child.poll() is not None:
-                pytest.fail(f"child ended before {step}: {child.stderr.read().decode()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"child never reached {step}")
-            time.sleep(0.02)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        if child.poll() is not None:
+            message = child.stderr.read().decode()
+            child.stderr.close()
+            pytest.fail(f"child ended before {step}: {message}")
+        if time.monotonic() > deadline:
+            kill(child)
+            pytest.fail(f"child never reached {step}")
+        time.sleep(0.02)
+    return child
+
+
+def kill(child: subprocess.Popen) -> None:
+    if child.poll() is None:
         os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    child.wait(timeout=30)
+    if child.stderr:
         child.stderr.close()
+
+
+@pytest.mark.parametrize(("path", "step"), CASES, ids=[f"{p}-{s}" for p, s in CASES])
+async def test_sigkill_at_each_step_loses_nothing(
+    database: Database, database_dsn: str, tmp_path: Path, path: str, step: str
+) -> None:
+    book_file, content = await make_book_file(database, tmp_path / "inbox")
+    target = tmp_path / "library" / "L. J. Ross" / "Cragside" / "book.epub"
+    child = pause_child_at(
+        step, database_dsn, book_file, target, tmp_path / "paused", path == "copy"
+    )
+    kill(child)
     assert child.returncode == -signal.SIGKILL
 
     report = await organize.recover_interrupted_moves(database)
-    assert report.stuck == []
+    assert report.stuck == [] and report.in_progress == 0
     assert await journal_size(database) == 0
     inbox_file = Path(book_file.inbox_path)
     copies = [p for p in (inbox_file, target) if p.exists()]
@@ -235,6 +249,24 @@ async def test_sigkill_at_each_step_loses_nothing(
     assert (await organize.recover_interrupted_moves(database)).finished == 0
     if row.inbox_path:
         assert (await organize.move_file(database.pool, row, target)) == target
+
+
+async def test_recovery_leaves_a_live_move_alone(
+    database: Database, database_dsn: str, tmp_path: Path
+) -> None:
+    book_file, content = await make_book_file(database, tmp_path / "inbox")
+    target = tmp_path / "library" / "book.epub"
+    child = pause_child_at("temp_written", database_dsn, book_file, target, tmp_path / "p", True)
+    try:
+        report = await organize.recover_interrupted_moves(database)
+        assert report.in_progress == 1 and report.undone == 0
+        assert await journal_size(database) == 1
+        assert list(target.parent.glob(".shelver-*"))  # its temporary file was not touched
+    finally:
+        kill(child)
+    report = await organize.recover_interrupted_moves(database)
+    assert report.undone == 1 and await journal_size(database) == 0
+    assert Path(book_file.inbox_path).read_bytes() == content
 
 
 def test_steps_are_documented() -> None:
