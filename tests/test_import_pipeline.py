@@ -279,3 +279,44 @@ async def test_symlink_dropped_in_the_inbox_is_rejected_as_a_link(
     assert "symbolic link" in report.refused[0].reason
     moved = Path(report.refused[0].moved_to or "")
     assert moved.is_symlink() and target.exists() and not link.exists()
+
+
+async def test_concurrent_imports_of_the_same_bytes_store_one_book(
+    database: Database, home: Home, drop: Path
+) -> None:
+    import asyncio
+
+    source = gen.make_epub(drop / "same.epub", title="Once")
+    shutil.copy(source, drop / "same again.epub")
+    first, second = await asyncio.gather(
+        import_paths(database, home, [source]),
+        import_paths(database, home, [drop / "same again.epub"]),
+    )
+    assert len(first.imported) + len(second.imported) == 1
+    assert len(first.skipped) + len(second.skipped) == 1
+    assert (await books.count_by_status(database.pool)).inbox == 1
+    assert len(list(home.inbox_dir.glob("*.epub"))) == 1
+
+
+async def test_the_unique_index_is_the_last_gate(
+    database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As if another import committed the same bytes between our check and our insert."""
+    from data.importing import pipeline
+
+    source = gen.make_epub(drop / "raced.epub", title="Raced")
+    first = await import_paths(database, home, [source])
+    real_query = pipeline.query
+
+    def blind(name: str) -> str:
+        if name == "importing_known_checksums":
+            return "SELECT NULL::text AS checksum, NULL::uuid AS book_id WHERE $1::text[] IS NULL"
+        return real_query(name)
+
+    monkeypatch.setattr(pipeline, "query", blind)
+    second = await import_paths(database, home, [source])
+    assert not second.imported and len(second.skipped) == 1
+    assert (await books.count_by_status(database.pool)).inbox == 1
+    assert [p.name for p in home.inbox_dir.glob("*.epub")] == [
+        Path(first.imported[0].inbox_path).name
+    ]

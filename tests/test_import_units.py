@@ -463,3 +463,15 @@ def test_hashing_memory_is_flat() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20  # a few chunk buffers, not the 64 MiB
+
+
+def test_importing_never_loads_the_ui() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, data.importing.pipeline, data.watcher, data.importing.examine;"
+        "sys.exit(any(m.split('.')[0] in ('textual', 'app', 'screens', 'widgets')"
+        " for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
