@@ -184,9 +184,8 @@ class ShelverApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog is open its keys win: "r" retries rather than opening Review, and the
         # screens underneath stay where they are.
-        if action in {"switch_mode", "refresh"} and isinstance(self.screen, ModalScreen):
-            return False
-        return True
+        blocked = action in {"switch_mode", "refresh"} and isinstance(self.screen, ModalScreen)
+        return not blocked
 
     def _current_base_screen(self) -> Screen:
         return self.screen_stack[0]
