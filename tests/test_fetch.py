@@ -271,3 +271,31 @@ async def test_async_progress_callbacks_are_awaited(database: Database) -> None:
 
     await fetch_candidates(database, SETTINGS, progress=progress, keys=ProviderKeys())
     assert seen == [(1, 2), (2, 2)]
+
+
+@respx.mock
+async def test_manual_search_adds_and_replaces_manual_candidates(database: Database) -> None:
+    google = respx.get(f"{GOOGLE}/volumes")
+    google.mock(return_value=httpx.Response(200, json={"items": [volume(1)]}))
+    respx.post(HARDCOVER).mock(return_value=httpx.Response(200, json=hc_answer("Cragside")))
+    book_id = await add_book(database, title="Cragside", author="L. J. Ross")
+    await fetch_candidates(database, SETTINGS, [book_id], keys=KEYS)
+    google.mock(return_value=httpx.Response(200, json={"items": [volume(2), volume(3)]}))
+    stored, notes = await fetching.manual_search(
+        database, SETTINGS, book_id, "ross cragside", keys=KEYS
+    )
+    assert notes == [] and len(stored) == 3
+    assert google.calls[-1].request.url.params["q"] == "ross cragside"
+    google.mock(return_value=httpx.Response(200, json={"totalItems": 0}))
+    respx.post(HARDCOVER).mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "0"}, json={})
+    )
+    stored, notes = await fetching.manual_search(database, SETTINGS, book_id, "again", keys=KEYS)
+    assert stored == [] and "rate limit" in notes[0]
+    # The new (empty) Google answer replaced the old manual ones; Hardcover's failed and stayed.
+    assert sources_of(await books.candidates_of(database.pool, book_id)) == [
+        "file",
+        "google_books",
+        "hardcover",
+        "manual:hardcover",
+    ]
