@@ -126,6 +126,8 @@ async def page(
         sort, descending = after.ordered_by, after.descending
     else:
         sort, descending = library_query.sort, library_query.descending
+    if sort is LibrarySort.RELEVANCE:
+        descending = False  # best first, always
     records = await db.fetch(
         query("library_page"),
         tsquery,
