@@ -13,6 +13,7 @@ __all__ = [
     "ImportReport",
     "ImportedItem",
     "RefusedItem",
+    "RejectResult",
     "SkippedItem",
     "import_paths",
     "reject_inbox_book",

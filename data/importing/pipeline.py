@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import time
@@ -35,6 +36,7 @@ from data.queries import query
 
 Progress = Callable[[int, int, str], None]
 BATCH_SIZE = 100
+IN_FLIGHT_WINDOW = 256  # files handed to the workers at once
 STAGING_FOLDER = ".importing"
 STALE_COPY_SECONDS = 24 * 3600
 # Below this many files a process pool costs more to start than it saves.
@@ -150,22 +152,35 @@ async def import_paths(
     if tasks:
         with _executor(len(tasks), workers) as executor:
             loop = asyncio.get_running_loop()
-            jobs = [asyncio.ensure_future(_examine_in(loop, executor, t)) for t in tasks]
+            queue = iter(tasks)
+            running: set[asyncio.Future[Examined | Unreadable]] = set()
             pending: list[Examined | Unreadable] = []
+
+            def top_up() -> None:
+                # A bounded window: 100,000 files never become 100,000 queued futures.
+                for task in itertools.islice(queue, max(0, IN_FLIGHT_WINDOW - len(running))):
+                    running.add(asyncio.ensure_future(_examine_in(loop, executor, task)))
+
+            top_up()
             try:
-                for next_done in asyncio.as_completed(jobs):
-                    result = await next_done
-                    pending.append(result)
-                    done += 1
-                    if progress:
-                        progress(done, total, Path(result.source).name)
+                while running:
+                    finished, running = await asyncio.wait(
+                        running, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    top_up()
+                    for job in finished:
+                        result = job.result()
+                        pending.append(result)
+                        done += 1
+                        if progress:
+                            progress(done, total, Path(result.source).name)
                     if len(pending) >= BATCH_SIZE:
                         await _settle(run, pending)
                         pending = []
                 if pending:
                     await _settle(run, pending)
             except BaseException:
-                for job in jobs:
+                for job in running:
                     job.cancel()
                 raise
     run.report.timings.total = time.perf_counter() - started
