@@ -96,10 +96,12 @@ class DuplicateIndex:
     """The books seen so far in one import run, for matches within the run."""
 
     keys: list[DuplicateKey] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)  # keys' titles, kept for rapidfuzz
     by_isbn: dict[str, UUID] = field(default_factory=dict)
 
     def add(self, key: DuplicateKey) -> None:
         self.keys.append(key)
+        self.titles.append(key.title)
         if key.isbn_13:
             self.by_isbn.setdefault(key.isbn_13, key.book_id)
 
@@ -110,7 +112,7 @@ class DuplicateIndex:
             return None
         matches = process.extract(
             key.title,
-            [k.title for k in self.keys],
+            self.titles,
             scorer=fuzz.ratio,
             score_cutoff=TITLE_THRESHOLD,
             limit=20,
