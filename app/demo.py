@@ -33,6 +33,8 @@ from data import demo_seed
 from data.db import Database
 from data.home import Home
 from data.models import BookFields, BookStatus
+from data.providers.google_books import normalize_volume
+from data.providers.hardcover import normalize_document
 
 # Provider answers in their services' shapes -------------------------------------------
 
@@ -98,14 +100,11 @@ def raw_response(provider: Provider) -> dict[str, Any]:
 
 
 def normalized(provider: Provider) -> BookFields:
-    """The candidate as a provider client would normalise it (Google: categories split on
-    " / ", HTML dropped from descriptions)."""
-    f = provider.fields
+    """The candidate exactly as the provider clients normalise a real answer."""
+    raw = raw_response(provider)
     if provider.source == "google_books":
-        genres = [part.strip() for g in f.genres for part in g.split(" / ")]
-        description = re.sub(r"<[^>]+>", "", f.description) if f.description else None
-        return f.model_copy(update={"genres": genres, "description": description, "tags": []})
-    return f.model_copy(update={"tags": []})
+        return normalize_volume(raw)
+    return normalize_document(raw)
 
 
 # Seeding -------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def book(
 
 def google_cover(volume_id: str) -> str:
     return (
-        f"http://books.google.com/books/content?id={volume_id}"
+        f"https://books.google.com/books/content?id={volume_id}"
         "&printsec=frontcover&img=1&zoom=1&source=gbs_api"
     )
 

@@ -15,7 +15,8 @@ FORBIDDEN = ("textual", "app", "screens", "widgets")
 
 
 def data_modules() -> list[str]:
-    return sorted(f"data.{m.name}" for m in pkgutil.iter_modules(data.__path__))
+    """Every module under data/, sub-packages included."""
+    return sorted(m.name for m in pkgutil.walk_packages(data.__path__, prefix="data."))
 
 
 def test_every_data_module_is_found() -> None:
