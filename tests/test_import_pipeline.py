@@ -320,3 +320,22 @@ async def test_the_unique_index_is_the_last_gate(
     assert [p.name for p in home.inbox_dir.glob("*.epub")] == [
         Path(first.imported[0].inbox_path).name
     ]
+
+
+async def test_a_failing_database_write_refuses_the_batch_and_loses_nothing(
+    database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data.importing import pipeline
+
+    async def broken_insert(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConnectionResetError("connection lost")
+
+    monkeypatch.setattr(pipeline, "_insert", broken_insert)
+    source = gen.make_epub(drop / "kept.epub", title="Kept")
+    report = await import_paths(database, home, [source], move=True)
+    assert not report.imported and "database error" in report.refused[0].reason
+    assert source.exists()  # --move never removes a file that was not stored
+    assert not list(home.inbox_dir.glob("*.epub"))
+    monkeypatch.undo()
+    again = await import_paths(database, home, [source])
+    assert [i.title for i in again.imported] == ["Kept"]

@@ -105,6 +105,12 @@ class DuplicateIndex:
         if key.isbn_13:
             self.by_isbn.setdefault(key.isbn_13, key.book_id)
 
+    def discard(self, book_ids: set[UUID | None]) -> None:
+        """Forget books that were not stored after all."""
+        self.keys = [k for k in self.keys if k.book_id not in book_ids]
+        self.titles = [k.title for k in self.keys]
+        self.by_isbn = {i: b for i, b in self.by_isbn.items() if b not in book_ids}
+
     def find(self, key: DuplicateKey) -> UUID | None:
         if key.isbn_13 and key.isbn_13 in self.by_isbn:
             return self.by_isbn[key.isbn_13]

@@ -281,10 +281,18 @@ async def _settle(run: _Run, results: list[Examined | Unreadable]) -> None:
     started = time.perf_counter()
     try:
         await _write(run, readable)
-    except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+    except Exception as exc:  # the database went away, or a value it would not take
+        failed = set()
+        recorded = {i.path for i in run.report.skipped} | {i.path for i in run.report.imported}
         for result in readable:
+            if result.source in recorded:
+                continue
+            failed.add(run.seen_checksums.pop(result.digest.checksum, None))
             _discard_copy(run, result)
-            _refuse(run, result.source, f"not saved: database error: {exc}", keep_in_place=True)
+            message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            _refuse(run, result.source, f"not saved: database error: {message}", keep_in_place=True)
+        # Later batches must neither skip nor point at books that were never written.
+        run.index.discard(failed)
     finally:
         timings.database += time.perf_counter() - started
 
