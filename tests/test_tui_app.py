@@ -247,3 +247,23 @@ async def test_tables_follow_a_resize(database: Database, database_dsn: str, hom
         wide = app.screen.query_one(DataTable).columns
         assert next(iter(wide.values())).width == title_width + 40
         assert "The Picture of Dorian Gray" in screen_text(app)
+
+
+async def test_review_warns_about_a_possible_duplicate(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await seed_demo_library(database, home)
+    await database.pool.execute(
+        """UPDATE books SET possible_duplicate_of =
+               (SELECT id FROM books WHERE title = 'Dracula')
+           WHERE title = 'The Count of Monte Cristo'"""
+    )
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert "May duplicate “Dracula” (organized, 1897)" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert "May duplicate" not in screen_text(app)
