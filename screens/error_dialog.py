@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -38,9 +39,16 @@ def describe_failure(error: BaseException) -> Failure:
         return Failure("Cannot open the database", str(error), connection_hint)
     if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
         return Failure("Database error", describe_connection_error(error), connection_hint)
-    if isinstance(error, OSError | asyncio.TimeoutError):
+    if isinstance(error, ConnectionError | asyncio.TimeoutError | socket.gaierror):
         return Failure(
             "Cannot reach the database", describe_connection_error(error), connection_hint
+        )
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return Failure(
+            "File system error",
+            f"{error.strerror or error}{where}",
+            "Check the path and its permissions, then try again.",
         )
     return Failure(
         "Something went wrong",

@@ -83,3 +83,21 @@ def test_fraction_bar() -> None:
 def test_redact_dsn_hides_passwords(dsn: str, shown: str) -> None:
     assert redact_dsn(dsn) == shown
     assert "secret" not in redact_dsn(dsn)
+
+
+def test_failures_are_described_for_people() -> None:
+    import asyncpg
+
+    from data.db import DatabaseUnavailable
+    from screens.error_dialog import describe_failure
+
+    assert describe_failure(DatabaseUnavailable("no server")).title == "Cannot open the database"
+    undefined = asyncpg.UndefinedTableError('relation "books" does not exist')
+    assert describe_failure(undefined).title == "Database error"
+    assert "books" in describe_failure(undefined).message
+    reset = describe_failure(ConnectionResetError(104, "Connection reset by peer"))
+    assert reset.title == "Cannot reach the database"
+    missing = describe_failure(FileNotFoundError(2, "No such file or directory", "/x/y.epub"))
+    assert missing.title == "File system error" and "/x/y.epub" in missing.message
+    odd = describe_failure(ValueError("bad value"))
+    assert odd.title == "Something went wrong" and "ValueError: bad value" in odd.message
