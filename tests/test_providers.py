@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data.providers import google_books, hardcover, normalize
 from data.providers.base import BookQuery
@@ -465,3 +467,33 @@ async def test_google_key_never_reaches_the_logs(
         await google.search(QUERY, 5)
     assert "HTTP Request" in caplog.text  # httpx did log the request...
     assert SECRET_KEY not in caplog.text  # ...without the key
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(
+        st.sampled_from(
+            ["items", "volumeInfo", "title", "authors", "industryIdentifiers", "imageLinks",
+             "data", "search", "results", "hits", "document", "editions", "book", "errors",
+             "error", "totalItems", "pageCount", "publishedDate", "isbns", "image", "id",
+             "contributions", "author", "categories", "language", "description", "pages",
+             "extensions", "code", "message", "editions_by_pk", "kind"]
+        ),
+        inner,
+        max_size=5,
+    ),
+    max_leaves=25,
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=JSON)
+def test_any_json_gives_matches_or_a_provider_error(body: object) -> None:
+    for parse in (google_books.matches_of, hardcover.matches_of):
+        try:
+            matches = parse(body)
+        except ProviderError as exc:
+            assert str(exc)
+        else:
+            assert isinstance(matches, list)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import ValidationError
 
 from data.models import BookFields
 from data.providers import normalize
@@ -80,3 +83,17 @@ def dedupe(matches: list[Match], limit: int) -> list[Match]:
         if len(kept) >= limit:
             break
     return kept
+
+
+T = TypeVar("T")
+
+
+def tolerant(build: Callable[..., T], *args: Any) -> T | None:
+    """``build(*args)``, or None when one answer item is too malformed to read.
+
+    One odd item must not cost the whole answer: it is left out, the rest are kept.
+    """
+    try:
+        return build(*args)
+    except (ValidationError, TypeError, ValueError, AttributeError, KeyError):
+        return None

@@ -14,7 +14,7 @@ import httpx
 
 from data.models import BookFields
 from data.providers import normalize
-from data.providers.base import BookQuery, Match, dedupe
+from data.providers.base import BookQuery, Match, dedupe, tolerant
 from data.providers.http import (
     DEFAULT_POLICY,
     FailureKind,
@@ -63,10 +63,10 @@ def parse_volumes(body: Any) -> list[dict[str, Any]]:
 
 def normalize_volume(item: dict[str, Any], prefer: set[str] | None = None) -> BookFields:
     """A volume's ``volumeInfo`` as ``BookFields``."""
-    info = item.get("volumeInfo") or {}
+    info = normalize.as_dict(item.get("volumeInfo"))
     identifiers = [
         i.get("identifier")
-        for i in info.get("industryIdentifiers") or []
+        for i in normalize.as_list(info.get("industryIdentifiers"))
         if isinstance(i, dict) and i.get("type") in ("ISBN_13", "ISBN_10")
     ]
     isbn_13, isbn_10 = normalize.split_isbns(identifiers, prefer)
@@ -74,11 +74,11 @@ def normalize_volume(item: dict[str, Any], prefer: set[str] | None = None) -> Bo
     subtitle = normalize.text(info.get("subtitle"))
     if title and subtitle:
         title = f"{title}: {subtitle}"
-    images = info.get("imageLinks") or {}
+    images = normalize.as_dict(info.get("imageLinks"))
     cover = next((images[size] for size in COVER_SIZES if images.get(size)), None)
     return BookFields(
         title=title,
-        author=normalize.join_authors(info.get("authors") or []),
+        author=normalize.join_authors(normalize.as_list(info.get("authors"))),
         isbn_13=isbn_13,
         isbn_10=isbn_10,
         publisher=normalize.text(info.get("publisher")),
@@ -92,11 +92,13 @@ def normalize_volume(item: dict[str, Any], prefer: set[str] | None = None) -> Bo
 
 
 def matches_of(body: Any, prefer: set[str] | None = None) -> list[Match]:
-    """Every volume of an answer as a ``Match``."""
-    return [
-        Match(raw=item, fields=normalize_volume(item, prefer), key=str(item.get("id") or id(item)))
-        for item in parse_volumes(body)
-    ]
+    """Every readable volume of an answer as a ``Match`` (unreadable ones are left out)."""
+    matches = []
+    for item in parse_volumes(body):
+        fields = tolerant(normalize_volume, item, prefer)
+        if fields is not None:
+            matches.append(Match(raw=item, fields=fields, key=str(item.get("id") or id(item))))
+    return matches
 
 
 def quoted(words: str) -> str:

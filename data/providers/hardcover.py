@@ -15,7 +15,7 @@ import httpx
 
 from data.models import BookFields
 from data.providers import normalize
-from data.providers.base import BookQuery, Match, dedupe
+from data.providers.base import BookQuery, Match, dedupe, tolerant
 from data.providers.http import (
     DEFAULT_POLICY,
     FailureKind,
@@ -54,7 +54,7 @@ def graphql_error(body: dict[str, Any]) -> ProviderError | None:
     if isinstance(errors, list) and errors:
         first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
         message = " ".join(str(first.get("message") or "unknown error").split())[:200]
-        code = (first.get("extensions") or {}).get("code")
+        code = normalize.as_dict(first.get("extensions")).get("code")
         kind = FailureKind.AUTH if code in AUTH_ERROR_CODES else FailureKind.BAD_RESPONSE
         return ProviderError(kind, f"{LABEL} GraphQL error: {message}")
     error = body.get("error")
@@ -72,7 +72,7 @@ def graphql_error(body: dict[str, Any]) -> ProviderError | None:
 
 def _contributors(book: dict[str, Any]) -> list[str]:
     names = []
-    for contribution in book.get("contributions") or []:
+    for contribution in normalize.as_list(book.get("contributions")):
         if not isinstance(contribution, dict):
             continue
         # Translators, illustrators... carry a role; authors carry none.
@@ -86,10 +86,10 @@ def _contributors(book: dict[str, Any]) -> list[str]:
 
 def normalize_document(doc: dict[str, Any], prefer: set[str] | None = None) -> BookFields:
     """A ``search`` hit's document as ``BookFields``."""
-    isbn_13, isbn_10 = normalize.split_isbns(list(doc.get("isbns") or []), prefer)
+    isbn_13, isbn_10 = normalize.split_isbns(normalize.as_list(doc.get("isbns")), prefer)
     image = doc.get("image") if isinstance(doc.get("image"), dict) else {}
     # Contributions carry roles (translators...); author_names does not.
-    authors = _contributors(doc) or doc.get("author_names") or []
+    authors = _contributors(doc) or normalize.as_list(doc.get("author_names"))
     return BookFields(
         title=normalize.text(doc.get("title")),
         author=normalize.join_authors(list(authors)),
@@ -99,7 +99,7 @@ def normalize_document(doc: dict[str, Any], prefer: set[str] | None = None) -> B
         description=normalize.plain_text(doc.get("description")),
         cover_url=normalize.https(image.get("url")),
         page_count=normalize.positive_int(doc.get("pages")),
-        genres=[g for g in (normalize.text(x) for x in doc.get("genres") or []) if g],
+        genres=[g for g in (normalize.text(x) for x in normalize.as_list(doc.get("genres"))) if g],
     )
 
 
@@ -151,46 +151,54 @@ def matches_of(body: Any, prefer: set[str] | None = None) -> list[Match]:
         raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent an answer without data")
     matches: list[Match] = []
     if "search" in data:
-        results = (data.get("search") or {}).get("results")
+        results = normalize.as_dict(data.get("search")).get("results")
         if isinstance(results, str):  # some gateways hand jsonb scalars over as text
             try:
                 results = json.loads(results)
             except ValueError:
                 results = None
         hits = results.get("hits") if isinstance(results, dict) else None
-        if hits is None and results is not None:
+        if not isinstance(hits, list) and results is not None:
             raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent unreadable results")
-        for hit in hits or []:
-            doc = hit.get("document") if isinstance(hit, dict) else None
+        for hit in normalize.as_list(hits):
+            doc = normalize.as_dict(normalize.as_dict(hit).get("document"))
             # Author and Series searches return documents without a title: not books.
-            if isinstance(doc, dict) and doc.get("title"):
+            if not doc.get("title"):
+                continue
+            fields = tolerant(normalize_document, doc, prefer)
+            if fields is not None:
                 matches.append(
                     Match(
                         raw=doc,
-                        fields=normalize_document(doc, prefer),
+                        fields=fields,
                         key=f"book:{doc.get('id')}",
                         extra={"hardcover_book_id": _as_int(doc.get("id"))},
                     )
                 )
         return matches
-    editions = None
     if "editions" in data:
-        editions = data.get("editions") or []
+        editions = normalize.as_list(data.get("editions"))
     elif "editions_by_pk" in data:
         editions = [data["editions_by_pk"]] if data.get("editions_by_pk") else []
-    if editions is None:
+    else:
         raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent an unexpected answer")
     for edition in editions:
         if not isinstance(edition, dict):
             continue
-        book = edition.get("book") if isinstance(edition.get("book"), dict) else {}
-        book_id = _as_int(book.get("id") or edition.get("book_id"))
+        book = normalize.as_dict(edition.get("book"))
+        fields = tolerant(normalize_edition, edition, prefer)
+        if fields is None:
+            continue
+        edition_id = _as_int(edition.get("id"))
         matches.append(
             Match(
                 raw=edition,
-                fields=normalize_edition(edition, prefer),
-                key=f"edition:{edition.get('id') or id(edition)}",
-                extra={"hardcover_book_id": book_id, "hardcover_edition_id": edition.get("id")},
+                fields=fields,
+                key=f"edition:{edition_id if edition_id is not None else id(edition)}",
+                extra={
+                    "hardcover_book_id": _as_int(book.get("id") or edition.get("book_id")),
+                    "hardcover_edition_id": edition_id,
+                },
             )
         )
     return matches

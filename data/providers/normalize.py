@@ -195,3 +195,13 @@ def https(url: Any) -> str | None:
     if link is None:
         return None
     return "https://" + link[len("http://") :] if link.startswith("http://") else link
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else an empty one (answers are not always well formed)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else an empty one."""
+    return value if isinstance(value, list) else []
