@@ -344,7 +344,7 @@ async def fetch_candidates(
         skipped = [s for s in ALL_SOURCES if s in wanted and s not in {p.name for p in providers}]
         await _run(pool, settings, records, providers, skipped, report, progress, started)
         for provider in providers:
-            stats = provider.stats  # type: ignore[attr-defined]
+            stats = provider.stats
             report.requests[provider.name] = stats.requests
             report.rate_limited[provider.name] = stats.rate_limited
     finally:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from data.models import BookFields
 from data.providers import normalize
+from data.providers.http import RequestStats
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Provider(Protocol):
     """The candidate ``source`` stem: ``google_books``, ``hardcover``."""
     label: str
     """How the user sees it named."""
+    stats: RequestStats
+    """Requests sent and 429s received so far."""
 
     async def search(self, query: BookQuery, limit: int) -> list[Match]: ...
 
