@@ -339,3 +339,18 @@ async def test_a_failing_database_write_refuses_the_batch_and_loses_nothing(
     monkeypatch.undo()
     again = await import_paths(database, home, [source])
     assert [i.title for i in again.imported] == ["Kept"]
+
+
+async def test_duplicate_dropped_in_the_inbox_goes_to_rejected(
+    database: Database, home: Home, drop: Path
+) -> None:
+    source = gen.make_epub(drop / "orig.epub", title="Orig")
+    first = await import_paths(database, home, [source])
+    dropped = home.inbox_dir / "orig again.epub"
+    shutil.copy(source, dropped)
+    report = await import_paths(database, home, [dropped])
+    [skipped] = report.skipped
+    assert skipped.duplicate_of == first.imported[0].book_id
+    assert skipped.moved_to and Path(skipped.moved_to).parent == home.rejected_dir
+    assert not dropped.exists() and Path(first.imported[0].inbox_path).exists()
+    assert "exact duplicate" in Path(skipped.moved_to + ".reason.txt").read_text()

@@ -475,3 +475,13 @@ def test_importing_never_loads_the_ui() -> None:
         " for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_mobi_without_exth_falls_back_to_its_names(tmp_path: Path) -> None:
+    path = gen.make_mobi(tmp_path / "k.mobi")
+    data = bytearray(path.read_bytes())
+    record0 = int.from_bytes(data[78:82], "big")
+    data[record0 + 0x80 : record0 + 0x84] = bytes(4)  # clear the "has EXTH" flag
+    path.write_bytes(bytes(data))
+    result = examined(path, tmp_path / "c")
+    assert result.fields.title == "Palm Title" and result.fields.author is None
