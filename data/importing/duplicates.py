@@ -68,7 +68,9 @@ class DuplicateKey:
     isbn_13: str | None
 
     @classmethod
-    def of(cls, book_id: UUID, title: str | None, author: str | None, isbn_13: str | None):
+    def of(
+        cls, book_id: UUID, title: str | None, author: str | None, isbn_13: str | None
+    ) -> DuplicateKey:
         return cls(
             book_id=book_id,
             title=normalize_title(title or ""),

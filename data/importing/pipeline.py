@@ -219,7 +219,9 @@ def _executor(count: int, workers: int | None) -> Executor:
     return ProcessPoolExecutor(max_workers=size, mp_context=get_context("forkserver"))
 
 
-def _collect(paths: Iterable[str | os.PathLike[str]], home: Home, report: ImportReport):
+def _collect(
+    paths: Iterable[str | os.PathLike[str]], home: Home, report: ImportReport
+) -> list[_Input]:
     """Expand folders (recursively, not following links) into files; refuse what isn't one."""
     inbox = home.inbox_dir.resolve()
     staging = inbox / STAGING_FOLDER
