@@ -4,7 +4,9 @@ and one place where failures become a readable dialog."""
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from textual import work
@@ -156,6 +158,7 @@ class ShelverApp(App[None]):
 
     def show_error(self, error: BaseException) -> None:
         failure = describe_failure(error)
+        self._log_error(error)
         if failure.message in self._errors_shown:
             return  # the same failure is already on screen (several screens hit it at once)
         self._errors_shown.add(failure.message)
@@ -168,6 +171,16 @@ class ShelverApp(App[None]):
                 self.exit()
 
         self.push_screen(ErrorDialog(failure), closed)
+
+    def _log_error(self, error: BaseException) -> None:
+        """Keep the traceback the dialog does not show (best effort: logging must not fail)."""
+        try:
+            self.home.logs_dir.mkdir(parents=True, exist_ok=True)
+            with (self.home.logs_dir / "tui-errors.log").open("a", encoding="utf-8") as log:
+                log.write(f"--- {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+                log.writelines(traceback.format_exception(error))
+        except OSError:
+            pass
 
     async def on_unmount(self) -> None:
         """Closing the app closes the pool (forcefully if a query will not let go)."""

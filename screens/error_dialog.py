@@ -53,7 +53,7 @@ def describe_failure(error: BaseException) -> Failure:
     return Failure(
         "Something went wrong",
         f"{type(error).__name__}: {error}",
-        "Nothing was lost. Press r to try again; run with --debug to see details.",
+        "Press r to try again. The details are in the home's logs/tui-errors.log.",
     )
 
 

@@ -214,6 +214,7 @@ async def test_a_failing_query_becomes_a_dialog(
         assert isinstance(dialog, ErrorDialog)
         assert dialog.failure.title == "Database error"
         assert "books" in dialog.failure.message
+        assert "UndefinedTableError" in (home.logs_dir / "tui-errors.log").read_text()
         await pilot.press("escape")
         await settle(pilot)
         assert "could not load" in screen_text(app)  # and no second dialog on resume
