@@ -9,11 +9,15 @@ Instead of one transaction per request, :class:`ProgressWriter` queues the PUTs 
 while a commit is in flight and writes them all in the next one (group commit), then answers
 each request. Under load one fsync covers dozens of devices; alone, a PUT waits for just its own
 commit.
+
+Progress is shared by every login of the server: shelver keeps one library for one reader
+(``reading_progress`` has no user column), and the logins only decide who may sync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -276,6 +280,7 @@ class ProgressWriter:
             asyncio.Queue()
         )
         self._task: asyncio.Task[None] | None = None
+        self._connection: asyncpg.Connection | None = None
         self._closing = False
         self.batches = 0
         """How many transactions were committed (for the log and the benchmark)."""
@@ -302,6 +307,26 @@ class ProgressWriter:
         self._queue.put_nowait(None)
         await self._task
         self._task = None
+        await self._drop_connection()
+
+    async def _session(self) -> asyncpg.Connection:
+        """The writer's own connection, with synchronous commits (re-made after a failure)."""
+        if self._connection is None or not _usable(self._connection):
+            await self._drop_connection()
+            connection = await self._pool.acquire()
+            try:
+                await connection.execute(query("kosync_durable_session"))
+            except BaseException:
+                await self._pool.release(connection)
+                raise
+            self._connection = connection
+        return self._connection
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(connection)
 
     async def _run(self) -> None:
         stopping = False
@@ -316,12 +341,20 @@ class ProgressWriter:
                     stopping = True
                     break
                 batch.append(more)
-            await self._commit(batch)
+            try:
+                await self._commit(batch)
+            except Exception as exc:  # the writer must outlive any failure
+                log.error("progress writer error: %s", type(exc).__name__)
+                await self._drop_connection()
+                for _, future in batch:
+                    _settle(future, exc)
 
     async def _commit(self, batch: list[tuple[ProgressUpdate, asyncio.Future[None]]]) -> None:
         try:
-            await write_batch(self._pool, [update for update, _ in batch])
+            await write_batch(await self._session(), [update for update, _ in batch])
         except Exception as exc:
+            if self._connection is not None and not _usable(self._connection):
+                await self._drop_connection()
             if len(batch) == 1:
                 log.error("cannot store progress: %s", type(exc).__name__)
                 _settle(batch[0][1], exc)
@@ -334,6 +367,14 @@ class ProgressWriter:
         self.written += len(batch)
         for _, future in batch:
             _settle(future, None)
+
+
+def _usable(connection: asyncpg.Connection) -> bool:
+    """Whether a pooled connection still works (the pool detaches it when the server drops it)."""
+    try:
+        return not connection.is_closed()
+    except asyncpg.InterfaceError:
+        return False
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

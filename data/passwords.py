@@ -98,7 +98,9 @@ class KeyVerifier:
     async def stored_hash(self, username: str) -> str | None:
         cached = self._hashes.get(username)
         now = time.monotonic()
-        if cached is not None and now - cached[1] < self._hash_ttl:
+        # "No such login" is remembered briefly only, so a login just added works at once.
+        ttl = self._hash_ttl if cached is None or cached[0] is not None else 1.0
+        if cached is not None and now - cached[1] < ttl:
             return cached[0]
         stored = await self._lookup(username)
         if len(self._hashes) >= self._max_entries:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import asyncpg
 import pytest
 
 from data import kosync
@@ -147,3 +148,42 @@ async def test_writer_refuses_work_after_close(database):
     await writer.close()
     with pytest.raises(kosync.WriterClosed):
         await writer.submit(_update("d", "a", "1"))
+
+
+async def test_writer_survives_its_connection_being_killed(database):
+    writer = ProgressWriter(database.pool)
+    writer.start()
+    try:
+        await writer.submit(_update("k", "a", "1"))
+        await database.pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        outcomes = []
+        for i in range(3):
+            try:
+                await asyncio.wait_for(writer.submit(_update("k", "a", str(i + 2))), timeout=60)
+                outcomes.append("ok")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                outcomes.append("failed")
+        assert outcomes[-1] == "ok"
+    finally:
+        await writer.close()
+    assert (
+        await database.pool.fetchval("SELECT progress FROM reading_progress WHERE document = 'k'")
+        == "4"
+    )
+
+
+async def test_writer_forces_synchronous_commit(database):
+    """Even where the server's default is off (the test cluster's is), acknowledged = flushed."""
+    async with database.pool.acquire() as conn:
+        await conn.execute("SET synchronous_commit = off")  # as a careless default would be
+    writer = ProgressWriter(database.pool)
+    writer.start()
+    try:
+        await writer.submit(_update("s", "a", "1"))
+        session = await writer._session()
+        assert await session.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await writer.close()

@@ -66,3 +66,8 @@ INSERT INTO reading_progress_history (document, device, progress, percentage, "t
 SELECT document, device, progress, round(percentage::numeric, 4), ts
 FROM incoming
 ORDER BY position;
+
+-- name: kosync_durable_session
+-- The writer's own session waits for the WAL flush at every commit, whatever the server's
+-- default: an acknowledged PUT must survive a crash.
+SET synchronous_commit = on;
