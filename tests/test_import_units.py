@@ -372,6 +372,7 @@ def test_wrong_extension_is_detected_by_content(tmp_path: Path) -> None:
         (lambda p: p.write_text("just some text, not a book\n"), "not a recognised"),
         (lambda p: p.write_bytes(b"%PDF-1.4\n%garbage only"), "broken PDF"),
         (gen.make_drm_epub, "DRM"),
+        (lambda p: gen.make_epub(p, extra={"META-INF/license.lcpl": b"{}"}), "DRM"),
         (gen.make_encrypted_pdf, "encrypted"),
         (lambda p: gen.make_mobi(p, encryption=2), "DRM"),
         (lambda p: p.write_bytes(b"\0" * 60 + b"BOOKMOBI" + b"\0"), "truncated MOBI"),

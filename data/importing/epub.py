@@ -59,6 +59,8 @@ def check_drm(archive: zipfile.ZipFile) -> None:
     """Refuse books whose encryption.xml encrypts content (not just obfuscated fonts)."""
     if find_member(archive, "META-INF/sinf.xml"):
         raise Refused("DRM-protected EPUB (Apple FairPlay): not imported", drm=True)
+    if find_member(archive, "META-INF/license.lcpl"):
+        raise Refused("DRM-protected EPUB (Readium LCP): not imported", drm=True)
     name = find_member(archive, "META-INF/encryption.xml")
     if name is None:
         return
