@@ -386,6 +386,7 @@ def test_wrong_extension_is_detected_by_content(tmp_path: Path) -> None:
         "text",
         "bad-pdf",
         "drm-epub",
+        "lcp-epub",
         "pdf-password",
         "drm-mobi",
         "short-mobi",
