@@ -62,6 +62,8 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, target: DatabaseTarget) -> None:
         self.pool = pool
         self.target = target
+        self.startup_warnings: list[str] = []
+        """Problems found while opening that did not stop it (shown by the UI, logged by CLI)."""
 
     @classmethod
     async def open(
@@ -100,7 +102,20 @@ class Database:
             except Exception as exc:
                 await pool.close()
                 raise DatabaseUnavailable(describe_connection_error(exc)) from None
+            await database._recover_interrupted_moves()
         return database
+
+    async def _recover_interrupted_moves(self) -> None:
+        """Finish or undo library moves that a crash interrupted (see data.organize)."""
+        from data.organize import recover_interrupted_moves  # only needed at start-up
+
+        try:
+            report = await recover_interrupted_moves(self)
+        except Exception as exc:  # never block start-up; tell the person instead
+            self.startup_warnings.append(f"could not check interrupted library moves: {exc}")
+            return
+        for stuck in report.stuck or []:
+            self.startup_warnings.append(f"an interrupted library move needs attention: {stuck}")
 
     async def close(self) -> None:
         await self.pool.close()
