@@ -64,18 +64,25 @@ async def watch_inbox(
     settle: float = SETTLE_SECONDS,
     poll: float = POLL_SECONDS,
     force_polling: bool | None = None,
+    inbox_dir: Path | None = None,
 ) -> None:
-    """Import whatever lands in ``home.inbox_dir`` until ``stop_event`` is set."""
+    """Import whatever lands in the inbox folder until ``stop_event`` is set.
+
+    ``inbox_dir`` is the configured inbox folder (settings' ``inbox_dir``), by default the
+    home's.
+    """
     home.ensure()
+    folder = Path(inbox_dir).expanduser() if inbox_dir is not None else home.inbox_dir
+    folder.mkdir(parents=True, exist_ok=True)
     stop = stop_event or asyncio.Event()
     loop = asyncio.get_running_loop()
     pending: dict[Path, _Pending] = {}
-    inbox = home.inbox_dir.resolve()
+    inbox = folder.resolve()
 
     def consider(reported: Path) -> None:
-        if reported.parent != home.inbox_dir and reported.parent.resolve() != inbox:
+        if reported.parent != folder and reported.parent.resolve() != inbox:
             return  # something in a subfolder (such as the pipeline's staging folder)
-        path = home.inbox_dir / reported.name  # one spelling, as the pipeline records it
+        path = folder / reported.name  # one spelling, as the pipeline records it
         if not is_candidate(path) or str(path) in IN_FLIGHT:
             return
         signature = _signature(path)
@@ -84,12 +91,12 @@ async def watch_inbox(
             if previous is None or previous.signature != signature:
                 pending[path] = _Pending(signature, loop.time())
 
-    for entry in sorted(home.inbox_dir.iterdir()):
+    for entry in sorted(folder.iterdir()):
         consider(entry)
 
     async def events() -> None:
         async for changes in watchfiles.awatch(
-            home.inbox_dir,
+            folder,
             stop_event=stop,
             recursive=False,
             force_polling=force_polling,
@@ -115,7 +122,7 @@ async def watch_inbox(
                     ready.append(path)
                     del pending[path]
             if ready:
-                await _import(database, home, ready, on_report)
+                await _import(database, home, folder, ready, on_report)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll)
             if watcher.done() and not stop.is_set():
@@ -129,11 +136,12 @@ async def watch_inbox(
 async def _import(
     database: Database,
     home: Home,
+    folder: Path,
     paths: list[Path],
     on_report: Callable[[ImportReport], None] | None,
 ) -> None:
     try:
-        report = await import_paths(database, home, paths)
+        report = await import_paths(database, home, paths, inbox_dir=folder)
     except Exception:  # the watcher outlives any one failed import
         log.exception("importing %d inbox file(s) failed", len(paths))
         return

@@ -354,3 +354,13 @@ async def test_duplicate_dropped_in_the_inbox_goes_to_rejected(
     assert skipped.moved_to and Path(skipped.moved_to).parent == home.rejected_dir
     assert not dropped.exists() and Path(first.imported[0].inbox_path).exists()
     assert "exact duplicate" in Path(skipped.moved_to + ".reason.txt").read_text()
+
+
+async def test_a_configured_inbox_folder(database: Database, home: Home, tmp_path: Path) -> None:
+    custom = tmp_path / "my inbox"
+    source = gen.make_epub(tmp_path / "a.epub", title="Custom")
+    report = await import_paths(database, home, [source], inbox_dir=custom)
+    assert Path(report.imported[0].inbox_path).parent == custom
+    dropped = gen.make_epub(custom / "dropped.epub", title="In place")
+    again = await import_paths(database, home, [dropped], inbox_dir=custom)
+    assert again.imported[0].inbox_path == str(dropped)

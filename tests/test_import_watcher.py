@@ -76,3 +76,32 @@ async def test_watcher(database: Database, home: Home, tmp_path: Path) -> None:
     assert not any(r.skipped for r in reports)  # its own files are never seen as duplicates
     refused = [item for r in reports for item in r.refused]
     assert [Path(r.path).name for r in refused] == ["garbage.epub"]
+
+
+async def test_watcher_on_a_configured_inbox_folder(
+    database: Database, home: Home, tmp_path: Path
+) -> None:
+    custom = tmp_path / "elsewhere"
+    custom.mkdir()
+    gen.make_epub(custom / "there.epub", title="There")
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        watch_inbox(
+            database,
+            home,
+            stop_event=stop,
+            settle=0.2,
+            poll=0.05,
+            force_polling=True,
+            inbox_dir=custom,
+        )
+    )
+    try:
+
+        async def imported() -> bool:
+            return await inbox_titles(database) == ["There"]
+
+        await wait_for(imported)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

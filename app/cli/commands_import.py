@@ -39,7 +39,12 @@ async def _import(context: CliContext, args: argparse.Namespace) -> ImportReport
     try:
         with _progress_bar() as progress:
             return await import_paths(
-                database, context.home, args.paths, move=args.move, progress=progress
+                database,
+                context.home,
+                args.paths,
+                move=args.move,
+                progress=progress,
+                inbox_dir=context.settings.inbox_dir,
             )
     finally:
         await database.close()

@@ -112,6 +112,7 @@ class _Run:
     database: Database
     home: Home
     move: bool
+    inbox: Path
     report: ImportReport = field(default_factory=ImportReport)
     seen_checksums: dict[str, UUID] = field(default_factory=dict)
     index: DuplicateIndex = field(default_factory=DuplicateIndex)
@@ -126,22 +127,27 @@ async def import_paths(
     move: bool = False,
     progress: Progress | None = None,
     workers: int | None = None,
+    inbox_dir: Path | None = None,
 ) -> ImportReport:
     """Import files and folders (recursively) into the inbox and say what happened to each.
 
     ``progress(done, total, current_name)`` is called on the event loop after each file.
+    ``inbox_dir`` is the configured inbox folder (settings' ``inbox_dir``), by default the
+    home's; ``workers`` the size of the process pool (0: one thread, for tests).
     """
     started = time.perf_counter()
     home.ensure()
-    run = _Run(database, home, move)
+    inbox = Path(inbox_dir).expanduser() if inbox_dir is not None else home.inbox_dir
+    inbox.mkdir(parents=True, exist_ok=True)
+    run = _Run(database, home, move, inbox)
     # Walking a big folder tree is blocking file-system work: keep it off the event loop.
-    inputs = await asyncio.to_thread(_collect, paths, home, run.report)
+    inputs = await asyncio.to_thread(_collect, paths, inbox, run.report)
     inputs = await _drop_registered(run, inputs)
     total = len(inputs) + len(run.report.refused)
     done = len(run.report.refused)
     if progress and done:
         progress(done, total, "")
-    staging = home.inbox_dir / STAGING_FOLDER
+    staging = inbox / STAGING_FOLDER
     staging.mkdir(parents=True, exist_ok=True)
     _remove_stale_copies(staging)
     tasks = []
@@ -220,10 +226,10 @@ def _executor(count: int, workers: int | None) -> Executor:
 
 
 def _collect(
-    paths: Iterable[str | os.PathLike[str]], home: Home, report: ImportReport
+    paths: Iterable[str | os.PathLike[str]], inbox_dir: Path, report: ImportReport
 ) -> list[_Input]:
     """Expand folders (recursively, not following links) into files; refuse what isn't one."""
-    inbox = home.inbox_dir.resolve()
+    inbox = inbox_dir.resolve()
     staging = inbox / STAGING_FOLDER
     found: list[_Input] = []
     seen: set[Path] = set()
@@ -398,7 +404,7 @@ def _place(run: _Run, fresh: list[tuple[Examined, UUID]]) -> list[tuple[Examined
             if item.in_inbox:
                 target = data if data.name == name else place_unique(data, data.parent, name)
             else:
-                target = place_unique(data, run.home.inbox_dir, name)
+                target = place_unique(data, run.inbox, name)
         except OSError as exc:
             _discard_copy(run, result)
             _refuse(run, result.source, f"cannot place in the inbox: {exc}", keep_in_place=True)
