@@ -332,6 +332,53 @@ DESCRIPTION_WORDS = (
     "life",
 )
 
+SYLLABLES = (
+    "ka",
+    "lo",
+    "mi",
+    "ren",
+    "dor",
+    "vel",
+    "an",
+    "is",
+    "tor",
+    "bel",
+    "mar",
+    "sen",
+    "ri",
+    "vo",
+    "ul",
+    "ek",
+    "nad",
+    "fis",
+    "gro",
+    "han",
+    "é",
+    "ström",
+    "ça",
+    "ña",
+    "zu",
+    "pe",
+    "tra",
+    "quin",
+)
+
+
+def _pseudo_words(rng: random.Random, count: int, syllables: tuple[int, int]) -> list[str]:
+    """Made-up words, so the vocabulary is as large as a real library's (not 300 words)."""
+    words: set[str] = set()
+    while len(words) < count:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(*syllables))))
+    ordered = sorted(words)  # sets iterate in hash order: sort, then shuffle with the seed
+    rng.shuffle(ordered)
+    return ordered
+
+
+def _zipf_weights(count: int) -> list[float]:
+    # A few words are everywhere, most are rare: roughly how words in titles are spread.
+    return [1.0 / (rank + 5) for rank in range(count)]
+
+
 BOOK_COLUMNS = (
     "id",
     "status",
@@ -359,11 +406,31 @@ FILE_COLUMNS = (
 PROGRESS_COLUMNS = ("document", "device", "device_id", "progress", "percentage", "timestamp")
 
 
-def _title(rng: random.Random, language: str) -> str:
-    words = TITLE_WORDS.get(language) or TITLE_WORDS["en"]
-    if rng.random() < 0.25:  # some titles mix languages, as real libraries do
-        words = words + TITLE_WORDS[rng.choice(tuple(TITLE_WORDS))]
-    a, b = rng.choice(words), rng.choice(words)
+class Vocabulary:
+    """Made-up surnames and title words with a long tail, beside the real-looking lists."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.surnames = [w.capitalize() for w in _pseudo_words(rng, 6_000, (2, 3))]
+        self.surname_weights = _zipf_weights(len(self.surnames))
+        self.words = _pseudo_words(rng, 12_000, (2, 4))
+        self.word_weights = _zipf_weights(len(self.words))
+
+    def surname(self, rng: random.Random) -> str:
+        if rng.random() < 0.3:
+            return rng.choice(LAST_NAMES)
+        return rng.choices(self.surnames, self.surname_weights)[0]
+
+    def word(self, rng: random.Random, language: str) -> str:
+        if rng.random() < 0.5:
+            words = TITLE_WORDS.get(language) or TITLE_WORDS["en"]
+            if rng.random() < 0.25:  # some titles mix languages, as real libraries do
+                words = TITLE_WORDS[rng.choice(tuple(TITLE_WORDS))]
+            return rng.choice(words)
+        return rng.choices(self.words, self.word_weights)[0]
+
+
+def _title(rng: random.Random, language: str, vocabulary: Vocabulary) -> str:
+    a, b = vocabulary.word(rng, language), vocabulary.word(rng, language)
     title = rng.choice(TITLE_TEMPLATES).format(a=a.capitalize(), b=b.capitalize())
     if rng.random() < 0.1:
         title += f" {rng.randint(2, 9)}"
@@ -373,16 +440,17 @@ def _title(rng: random.Random, language: str) -> str:
 def generate_books(count: int, seed: int = 7) -> Iterator[tuple[tuple, list[tuple], list[tuple]]]:
     """``count`` organized books: (book row, file rows, progress rows), in COPY column order."""
     rng = random.Random(seed)
+    vocabulary = Vocabulary(rng)
     now = datetime.now(UTC)
     for index in range(count):
         book_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         language = rng.choice(LANGUAGES)
-        author = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        author = f"{rng.choice(FIRST_NAMES)} {vocabulary.surname(rng)}"
         description = " ".join(rng.choice(DESCRIPTION_WORDS) for _ in range(rng.randint(8, 40)))
         book = (
             book_id,
             "organized",
-            _title(rng, language),
+            _title(rng, language, vocabulary),
             author if rng.random() > 0.01 else None,
             f"978{rng.randrange(10**9, 10**10)}",
             rng.choice(("Penguin", "Gallimard", "Suhrkamp", "Anagrama", "Einaudi", "Tor")),

@@ -35,8 +35,10 @@ from data.queries import query
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 5_000
-# Full text finding fewer rows than this on a first page brings in typo-tolerant matches.
-FUZZY_BELOW = 5
+# Full text finding fewer rows than this on a first page brings in typo-tolerant matches. Only
+# "nothing at all": a rare word matching one book is the usual search, and trigram scoring
+# every keystroke of it would cost more than the search itself.
+FUZZY_BELOW = 1
 FUZZY_ROWS = 20
 # The key of a text sort column for a NULL value (see shelver_sort_key).
 NULL_TEXT_KEY = "\U0010ffff"

@@ -18,10 +18,16 @@ SELECT shelver_search_tsquery($1::text)::text;
 -- name: library_page
 WITH progress AS MATERIALIZED (
     -- Reading state of each book that has any: its furthest position on any device.
-    SELECT bf.book_id, max(rp.percentage) AS percentage
-    FROM reading_progress rp
-    JOIN book_files bf ON bf.content_hash = rp.document
-    GROUP BY bf.book_id
+    -- (Driven from reading_progress, one index probe per document: a join would read every
+    -- file.)
+    SELECT linked.book_id, max(linked.percentage) AS percentage
+    FROM (SELECT (SELECT bf.book_id FROM book_files bf
+                  WHERE bf.content_hash = rp.document
+                  ORDER BY bf.created_at LIMIT 1) AS book_id,
+                 rp.percentage
+          FROM reading_progress rp) linked
+    WHERE linked.book_id IS NOT NULL
+    GROUP BY linked.book_id
 ),
 candidates AS NOT MATERIALIZED (
     SELECT b.id, b.title, b.author, b.published_year, b.language,
@@ -204,10 +210,16 @@ ORDER BY p.ordinal;
 -- Same parameters and the same `candidates` as library_page (keep the two in step).
 WITH progress AS MATERIALIZED (
     -- Reading state of each book that has any: its furthest position on any device.
-    SELECT bf.book_id, max(rp.percentage) AS percentage
-    FROM reading_progress rp
-    JOIN book_files bf ON bf.content_hash = rp.document
-    GROUP BY bf.book_id
+    -- (Driven from reading_progress, one index probe per document: a join would read every
+    -- file.)
+    SELECT linked.book_id, max(linked.percentage) AS percentage
+    FROM (SELECT (SELECT bf.book_id FROM book_files bf
+                  WHERE bf.content_hash = rp.document
+                  ORDER BY bf.created_at LIMIT 1) AS book_id,
+                 rp.percentage
+          FROM reading_progress rp) linked
+    WHERE linked.book_id IS NOT NULL
+    GROUP BY linked.book_id
 ),
 candidates AS NOT MATERIALIZED (
     SELECT b.id, b.title, b.author, b.published_year, b.language,
