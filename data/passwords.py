@@ -22,8 +22,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
-
 SCHEME = "scrypt"
 # scrypt cost: 16 MiB of memory and ~50 ms per check; a repeat check hits the cache instead.
 SCRYPT_N = 2**14
@@ -164,6 +162,13 @@ def _key_file(config_dir: Path) -> Path:
     return config_dir / KEY_FILE_NAME
 
 
+def _fernet(key: bytes):  # -> cryptography.fernet.Fernet
+    # Imported on use: only token commands need it, and it costs start-up time.
+    from cryptography.fernet import Fernet
+
+    return Fernet(key)
+
+
 def _load_key(config_dir: Path, *, create: bool) -> bytes:
     path = _key_file(config_dir)
     if path.exists():
@@ -171,6 +176,8 @@ def _load_key(config_dir: Path, *, create: bool) -> bytes:
     if not create:
         raise SecretUnavailable(f"{path} is missing, so stored tokens cannot be read")
     config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from cryptography.fernet import Fernet
+
     key = Fernet.generate_key()
     # O_EXCL: two processes creating the key at once must not overwrite each other's.
     try:
@@ -184,7 +191,7 @@ def _load_key(config_dir: Path, *, create: bool) -> bytes:
 
 def seal_token(config_dir: Path, token: str) -> str:
     """``token`` encrypted under the home's key (created on first use)."""
-    fernet = Fernet(_load_key(config_dir, create=True))
+    fernet = _fernet(_load_key(config_dir, create=True))
     return SEALED_PREFIX + fernet.encrypt(token.encode("utf-8")).decode("ascii")
 
 
@@ -192,8 +199,10 @@ def unseal_token(config_dir: Path, sealed: str) -> str:
     """The token sealed by :func:`seal_token`; SecretUnavailable when it cannot be opened."""
     if not sealed.startswith(SEALED_PREFIX):
         raise SecretUnavailable("the stored value is not a sealed token")
+    from cryptography.fernet import InvalidToken
+
     try:
-        fernet = Fernet(_load_key(config_dir, create=False))
+        fernet = _fernet(_load_key(config_dir, create=False))
         return fernet.decrypt(sealed[len(SEALED_PREFIX) :].encode("ascii")).decode("utf-8")
     except (InvalidToken, ValueError):
         raise SecretUnavailable(

@@ -16,8 +16,6 @@ import sys
 
 from app.cli.context import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliContext, CommandError
 from app.cli.context import print_json as _print_json
-from data import kosync
-from data.passwords import hash_secret, md5_key, seal_token
 
 LOGIN_SERVICES = ("kosync", "opds")
 TOKEN_SERVICES = ("hardcover", "google_books")
@@ -55,6 +53,10 @@ def _read_secret(what: str) -> str:
 
 
 def run_add(context: CliContext, args: argparse.Namespace) -> int:
+    # Imported here so that other commands (and the TUI) start without them.
+    from data import kosync
+    from data.passwords import hash_secret, md5_key, seal_token
+
     service = args.service.lower()
     if service not in LOGIN_SERVICES + TOKEN_SERVICES:
         raise CommandError(

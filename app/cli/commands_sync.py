@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import uuid
+from typing import TYPE_CHECKING
 
 from app.cli.context import (
     EXIT_OK,
@@ -14,8 +15,9 @@ from app.cli.context import (
     CommandError,
     print_json,
 )
-from data import hardcover_sync
-from data.hardcover_sync import HardcoverAuthError, HardcoverUnavailable, SyncOutcome
+
+if TYPE_CHECKING:
+    from data.hardcover_sync import SyncOutcome
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -39,6 +41,10 @@ def _parse_ids(values: list[str]) -> list[uuid.UUID] | None:
 
 
 def run_hardcover(context: CliContext, args: argparse.Namespace) -> int:
+    # Imported here so that other commands (and the TUI) start without httpx and friends.
+    from data import hardcover_sync
+    from data.hardcover_sync import HardcoverAuthError, HardcoverUnavailable
+
     book_ids = _parse_ids(args.book_ids)
 
     async def run() -> list[SyncOutcome]:
