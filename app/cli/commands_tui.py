@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
+import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from app.cli.context import EXIT_OK, CliContext
 from data.db import DatabaseTarget
@@ -21,11 +25,36 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=run_demo)
 
 
+@contextlib.contextmanager
+def _exit_cleanly_on_hangup(app: Any) -> Iterator[None]:
+    """A closed SSH session (SIGHUP) or SIGTERM ends the app like `q` does.
+
+    Without this the process dies on the spot: the pool is not closed and ``shelver demo``
+    would leave its throwaway home and cluster behind.
+    """
+
+    def request_exit(signum: int, frame: object) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app is not running (yet or any more)
+            raise SystemExit(128 + signum) from None
+        loop.call_soon_threadsafe(app.exit)
+
+    previous = {sig: signal.signal(sig, request_exit) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_tui(context: CliContext, args: argparse.Namespace) -> int:
     from app.shelver_app import ShelverApp  # Textual loads only when the TUI opens
 
     context.home.ensure()
-    ShelverApp(home=context.home, settings=context.settings, target=context.target).run()
+    app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
+    with _exit_cleanly_on_hangup(app):
+        app.run()
     return EXIT_OK
 
 
@@ -48,7 +77,9 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
                 await seed_demo_library(database, context.home)
 
         asyncio.run(seed())
-        ShelverApp(home=context.home, settings=context.settings, target=context.target).run()
+        app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
+        with _exit_cleanly_on_hangup(app):
+            app.run()
     finally:
         if throwaway:
             if context.target.cluster is not None:
