@@ -274,6 +274,10 @@ class EmbeddedCluster:
             ROOT_STATE_DIR.mkdir(parents=True, exist_ok=True, mode=0o755)
             (ROOT_STATE_DIR / "clusters").mkdir(exist_ok=True, mode=0o755)
             _make_private_dir(self.root, owner)
+            # Say whose cluster this is: the folder name is only a hash of the home.
+            owner_note = self.root / "home"
+            if not owner_note.exists():
+                owner_note.write_text(f"{self.home.cluster_dir}\n")
         else:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock_path = self.root / "cluster.lock"

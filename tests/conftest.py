@@ -39,6 +39,30 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_abandoned_root_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """As root, clusters live in /var/lib/shelver: remove the stopped ones of test homes.
+
+    A test home is one under this session's temporary folder, or one that no longer exists.
+    """
+    base = tmp_path_factory.getbasetemp().resolve()
+    yield
+    clusters = Path("/var/lib/shelver/clusters")
+    if os.geteuid() != 0 or not clusters.is_dir():
+        return
+    for root in clusters.iterdir():
+        note = root / "home"
+        try:
+            home_pg = Path(note.read_text().strip())
+        except OSError:
+            continue
+        if (root / "data" / "postmaster.pid").exists():
+            continue  # still running
+        if home_pg.parent.exists() and not home_pg.is_relative_to(base.parent):
+            continue
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The ../shared folder beside the repository (skips the test where it is absent)."""
