@@ -30,6 +30,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 ACCEPT = "application/vnd.koreader.v1+json"
@@ -217,6 +218,8 @@ async def main() -> int:
             )
         await wait_ready(base_url, server)
         results, elapsed = await drive(base_url, args.devices, args.seconds)
+        cpu = psutil.Process(server.pid).cpu_times()
+        server_cpu_seconds = cpu.user + cpu.system
         server.send_signal(signal.SIGTERM)
         exit_code = server.wait(timeout=60)
         missing, settings = await verify(dsn, results.acknowledged)
@@ -247,6 +250,7 @@ async def main() -> int:
         "acknowledged_puts": len(results.acknowledged),
         "acknowledged_puts_missing_from_history": missing,
         "server_exit_code": exit_code,
+        "server_cpu_us_per_request": round(server_cpu_seconds / max(1, requests) * 1e6, 1),
         "server_log_lines": log_text.count("shelver.serve.access"),
         "commits": int(commits[2]) if commits else None,
         "puts_per_commit": round(int(commits[1]) / max(1, int(commits[2])), 1) if commits else None,
@@ -267,7 +271,8 @@ async def main() -> int:
             f"fsync={settings['fsync']} synchronous_commit={settings['synchronous_commit']}; "
             f"server exit code {exit_code}; {figures['commits']} commits "
             f"({figures['puts_per_commit']} PUTs each); "
-            f"{figures['server_log_lines']} request log lines"
+            f"{figures['server_log_lines']} request log lines; "
+            f"server CPU {figures['server_cpu_us_per_request']} µs per request"
         )
     healthy = results.errors == 0 and missing == 0 and exit_code == 0
     return 0 if healthy else 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+from collections.abc import Callable
 
 from app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError
 
@@ -35,6 +37,20 @@ def _configure_logging(debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (a faster event loop for a busy server), else asyncio's.
+
+    ``SHELVER_EVENT_LOOP=asyncio`` forces the standard loop (to compare them).
+    """
+    if os.environ.get("SHELVER_EVENT_LOOP") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run_serve(context: CliContext, args: argparse.Namespace) -> int:
     from app.server import ServeError, ServeOptions, serve
 
@@ -54,7 +70,8 @@ def run_serve(context: CliContext, args: argparse.Namespace) -> int:
             await serve(database, context.home, context.settings, options)
 
     try:
-        asyncio.run(run())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(run())
     except ServeError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     return EXIT_OK
