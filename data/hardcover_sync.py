@@ -7,10 +7,11 @@ For each organized book:
 2. **Decide** its state from the newest reading position of any of its documents
    (``data.reading``): 3 *Read* at >= 95 %, 4 *Paused* after 30 days without an update, else
    2 *Currently reading*.
-3. **Push** only what changed since ``hardcover_sync_log``: the status (``insert_user_book`` the
-   first time, ``update_user_book`` after) and the progress in pages, ``round(percentage x
-   edition pages)``, skipped when the edition has no page count (``insert_user_book_read`` /
-   ``update_user_book_read``). The matched ``edition_id`` is always sent.
+3. **Push** only what changed since ``hardcover_sync_log``: the status (``insert_user_book``
+   the first time, unless the book is already on the person's shelves; ``update_user_book``
+   after) and the progress in pages, ``round(percentage x edition pages)``, skipped when the
+   edition has no page count (``insert_user_book_read`` / ``update_user_book_read``). The
+   matched ``edition_id`` is always sent.
 
 Every book ends with an outcome (also kept in ``hardcover_sync_outcomes`` for a sync log
 view); one book's failure never stops the others, except a refused token, which stops the run.
@@ -74,6 +75,14 @@ query EditionByIsbn10($isbn: String!) {
 EDITION_PAGES = """
 query EditionPages($id: Int!) {
   editions(where: {id: {_eq: $id}}, limit: 1) { id pages book { id } }
+}"""
+EXISTING_USER_BOOK = """
+query ExistingUserBook($book: Int!) {
+  me {
+    user_books(where: {book_id: {_eq: $book}}, limit: 1) {
+      id status_id user_book_reads(order_by: {id: desc}, limit: 1) { id }
+    }
+  }
 }"""
 INSERT_USER_BOOK = """
 mutation InsertUserBook($book: Int!, $status: Int!, $edition: Int!) {
@@ -404,6 +413,27 @@ async def find_edition(
     return None
 
 
+async def find_user_book(
+    client: HardcoverClient, hardcover_book: int
+) -> tuple[int, int | None, int | None] | None:
+    """(user_book id, its status, its latest read id) when the book is already on a shelf."""
+    data = await client.execute(EXISTING_USER_BOOK, {"book": hardcover_book})
+    users = data.get("me")
+    user = users[0] if isinstance(users, list) and users else users
+    shelves = user.get("user_books") if isinstance(user, dict) else None
+    if not isinstance(shelves, list) or not shelves or not isinstance(shelves[0], dict):
+        return None
+    entry = shelves[0]
+    reads = entry.get("user_book_reads") or []
+    try:
+        user_book_id = int(entry["id"])
+        status = int(entry["status_id"]) if entry.get("status_id") is not None else None
+        read_id = int(reads[0]["id"]) if reads and isinstance(reads[0], dict) else None
+    except (KeyError, TypeError, ValueError):
+        raise HardcoverError("Hardcover's user_books answer is missing its id") from None
+    return user_book_id, status, read_id
+
+
 def _mutation_id(data: dict[str, Any], field: str) -> int:
     result = data.get(field)
     if not isinstance(result, dict):
@@ -464,6 +494,13 @@ async def _sync_one(
         return outcome.model_copy(update={"outcome": "unchanged", "status_id": status})
 
     user_book_id, read_id = book.hardcover_user_book_id, book.hardcover_read_id
+    remote_status: int | None = None
+    if user_book_id is None:
+        # The book may already be on the person's Hardcover shelves (added on the website).
+        existing = await find_user_book(client, hardcover_book)
+        if existing is not None:
+            user_book_id, remote_status, read_id = existing
+            status_changed = remote_status != status
     if user_book_id is None:
         data = await client.execute(
             INSERT_USER_BOOK, {"book": hardcover_book, "status": status, "edition": edition_id}

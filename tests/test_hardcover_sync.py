@@ -42,6 +42,7 @@ class FakeHardcover:
         self.calls: list[tuple[str, dict]] = []
         self.queued: list[httpx.Response] = []
         self.next_id = 1000
+        self.shelf: dict[int, dict] = {}
 
     def edition(self, isbn_13=None, isbn_10=None, *, id=11, book=22, pages=300):
         answer = {"id": id, "pages": pages, "book": {"id": book}}
@@ -72,6 +73,11 @@ class FakeHardcover:
             every = [*self.editions_13.values(), *self.editions_10.values()]
             found = [e for e in every if e["id"] == variables["id"]]
             return httpx.Response(200, json={"data": {"editions": found[:1]}})
+        if name == "ExistingUserBook":
+            shelf = self.shelf.get(variables["book"])
+            return httpx.Response(
+                200, json={"data": {"me": [{"user_books": [shelf] if shelf else []}]}}
+            )
         field = {
             "InsertUserBook": "insert_user_book",
             "UpdateUserBook": "update_user_book",
@@ -148,9 +154,14 @@ async def test_match_by_isbn13_then_insert_status_and_progress(database, fake, s
     [outcome] = await run_sync(pool, fake, sleeps)
     assert outcome.outcome == "synced" and outcome.matched_now
     assert (outcome.status_id, outcome.progress_pages) == (2, 151)
-    assert fake.operations() == ["EditionByIsbn13", "InsertUserBook", "InsertUserBookRead"]
-    assert fake.calls[1][1] == {"book": 22, "status": 2, "edition": 11}
-    insert_read = fake.calls[2][1]
+    assert fake.operations() == [
+        "EditionByIsbn13",
+        "ExistingUserBook",
+        "InsertUserBook",
+        "InsertUserBookRead",
+    ]
+    assert fake.calls[2][1] == {"book": 22, "status": 2, "edition": 11}
+    insert_read = fake.calls[3][1]
     assert (insert_read["pages"], insert_read["edition"], insert_read["finished"]) == (
         151,
         11,
@@ -163,6 +174,26 @@ async def test_match_by_isbn13_then_insert_status_and_progress(database, fake, s
     assert (row["last_status"], row["last_progress"]) == ("2", Decimal("0.5000"))
     view = await hardcover_sync.sync_log(pool)
     assert [(line.title, line.outcome) for line in view] == [("Cragside", "synced")]
+
+
+async def test_a_book_already_on_the_shelf_is_updated_not_added_twice(database, fake, sleeps):
+    pool = database.pool
+    book = await organized_book(pool, "Shelved", isbn_13="9781000000099", document="h" * 32)
+    fake.edition(isbn_13="9781000000099", id=41, book=42, pages=100)
+    fake.shelf[42] = {"id": 555, "status_id": 1, "user_book_reads": [{"id": 777}]}
+    await read(pool, "h" * 32, 0.5)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "synced"
+    assert fake.operations() == [
+        "EditionByIsbn13",
+        "ExistingUserBook",
+        "UpdateUserBook",
+        "UpdateUserBookRead",
+    ]
+    assert fake.calls[2][1] == {"id": 555, "status": 2, "edition": 41}
+    assert fake.calls[3][1]["id"] == 777 and fake.calls[3][1]["pages"] == 50
+    row = await log_row(pool, book.id)
+    assert (row["hardcover_user_book_id"], row["hardcover_read_id"]) == (555, 777)
 
 
 async def test_isbn10_is_tried_when_isbn13_is_unknown(database, fake, sleeps):
@@ -230,7 +261,7 @@ async def test_paused_after_thirty_days(database, fake, sleeps):
     )
     [outcome] = await run_sync(pool, fake, sleeps)
     assert outcome.status_id == 4
-    assert fake.calls[1] == ("InsertUserBook", {"book": 22, "status": 4, "edition": 11})
+    assert fake.calls[2] == ("InsertUserBook", {"book": 22, "status": 4, "edition": 11})
     # picked up again on a device: "currently reading" once more
     fake.calls.clear()
     await read(pool, "s" * 32, 0.45)
@@ -296,6 +327,7 @@ async def test_mutation_error_field_is_an_error(database, fake, sleeps):
             httpx.Response(
                 200, json={"data": {"editions": [{"id": 1, "pages": 9, "book": {"id": 2}}]}}
             ),
+            httpx.Response(200, json={"data": {"me": [{"user_books": []}]}}),
             httpx.Response(200, json={"data": {"insert_user_book": {"id": None, "error": "nope"}}}),
         ]
     )
@@ -486,4 +518,9 @@ async def test_cli_end_to_end_against_a_local_fake(tmp_path: Path, database, dat
         100,
     )
     assert TOKEN.encode() not in stdout + stderr
-    assert fake.operations() == ["EditionByIsbn13", "InsertUserBook", "InsertUserBookRead"]
+    assert fake.operations() == [
+        "EditionByIsbn13",
+        "ExistingUserBook",
+        "InsertUserBook",
+        "InsertUserBookRead",
+    ]
