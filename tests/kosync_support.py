@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
+from tests.conftest import TEMPLATE_DATABASE
+
 KOREADER_ACCEPT = "application/vnd.koreader.v1+json"
 
 
@@ -35,7 +37,7 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
-async def clone_template(server_dsn: str, template: str = "shelver_test_template") -> str:
+async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> str:
     """A fresh database cloned from the migrated template (for module-wide servers)."""
     name = f"t_kosync_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_dsn)
