@@ -85,8 +85,19 @@ class ShelverApp(App[None]):
         Binding("q", "quit", "Quit", id="quit", show=False),
     ]
 
-    def __init__(self, *, home: Home, settings: Settings, target: DatabaseTarget) -> None:
+    def __init__(
+        self,
+        *,
+        home: Home,
+        settings: Settings,
+        target: DatabaseTarget,
+        watch_inbox: bool = True,
+    ) -> None:
         super().__init__()
+        self.watch_inbox = watch_inbox
+        """Import files dropped into the inbox folder while the app runs."""
+        self._watch_stop = asyncio.Event()
+        self._watch_task: asyncio.Task[None] | None = None
         self.home = home
         self.settings = settings
         self.target = target
@@ -100,6 +111,34 @@ class ShelverApp(App[None]):
 
     def on_mount(self) -> None:
         self.open_database()
+        if self.watch_inbox:
+            # A plain task, not a worker: it runs for the app's whole life, and workers are
+            # what tests and screens wait on to be "done".
+            self._watch_task = asyncio.create_task(self._watch_inbox_folder())
+
+    async def _watch_inbox_folder(self) -> None:
+        """Run the inbox folder watcher once the database is open; the Inbox shows arrivals."""
+        from data.watcher import watch_inbox
+
+        try:
+            database = await self.wait_for_database()
+        except Exception:
+            return  # the open failure has its own dialog; a retry does not restart watching
+        try:
+            await watch_inbox(
+                database,
+                self.home,
+                stop_event=self._watch_stop,
+                on_report=self._inbox_arrivals,
+                inbox_dir=self.settings.inbox_dir,
+            )
+        except Exception as error:
+            self.show_error(error)
+
+    def _inbox_arrivals(self, report: object) -> None:
+        screen = self._current_base_screen()
+        if hasattr(screen, "inbox_changed"):
+            screen.inbox_changed(report)
 
     def _pending_future(self) -> asyncio.Future[Database]:
         """The future that waiting screens await; a new one once the last has been settled."""
@@ -183,7 +222,13 @@ class ShelverApp(App[None]):
             pass
 
     async def on_unmount(self) -> None:
-        """Closing the app closes the pool (forcefully if a query will not let go)."""
+        """Closing the app stops the watcher and closes the pool (forcefully if need be)."""
+        if self._watch_task is not None:
+            self._watch_stop.set()
+            try:
+                await asyncio.wait_for(self._watch_task, POOL_CLOSE_SECONDS)
+            except (TimeoutError, Exception):
+                self._watch_task.cancel()
         if self.database is None:
             return
         try:

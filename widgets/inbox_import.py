@@ -1,0 +1,177 @@
+"""The Inbox's import dialog: ask for a file or folder (tab completes), import it in a worker
+with a progress bar, then say what happened to every file (imported, duplicate, refused)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from data.importing import ImportReport, import_paths
+from widgets.path_input import PathInput
+from widgets.progress_strip import ProgressStrip
+
+if TYPE_CHECKING:
+    from app.shelver_app import ShelverApp
+
+SHOWN_MATCHES = 6
+
+
+def summary_text(report: ImportReport) -> Text:
+    """The outcome of an import for a person: counts first, then every refusal with its reason."""
+    text = Text()
+    text.append(f"Imported {len(report.imported)}", "bold green")
+    text.append(f" · skipped {len(report.skipped)} duplicate{'s' * (len(report.skipped) != 1)}")
+    text.append(f" · refused {len(report.refused)}", "bold red" if report.refused else "")
+    if report.refused:
+        text.append("\n\nRefused (left where they were):", "bold")
+        for item in report.refused:
+            text.append(f"\n• {Path(item.path).name}", "red")
+            text.append(f": {item.reason}")
+            if item.moved_to:
+                text.append(f" (moved to {item.moved_to})", "dim")
+    if report.skipped:
+        text.append("\n\nSkipped as duplicates:", "bold")
+        for skipped in report.skipped:
+            text.append(f"\n• {Path(skipped.path).name}", "yellow")
+            text.append(f": {skipped.reason}")
+    flagged = [item for item in report.imported if item.possible_duplicate_of]
+    if flagged:
+        text.append("\n\nImported, but possibly a book you already have:", "bold")
+        for item in flagged:
+            text.append(f"\n• {item.title or Path(item.path).name}", "yellow")
+    return text
+
+
+class ImportDialog(ModalScreen[ImportReport | None]):
+    """Dismisses with the import's report (None when cancelled before it started)."""
+
+    AUTO_FOCUS = "#import-path"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="import.close"),
+    ]
+    DEFAULT_CSS = """
+    ImportDialog { align: center middle; background: $background 60%; }
+    #import-box {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        padding: 0 1; border: thick $primary; background: $surface;
+    }
+    #import-title { text-style: bold; margin-bottom: 1; }
+    #import-path { margin-bottom: 0; }
+    #import-matches { color: $text-muted; height: auto; max-height: 3; }
+    #import-error { color: $error; height: auto; }
+    #import-summary { height: auto; max-height: 14; margin-top: 1; display: none; }
+    #import-summary.-shown { display: block; }
+    #import-hint { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self, start_in: str = "") -> None:
+        super().__init__()
+        self.start_in = start_in
+        self.report: ImportReport | None = None
+        self.running = False
+
+    @property
+    def shelver(self) -> ShelverApp:
+        return cast("ShelverApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="import-box"):
+            yield Label("Import books", id="import-title")
+            yield Label("File or folder (tab completes; the originals stay where they are):")
+            yield PathInput(self.start_in, id="import-path", compact=True)
+            yield Static("", id="import-matches", markup=False)
+            yield Static("", id="import-error", markup=False)
+            yield ProgressStrip(id="import-progress")
+            with VerticalScroll(id="import-summary"):
+                yield Static("", id="import-summary-text")
+            yield Label("enter import · esc cancel", id="import-hint")
+
+    # Asking ------------------------------------------------------------------------------
+
+    @on(PathInput.Completed)
+    def _show_matches(self, event: PathInput.Completed) -> None:
+        matches = event.completion.matches
+        shown = "  ".join(matches[:SHOWN_MATCHES])
+        if len(matches) > SHOWN_MATCHES:
+            shown += f"  … {len(matches) - SHOWN_MATCHES} more"
+        self.query_one("#import-matches", Static).update(shown if len(matches) > 1 else "")
+
+    @on(Input.Changed, "#import-path")
+    def _clear_error(self) -> None:
+        self.query_one("#import-error", Static).update("")
+
+    @on(Input.Submitted, "#import-path")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.running or self.report is not None:
+            return
+        text = event.value.strip()
+        error = self.query_one("#import-error", Static)
+        if not text:
+            error.update("Type the path of a book file or a folder of books.")
+            return
+        path = Path(os.path.expanduser(text))
+        if not path.exists() and not path.is_symlink():
+            error.update(f"No such file or folder: {path}")
+            return
+        self.start(path)
+
+    # Importing ---------------------------------------------------------------------------
+
+    def start(self, path: Path) -> None:
+        self.running = True
+        self.query_one("#import-path", PathInput).disabled = True
+        self.query_one("#import-matches", Static).update("")
+        self.query_one("#import-hint", Label).update("importing…")
+        self.query_one(ProgressStrip).start("Importing")
+        self.run_import(path)
+
+    @work(exclusive=True, group="import", exit_on_error=False)
+    async def run_import(self, path: Path) -> None:
+        strip = self.query_one(ProgressStrip)
+        try:
+            database = await self.shelver.wait_for_database()
+            report = await import_paths(
+                database,
+                self.shelver.home,
+                [path],
+                progress=strip.report,
+                inbox_dir=self.shelver.settings.inbox_dir,
+            )
+        except Exception as error:
+            self.running = False
+            strip.hide()
+            self.query_one("#import-hint", Label).update("esc close")
+            self.query_one("#import-error", Static).update(f"The import stopped: {error}")
+            self.shelver.show_error(error)
+            return
+        self.running = False
+        self.report = report
+        total = len(report.imported) + len(report.skipped) + len(report.refused)
+        strip.report(total, total)
+        strip.finish(f"done: {total} file{'s' * (total != 1)}")
+        self.query_one("#import-summary-text", Static).update(summary_text(report))
+        summary = self.query_one("#import-summary", VerticalScroll)
+        summary.add_class("-shown")
+        summary.focus()
+        self.query_one("#import-hint", Label).update("↑↓ scroll · enter/esc close")
+
+    # Closing -----------------------------------------------------------------------------
+
+    def key_enter(self) -> None:
+        if self.report is not None:
+            self.dismiss(self.report)
+
+    def action_close(self) -> None:
+        if self.running:
+            self.notify("The import is still running; it closes when done.", timeout=3)
+            return
+        self.dismiss(self.report)
