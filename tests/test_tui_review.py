@@ -1,0 +1,366 @@
+"""The Review screen under Pilot at 80x24 on a real database: picking, editing, approving (the
+file moves into the library), duplicates, manual search and fetch against faked providers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+import respx
+from textual.widgets import DataTable, Input
+
+from app.shelver_app import ShelverApp
+from data import books
+from data.db import Database, DatabaseTarget
+from data.home import Home
+from data.models import BookFields, BookStatus
+from data.settings import ProviderSettings, Settings
+from screens.review import ReviewScreen
+from tests.tui_support import SIZE, screen_text, settle
+from widgets.review_dialogs import DuplicateDialog, FieldEditor, SearchDialog
+from widgets.review_model import ReviewState, parse_field
+
+GOOGLE = "https://books.review-test.example/books/v1"
+HARDCOVER = "https://hardcover.review-test.example/v1/graphql"
+SETTINGS = Settings(
+    providers=ProviderSettings(google_books_url=GOOGLE, hardcover_url=HARDCOVER, timeout_seconds=2)
+)
+
+
+def make_app(home: Home, dsn: str) -> ShelverApp:
+    return ShelverApp(home=home, settings=SETTINGS, target=DatabaseTarget(dsn=dsn))
+
+
+async def make_book(
+    database: Database,
+    home: Home,
+    title: str,
+    *,
+    author: str = "Some One",
+    status: BookStatus = BookStatus.REVIEW,
+) -> UUID:
+    """A book with a real small file in the inbox and the file's own candidate."""
+    content = f"the bytes of {title}".encode()
+    digest = hashlib.sha256(content).hexdigest()
+    folder = home.inbox_dir / digest[:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{title.lower().replace(' ', '-')}.epub"
+    path.write_bytes(content)
+    fields = BookFields(title=title, author=author)
+    book = await books.insert(database.pool, fields, status=status)
+    await books.add_file(
+        database.pool,
+        book.id,
+        format="epub",
+        original_name=path.name,
+        file_size=len(content),
+        checksum=digest,
+        content_hash=None,
+        inbox_path=str(path),
+    )
+    await books.upsert_candidate(
+        database.pool, book.id, source="file", normalized=fields, confidence=1
+    )
+    return book.id
+
+
+async def add_candidate(
+    database: Database, book_id: UUID, source: str, score: float, **fields: object
+) -> None:
+    await books.upsert_candidate(
+        database.pool, book_id, source=source, normalized=BookFields(**fields), confidence=score
+    )
+
+
+def review_screen(app: ShelverApp) -> ReviewScreen:
+    screen = app.screen_stack[0]
+    assert isinstance(screen, ReviewScreen)
+    return screen
+
+
+async def open_review(pilot) -> ReviewScreen:
+    await settle(pilot)
+    await pilot.press("r")
+    await settle(pilot)
+    return review_screen(pilot.app)
+
+
+async def test_full_review_pick_edit_approve_next(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    first = await make_book(database, home, "Cragsid", author="Ross")
+    await add_candidate(
+        database,
+        first,
+        "google_books",
+        0.95,
+        title="Cragside",
+        author="L. J. Ross",
+        publisher="Dark Skies",
+        published_year=2017,
+    )
+    await add_candidate(
+        database, first, "hardcover", 0.7, title="Cragside (DCI Ryan 13)", page_count=326
+    )
+    second = await make_book(database, home, "Dune", author="Frank Herbert")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        text = screen_text(app)
+        assert "2 waiting" in text and "book 1 of 2" in text and "Cragsid" in text
+        # Sources: 1 Current, 2 File, 3 Google (strong, pre-selected), 4 Hardcover (medium).
+        assert "3 Google" in text and "strong" in text and "4 Hardcover" in text
+        state = screen.state
+        assert state is not None
+        assert state.chosen_value("title") == "Cragside"  # the strong candidate pre-selects
+        assert state.chosen_value("page_count") is None  # the medium one does not
+        assert "✓ Cragside" in text
+
+        await pilot.press("4")  # title from Hardcover
+        assert state.chosen_value("title") == "Cragside (DCI Ryan 13)"
+        for _ in range(8):
+            await pilot.press("down")
+        await pilot.press("right", "right", "right")  # pages, column 4 (Hardcover)
+        await pilot.press("enter")
+        assert state.chosen_value("page_count") == 326
+        await pilot.press("up", "up", "up")  # year
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, FieldEditor)
+        editor = app.screen.query_one(Input)
+        editor.value = "20x5"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FieldEditor)  # refused, says why
+        assert "not a whole number" in screen_text(app)
+        editor.value = "2016"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert state.chosen_value("published_year") == 2016
+        assert "Yours" in screen_text(app)
+
+        await pilot.press("a")
+        await pilot.pause()
+        assert "Dune" in screen_text(app)  # the next book is there at once
+        await settle(pilot)
+        text = screen_text(app)
+        assert "1 waiting" in text and "book 1 of 1" in text
+        assert "filed in the library" in text
+
+    book = await books.get(database.pool, first)
+    assert book.status is BookStatus.ORGANIZED and book.approved_at is not None
+    assert (book.title, book.author, book.published_year, book.page_count) == (
+        "Cragside (DCI Ryan 13)",
+        "L. J. Ross",
+        2016,
+        326,
+    )
+    (file,) = await books.files_of(database.pool, first)
+    stored = Path(file.storage_path)
+    assert file.inbox_path is None and stored.is_file()
+    assert stored.is_relative_to(home.library_dir)
+    assert stored.read_bytes() == b"the bytes of Cragsid"
+    selected = {
+        c.source: c.selected_fields for c in await books.candidates_of(database.pool, first)
+    }
+    assert selected["google_books"] == ["author", "publisher"]
+    assert selected["hardcover"] == ["title", "page_count"]
+    assert (await books.get(database.pool, second)).status is BookStatus.REVIEW
+
+
+async def test_shift_digit_takes_a_source_for_every_field(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    book_id = await make_book(database, home, "Emma")
+    await add_candidate(
+        database, book_id, "google_books", 0.5, title="Emma", author="Jane Austen", language="en"
+    )
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        state = screen.state
+        assert state is not None and state.chosen == {}  # weak: nothing pre-selected
+        await pilot.press("number_sign")  # shift+3: Google for everything it has
+        assert state.chosen_value("author") == "Jane Austen"
+        assert state.chosen_value("language") == "en"
+        await pilot.press("1")  # back to the current value for the title row
+        assert state.chosen_key("title") == "current"
+        await pilot.press("right", "right", "t")  # the column under the cursor, every field
+        assert state.chosen_value("title") == "Emma" and state.chosen_key("title") != "current"
+
+
+async def test_duplicate_banner_skip_keep_both_replace(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    old = await make_book(database, home, "Old Dune", status=BookStatus.REVIEW)
+    from data import review
+
+    await review.approve(database, home, SETTINGS, old, {"title": "Dune"}, {})
+    (old_file,) = await books.files_of(database.pool, old)
+    flagged = []
+    for title in ("Dune one", "Dune two", "Dune three"):
+        book_id = await make_book(database, home, title)
+        await database.pool.execute(
+            "UPDATE books SET possible_duplicate_of = $2 WHERE id = $1", book_id, old
+        )
+        flagged.append(book_id)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot)
+        assert "May duplicate “Dune” (organized" in screen_text(app)
+        for key in ("s", "k", "x"):
+            await pilot.press("a")  # a flagged book asks first
+            await pilot.pause()
+            assert isinstance(app.screen, DuplicateDialog)
+            await pilot.press(key)
+            await settle(pilot)
+        assert "Nothing to review" in screen_text(app)
+
+    skipped, kept, replacing = flagged
+    assert (await books.get(database.pool, skipped)).status is BookStatus.INBOX
+    assert (await books.get(database.pool, kept)).status is BookStatus.ORGANIZED
+    assert (await books.get(database.pool, replacing)).status is BookStatus.ORGANIZED
+    assert await books.get(database.pool, old) is None  # replaced: its row is gone...
+    assert not Path(old_file.storage_path).exists()
+    rejected = [p for p in home.rejected_dir.rglob("*") if p.is_file()]
+    assert any(p.read_bytes() == b"the bytes of Old Dune" for p in rejected)  # ...never deleted
+
+
+def volume(title: str, isbn: str = "9780441013593") -> dict:
+    return {
+        "id": title,
+        "volumeInfo": {
+            "title": title,
+            "authors": ["Frank Herbert"],
+            "industryIdentifiers": [{"type": "ISBN_13", "identifier": isbn}],
+        },
+    }
+
+
+async def test_manual_search_adds_candidates(
+    database: Database, database_dsn: str, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHELVER_HARDCOVER_TOKEN", "hc-token")
+    book_id = await make_book(database, home, "Dune", author="Frank Herbert")
+    app = make_app(home, database_dsn)
+    with respx.mock(assert_all_mocked=True) as mock:
+        google = mock.get(f"{GOOGLE}/volumes").mock(
+            return_value=httpx.Response(200, json={"items": [volume("Dune Messiah")]})
+        )
+        mock.post(HARDCOVER).mock(
+            return_value=httpx.Response(200, json={"errors": [{"message": "bad query"}]})
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_review(pilot)
+            await pilot.press("slash")
+            await pilot.pause()
+            assert isinstance(app.screen, SearchDialog)
+            field = app.screen.query_one(Input)
+            assert field.value == "Dune Frank Herbert"
+            field.value = ""
+            await pilot.press(*"messiah", "enter")  # typed keys stay in the input
+            await settle(pilot)
+            assert isinstance(app.screen, ReviewScreen) and app.current_mode == "review"
+            assert google.calls.last.request.url.params["q"] == "messiah"
+            text = screen_text(app)
+            assert "/Google" in text and "Dune Messiah" in text
+            assert "1 answer added" in text and "Hardcover" in text  # its failure is visible
+            assert screen.state is not None and len(screen.state.sources) == 3
+    sources = sorted(c.source for c in await books.candidates_of(database.pool, book_id))
+    assert sources == ["file", "manual:google_books"]
+
+
+async def test_fetch_failure_is_shown_inline_and_retried(
+    database: Database, database_dsn: str, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SHELVER_HARDCOVER_TOKEN", raising=False)
+    monkeypatch.delenv("SHELVER_GOOGLE_BOOKS_KEY", raising=False)
+    await make_book(database, home, "Dune", author="Frank Herbert")
+    app = make_app(home, database_dsn)
+    with respx.mock(assert_all_mocked=True) as mock:
+        google = mock.get(f"{GOOGLE}/volumes")
+        google.mock(return_value=httpx.Response(403, json={"error": {"message": "forbidden"}}))
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_review(pilot)
+            assert "Not fetched yet" in screen_text(app)
+            await pilot.press("f")
+            await settle(pilot)
+            text = screen_text(app)
+            assert "Google Books: failed" in text and "f retries" in text
+            assert "Hardcover: skipped" in text
+            assert app.current_mode == "review" and isinstance(app.screen, ReviewScreen)
+
+            google.mock(return_value=httpx.Response(200, json={"items": [volume("Dune")]}))
+            await pilot.press("f")
+            await settle(pilot)
+            text = screen_text(app)
+            assert "Google Books: ok" in text and "3 Google" in text
+            assert screen.state is not None and len(screen.state.sources) == 3
+
+
+async def test_failed_approval_stays_in_the_queue(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    book_id = await make_book(database, home, "Lost")
+    (file,) = await books.files_of(database.pool, book_id)
+    Path(file.inbox_path).unlink()  # the file went missing behind shelver's back
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Could not approve “Lost”" in text
+        assert "1 waiting" in text and "Lost" in text
+    assert (await books.get(database.pool, book_id)).status is BookStatus.REVIEW
+
+
+async def test_empty_queue(database_dsn: str, home: Home) -> None:
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot)
+        text = screen_text(app)
+        assert "Nothing to review" in text and "shelver fetch" in text
+        for key in ("a", "e", "f", "slash", "1", "enter"):
+            await pilot.press(key)
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.query_one(DataTable).row_count == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("isbn_13", "978-0-441-01359-3", "9780441013593"),
+        ("isbn_10", "0-441-01359-7", "0441013597"),
+        ("language", "French", "fr"),
+        ("genres", "sf, Classics ,sf", ["sf", "Classics"]),
+        ("title", "  ", None),
+    ],
+)
+def test_parse_field_accepts(name: str, text: str, expected: object) -> None:
+    assert parse_field(name, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("isbn_13", "9780441013594", "check digit"),
+        ("isbn_10", "044101359", "10 characters"),
+        ("published_year", "3000", "between"),
+        ("language", "klingonese", "ISO 639-1"),
+        ("page_count", "-3", "between"),
+        ("cover_url", "file:///etc/passwd", "http"),
+    ],
+)
+def test_parse_field_refuses(name: str, text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_field(name, text)
+
+
+def test_review_state_is_importable() -> None:
+    assert ReviewState.from_item.__doc__
