@@ -566,15 +566,20 @@ async def sync(
     client: HardcoverClient,
     *,
     book_ids: list[UUID] | None = None,
+    include_unread: bool = False,
     now: datetime | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[SyncOutcome]:
-    """Sync every organized book (or ``book_ids``); one outcome per book, in title order.
+    """Sync the organized books a device has reported on; one outcome per book, in title order.
 
-    A refused token records an error for the book at hand and raises HardcoverAuthError.
+    ``book_ids`` picks books (read or not); ``include_unread`` also matches every other
+    organized book (at 60 requests a minute, a big library takes a while). A refused token
+    records an error for the book at hand and raises HardcoverAuthError.
     """
     now = now or datetime.now(UTC)
-    records = await db.fetch(query("hardcover_sync_books"), book_ids)
+    records = await db.fetch(
+        query("hardcover_sync_books"), book_ids, include_unread or book_ids is not None
+    )
     books = [SyncCandidate.from_record(r) for r in records]
     outcomes: list[SyncOutcome] = []
     for done, book in enumerate(books, start=1):
@@ -608,6 +613,7 @@ async def run(
     settings: ProviderSettings,
     *,
     book_ids: list[UUID] | None = None,
+    include_unread: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[SyncOutcome]:
     """Everything a screen action needs in one call: find the token, connect, sync.
@@ -617,4 +623,6 @@ async def run(
     """
     token = await load_token(db, config_dir)
     async with open_client(settings, token) as client:
-        return await sync(db, client, book_ids=book_ids, on_progress=on_progress)
+        return await sync(
+            db, client, book_ids=book_ids, include_unread=include_unread, on_progress=on_progress
+        )

@@ -116,6 +116,7 @@ async def run_sync(pool, fake: FakeHardcover, sleeps: Sleeps, **kwargs):
         async with hardcover_sync.open_client(
             SETTINGS, TOKEN, sleep=sleeps, limiter=limiter
         ) as client:
+            kwargs.setdefault("include_unread", True)
             return await hardcover_sync.sync(pool, client, **kwargs)
 
 
@@ -194,6 +195,19 @@ async def test_a_book_already_on_the_shelf_is_updated_not_added_twice(database, 
     assert fake.calls[3][1]["id"] == 777 and fake.calls[3][1]["pages"] == 50
     row = await log_row(pool, book.id)
     assert (row["hardcover_user_book_id"], row["hardcover_read_id"]) == (555, 777)
+
+
+async def test_by_default_only_books_with_progress_are_synced(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Read", isbn_13="9781000000111", document="q" * 32)
+    unread = await organized_book(pool, "Unread", isbn_13="9781000000222")
+    await read(pool, "q" * 32, 0.2)
+    fake.edition(isbn_13="9781000000111")
+    outcomes = await run_sync(pool, fake, sleeps, include_unread=False)
+    assert [o.title for o in outcomes] == ["Read"]
+    # named explicitly, an unread book is matched too
+    outcomes = await run_sync(pool, fake, sleeps, include_unread=False, book_ids=[unread.id])
+    assert [(o.title, o.outcome) for o in outcomes] == [("Unread", "not_found")]
 
 
 async def test_isbn10_is_tried_when_isbn13_is_unknown(database, fake, sleeps):

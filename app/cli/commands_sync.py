@@ -27,6 +27,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "hardcover", help="match organized books to Hardcover and push status and progress"
     )
     hardcover.add_argument("book_ids", nargs="*", metavar="BOOK_ID", help="only these books")
+    hardcover.add_argument(
+        "--all",
+        action="store_true",
+        help="also match organized books no device has reported on (slow: 60 requests a minute)",
+    )
     hardcover.add_argument("--json", action="store_true", help="print one JSON document")
     hardcover.set_defaults(handler=run_hardcover)
 
@@ -55,6 +60,7 @@ def run_hardcover(context: CliContext, args: argparse.Namespace) -> int:
                 context.home.config_dir,
                 context.settings.providers,
                 book_ids=book_ids,
+                include_unread=args.all,
             )
 
     try:

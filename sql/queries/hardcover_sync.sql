@@ -1,6 +1,7 @@
 -- name: hardcover_sync_books
 -- Organized books with what a Hardcover sync needs: ISBNs, the stored match, the newest reading
--- position of any of the book's documents, and what was last sent ($1: only these books).
+-- position of any of the book's documents, and what was last sent ($1: only these books;
+-- $2: also books no device has reported on, which have nothing to push yet).
 SELECT b.id, b.title, b.isbn_13, b.isbn_10, b.hardcover_book_id, b.hardcover_edition_id,
        pos.percentage, pos.updated_at AS read_at,
        log.hardcover_user_book_id, log.hardcover_read_id, log.last_status, log.last_progress,
@@ -16,6 +17,14 @@ LEFT JOIN LATERAL (
 LEFT JOIN hardcover_sync_log log ON log.book_id = b.id
 WHERE b.status = 'organized'
   AND ($1::uuid[] IS NULL OR b.id = ANY ($1))
+  AND (
+      $2::boolean
+      OR b.id IN (
+          SELECT link.book_id
+          FROM reading_progress rp
+          CROSS JOIN LATERAL reading_document_book(rp.document) link
+      )
+  )
 ORDER BY b.title NULLS LAST, b.id;
 
 -- name: hardcover_set_match
