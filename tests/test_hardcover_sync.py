@@ -401,7 +401,7 @@ async def test_timeouts_are_retried_then_reported(database, sleeps):
         route = router.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
         limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(SETTINGS, TOKEN, sleep=sleeps, limiter=limiter) as c:
-            [outcome] = await hardcover_sync.sync(pool, c)
+            [outcome] = await hardcover_sync.sync(pool, c, include_unread=True)
     assert outcome.outcome == "error" and "did not answer in time" in outcome.detail
     assert route.call_count == 4
 
