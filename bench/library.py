@@ -45,6 +45,22 @@ from data.library_window import LibraryWindow  # noqa: E402
 TYPED_QUERIES = ("tolkien", "the hobbit", "garcia marq", "emile zola germ", "shadow of")
 
 
+BROAD_QUERIES = ("t", "th", "the", "a", "b", "be", "the l", "of")
+
+
+def with_typo(text: str, seed: int) -> str:
+    """The query with two neighbouring letters of its longest word swapped."""
+    rng = random.Random(seed)
+    words = text.split()
+    longest = max(range(len(words)), key=lambda i: len(words[i]))
+    word = words[longest]
+    if len(word) >= 4:
+        at = rng.randrange(1, len(word) - 2)
+        word = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    words[longest] = word
+    return " ".join(words)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -104,6 +120,20 @@ async def bench_search(database: Database, count: int) -> dict:
         started = time.perf_counter()
         await library.count(pool, LibraryQuery(text=text))
         count_timings.append((time.perf_counter() - started) * 1000)
+    typos = [with_typo(text, seed) for seed, text in enumerate(queries[:50])]
+    typo_timings, typo_found = [], 0
+    for text in typos + typos:  # the first round warms
+        started = time.perf_counter()
+        result = await library.page(pool, LibraryQuery(text=text), limit=100)
+        typo_timings.append((time.perf_counter() - started) * 1000)
+        typo_found += bool(result.rows)
+    typo_timings = typo_timings[len(typos) :]
+    broad_timings = []
+    for text in BROAD_QUERIES * 3:
+        started = time.perf_counter()
+        await library.page(pool, LibraryQuery(text=text), limit=100)
+        broad_timings.append((time.perf_counter() - started) * 1000)
+    broad_timings = broad_timings[len(BROAD_QUERIES) :]
     browse = []
     for sort in ("title", "author", "year", "language", "reading"):
         for _ in range(10):
@@ -113,6 +143,9 @@ async def bench_search(database: Database, count: int) -> dict:
     print(f"search page (100 rows)   {describe(timings)}")
     print(f"search count             {describe(count_timings)}")
     print(f"browse first page, 5 sorts {describe(browse)}")
+    print(f"typo queries (one word changed) {describe(typo_timings)}")
+    print(f"  {typo_found // 2} of {len(typos)} typo queries found something")
+    print(f"broad prefixes ({', '.join(BROAD_QUERIES)}) {describe(broad_timings)}")
     print(f"  sample queries: {', '.join(repr(q) for q in queries[:8])} ...")
     print(f"  queries with no result: {sum(1 for s in sizes if s == 0)}")
     return {

@@ -258,6 +258,28 @@ TITLE_TEMPLATES = (
     "Chronicles of the {a}",
     "{a}: A Novel",
     "The Last {a}",
+    "{a} in {b}",
+    "{a}'s {b}",
+    "Of {a} and {b}",
+    "{a}, {b}",
+    "Under the {a}",
+    "The {a}",
+    "My {a}",
+    "{a} {b}: Stories",
+    "Notes on {a}",
+    "The Book of {a}",
+    "{a} at {b}",
+    "Songs of {b}",
+    "{a} Without {b}",
+    "After the {a}",
+    "When {a} Falls",
+    "{a} & {b}",
+    "{a} {b} {c}",
+    "Le {a} de {b}",
+    "Die {a} der {b}",
+    "El {a} del {b}",
+    "Il {a} di {b}",
+    "{a} ({b} #{n})",
 )
 GENRES = (
     "Fantasy",
@@ -430,8 +452,10 @@ class Vocabulary:
 
 
 def _title(rng: random.Random, language: str, vocabulary: Vocabulary) -> str:
-    a, b = vocabulary.word(rng, language), vocabulary.word(rng, language)
-    title = rng.choice(TITLE_TEMPLATES).format(a=a.capitalize(), b=b.capitalize())
+    a, b, c = (vocabulary.word(rng, language) for _ in range(3))
+    title = rng.choice(TITLE_TEMPLATES).format(
+        a=a.capitalize(), b=b.capitalize(), c=c.capitalize(), n=rng.randint(1, 12)
+    )
     if rng.random() < 0.1:
         title += f" {rng.randint(2, 9)}"
     return title

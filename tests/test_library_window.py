@@ -35,7 +35,15 @@ async def many(database):
 
 
 async def reference(db, query: LibraryQuery) -> list[LibraryRow]:
-    return (await library.page(db, query, limit=5_000)).rows
+    """The whole list, read in big keyset pages."""
+    rows: list[LibraryRow] = []
+    cursor = None
+    while True:
+        result = await library.page(db, query, after=cursor, limit=5_000)
+        rows.extend(result.rows)
+        cursor = result.next_cursor
+        if cursor is None:
+            return rows
 
 
 @pytest.mark.parametrize(
@@ -125,3 +133,34 @@ async def test_table_over_the_database(many):
         assert table.cursor_index == 0
         assert table.cursor_row.id == target
         assert app.moved[-1].id == target
+
+
+@pytest.mark.parametrize(("text", "matches"), [("tome", 6_000), ("cluster", 3_000)])
+async def test_broad_searches_are_listed_by_title(database, text, matches):
+    """More than 2,000 matches are listed by title (walked or sorted): same rows, same order
+    as the title sort, page after page."""
+    db = database.pool
+    records = [
+        (
+            uuid.uuid4(),
+            "organized",
+            f"{'Zeta Cluster' if i % 2 else 'Alpha'} Tome {i % 500:03d}",
+            f"Author {i % 11}",
+        )
+        for i in range(6_000)
+    ]
+    async with db.acquire() as conn:
+        await conn.copy_records_to_table(
+            "books", records=records, columns=("id", "status", "title", "author")
+        )
+        await conn.execute("ANALYZE books")
+    by_title = await reference(db, LibraryQuery(text=text, sort="title"))
+    assert len(by_title) == matches
+    first = await library.page(db, LibraryQuery(text=text), limit=100)
+    assert first.rows[0].cursor.ordered_by.value == "title"
+    window = LibraryWindow(db, LibraryQuery(text=text), block_size=500)
+    assert await window.count() == matches
+    ids = []
+    for start in range(0, matches, 500):
+        ids.extend(r.id for r in await window.fetch(start, 500))
+    assert ids == [r.id for r in by_title]

@@ -60,9 +60,11 @@ candidates AS NOT MATERIALIZED (
                    SELECT book_id FROM progress WHERE percentage >= 0.99)))
 ),
 -- Relevance ranks every match, which is cheap for a few thousand; a query that matches more
--- (one letter, "the") is listed by title instead, where the index finds the first page at once.
+-- (one letter, "the") is listed by title instead. Up to 5,000 matches are sorted by title
+-- outright; beyond that the title index is walked, which finds the first page at once when
+-- matches are everywhere (but would crawl over a cluster like every "Songs of ..." title).
 match_count AS (
-    SELECT count(*) AS n FROM (SELECT 1 FROM candidates LIMIT 2001) capped
+    SELECT count(*) AS n FROM (SELECT 1 FROM candidates LIMIT 5001) capped
 ),
 page AS (
     (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
@@ -80,10 +82,19 @@ page AS (
      FROM candidates c
      WHERE (($8::text = 'title' AND NOT $9::bool)
             OR ($8::text = 'relevance'
-                AND ($1::tsquery IS NULL OR (SELECT n FROM match_count) > 2000)))
+                AND ($1::tsquery IS NULL OR (SELECT n FROM match_count) > 5000)))
        AND ($13::uuid IS NULL
             OR (c.title_key, c.id) > ($11::text, $13::uuid))
      ORDER BY c.title_key, c.id
+     LIMIT $14)
+    UNION ALL
+    -- The same order, sorted rather than walked (`|| ''` keeps the planner off the index).
+    (SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
+            row_number() OVER (ORDER BY c.title_key || '', c.id) AS ordinal
+     FROM candidates c
+     WHERE $8::text = 'relevance' AND $1::tsquery IS NOT NULL AND $13::uuid IS NULL
+       AND (SELECT n FROM match_count) BETWEEN 2001 AND 5000
+     ORDER BY c.title_key || '', c.id
      LIMIT $14)
     UNION ALL
     (SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
