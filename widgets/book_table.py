@@ -166,6 +166,7 @@ class BookTable(ScrollView, can_focus=True):
         self._widths: list[int] = []
         self._announced: tuple[int, Hashable] | None = None
         self._restore_key: Hashable | None = None
+        self._asked = False
 
     # ---- the owner's side ---------------------------------------------------------------
 
@@ -254,6 +255,7 @@ class BookTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _request_visible(self) -> None:
+        self._asked = False
         if self.source is None:
             return
         top = int(self.scroll_offset.y)
@@ -429,7 +431,8 @@ class BookTable(ScrollView, can_focus=True):
         is_cursor = index == self.cursor_index
         if row is None:
             block = index // self.BLOCK_SIZE
-            if block not in self._pending and self.source is not None:
+            if block not in self._pending and self.source is not None and not self._asked:
+                self._asked = True  # one request per frame, not one per empty line
                 self.call_later(self._request_visible)
             style = self.get_component_rich_style("book-table--loading")
             if is_cursor:

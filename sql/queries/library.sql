@@ -20,13 +20,11 @@ WITH progress AS MATERIALIZED (
     -- Reading state of each book that has any: its furthest position on any device.
     -- (Driven from reading_progress, one index probe per document: a join would read every
     -- file.)
-    SELECT linked.book_id, max(linked.percentage) AS percentage
-    FROM (SELECT (SELECT bf.book_id FROM book_files bf
-                  WHERE bf.content_hash = rp.document
-                  ORDER BY bf.created_at LIMIT 1) AS book_id,
-                 rp.percentage
-          FROM reading_progress rp) linked
-    WHERE linked.book_id IS NOT NULL
+    SELECT linked.book_id, max(rp.percentage) AS percentage
+    FROM reading_progress rp
+    CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
+                        WHERE bf.content_hash = rp.document
+                        ORDER BY bf.created_at LIMIT 1) linked
     GROUP BY linked.book_id
 ),
 candidates AS NOT MATERIALIZED (
@@ -171,7 +169,10 @@ page AS (
             LIMIT $14)
            UNION ALL
            (SELECT c.*, pr.percentage::float8, 'reading'
-            FROM candidates c JOIN progress pr ON pr.book_id = c.id
+            FROM progress pr
+            -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
+            CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
+                                OFFSET 0) c
             WHERE $8::text = 'reading' AND NOT $9::bool
               AND ($13::uuid IS NULL OR (pr.percentage::float8, c.title_key, c.id)
                                         > ($12::float8, $11::text, $13::uuid))
@@ -191,7 +192,10 @@ page AS (
             LIMIT $14)
            UNION ALL
            (SELECT c.*, pr.percentage::float8, 'reading'
-            FROM candidates c JOIN progress pr ON pr.book_id = c.id
+            FROM progress pr
+            -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
+            CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
+                                OFFSET 0) c
             WHERE $8::text = 'reading' AND $9::bool
               AND ($13::uuid IS NULL OR (pr.percentage::float8, c.title_key, c.id)
                                         < ($12::float8, $11::text, $13::uuid))
@@ -223,13 +227,11 @@ WITH progress AS MATERIALIZED (
     -- Reading state of each book that has any: its furthest position on any device.
     -- (Driven from reading_progress, one index probe per document: a join would read every
     -- file.)
-    SELECT linked.book_id, max(linked.percentage) AS percentage
-    FROM (SELECT (SELECT bf.book_id FROM book_files bf
-                  WHERE bf.content_hash = rp.document
-                  ORDER BY bf.created_at LIMIT 1) AS book_id,
-                 rp.percentage
-          FROM reading_progress rp) linked
-    WHERE linked.book_id IS NOT NULL
+    SELECT linked.book_id, max(rp.percentage) AS percentage
+    FROM reading_progress rp
+    CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
+                        WHERE bf.content_hash = rp.document
+                        ORDER BY bf.created_at LIMIT 1) linked
     GROUP BY linked.book_id
 ),
 candidates AS NOT MATERIALIZED (
