@@ -32,8 +32,6 @@ from data.settings import Settings
 log = logging.getLogger("shelver.serve")
 access_log = logging.getLogger("shelver.serve.access")
 
-JSON_TYPE = "application/json"
-
 POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 WRITER_KEY = web.AppKey("writer", ProgressWriter)
 VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
@@ -111,6 +109,12 @@ async def healthcheck(request: web.Request) -> web.Response:
     return _json(200, {"state": "OK"})
 
 
+def _logged_path(request: web.Request) -> str:
+    """The path as sent (still percent-encoded, without the query): a ``%0A`` in it cannot
+    start a forged log line, and nothing after ``?`` is written down."""
+    return request.rel_url.raw_path
+
+
 @web.middleware
 async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into a KoSync error body and log one line per request."""
@@ -124,13 +128,13 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a database failure: the reference server's "internal" answer
-        log.error("%s %s failed: %s", request.method, request.path, type(exc).__name__)
+        log.error("%s %s failed: %s", request.method, _logged_path(request), type(exc).__name__)
         response = _error(kosync.ERROR_INTERNAL)
     access_log.info(
         '%s "%s %s" %d %.1fms user=%s',
         request.remote or "-",
         request.method,
-        request.path,
+        _logged_path(request),
         response.status,
         (time.perf_counter() - started) * 1000,
         request.get("user", "-"),

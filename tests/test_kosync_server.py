@@ -768,3 +768,17 @@ async def test_serve_watches_the_inbox_and_progress_links_itself(
         assert "watching the inbox" in server.log_text()
     finally:
         await drop_database(server_dsn, dsn)
+
+
+async def test_a_newline_in_the_path_cannot_forge_a_log_line(tmp_path: Path, kosync_dsn: str):
+    server = start_server(tmp_path, kosync_dsn)
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            url = f"{server.base_url}/syncs/progress/abc%0A2026-01-01%20forged%20line"
+            response = await http.get(url, headers=auth("nobody", "x"))
+            assert response.status_code == 401
+    finally:
+        assert server.stop() == 0
+    lines = server.log_text().splitlines()
+    assert not any(line.startswith("2026-01-01 forged") for line in lines)
+    assert any("abc%0A2026-01-01%20forged%20line" in line for line in lines)
