@@ -119,11 +119,13 @@ class ShelverApp(App[None]):
     async def _watch_inbox_folder(self) -> None:
         """Run the inbox folder watcher once the database is open; the Inbox shows arrivals."""
         from data.watcher import watch_inbox
+        from widgets.inbox_pool import prepare_process_pools
 
         try:
             database = await self.wait_for_database()
         except Exception:
             return  # the open failure has its own dialog; a retry does not restart watching
+        prepare_process_pools()  # on the UI thread: it swaps sys.stderr for a moment
         try:
             await watch_inbox(
                 database,

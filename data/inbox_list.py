@@ -15,6 +15,8 @@ from data.books import Executor
 from data.models import Row
 from data.queries import query
 
+SOURCE_LABELS = {"google_books": "Google Books", "hardcover": "Hardcover"}
+
 
 class InboxRow(Row):
     """One inbox book as the Inbox list shows it."""
@@ -30,9 +32,21 @@ class InboxRow(Row):
     duplicate_author: str | None = None
     fetch_states: list[str] = Field(default_factory=list)
     """The last fetch outcome of each provider (ok / empty / failed / skipped), by source."""
+    fetch_sources: list[str] = Field(default_factory=list)
+    """The providers of ``fetch_states``, in the same order."""
     fetch_messages: list[str] = Field(default_factory=list)
-    """The readable reasons the providers gave (failures, "no match found"...)."""
+    """What each provider said ("" for a plain success), in the same order."""
     fetched_candidates: int = 0
+
+    @property
+    def fetch_notes(self) -> list[str]:
+        """``"Google Books: no match found"``... for every provider that said something."""
+        notes = []
+        for source, message in zip(self.fetch_sources, self.fetch_messages, strict=False):
+            if message:
+                label = SOURCE_LABELS.get(source, source)
+                notes.append(message if label in message else f"{label}: {message}")
+        return notes
 
     @property
     def candidate_status(self) -> str:

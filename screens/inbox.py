@@ -68,11 +68,12 @@ def row_detail(row: InboxRow) -> Text:
         text.append(f"“{row.duplicate_title or 'untitled'}”", "bold yellow")
         if row.duplicate_author:
             text.append(f" by {row.duplicate_author}", "yellow")
-    for message in row.fetch_messages:
+    for message in row.fetch_notes:
         text.append(" · " if text else "")
         text.append(message, "red" if row.candidate_status == "failed" else "dim")
     if not text:
         text.append(f"{row.title or '(untitled)'} — {row.author or 'unknown author'}", "dim")
+        text.append("  (⏎ review)", "dim italic")
     return text
 
 

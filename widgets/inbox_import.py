@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from data.importing import ImportReport, import_paths
+from widgets.inbox_pool import prepare_process_pools
 from widgets.path_input import PathInput
 from widgets.progress_strip import ProgressStrip
 
@@ -57,6 +58,8 @@ class ImportDialog(ModalScreen[ImportReport | None]):
     AUTO_FOCUS = "#import-path"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="import.close"),
+        # A binding, not a key handler: the key must not also reach the screen underneath.
+        Binding("enter", "close_when_done", "Close", show=False, id="import.done"),
     ]
     DEFAULT_CSS = """
     ImportDialog { align: center middle; background: $background 60%; }
@@ -68,6 +71,7 @@ class ImportDialog(ModalScreen[ImportReport | None]):
     #import-path { margin-bottom: 0; }
     #import-matches { color: $text-muted; height: auto; max-height: 3; }
     #import-error { color: $error; height: auto; }
+    .-blank { display: none; }
     #import-summary { height: auto; max-height: 14; margin-top: 1; display: none; }
     #import-summary.-shown { display: block; }
     #import-hint { color: $text-muted; margin-top: 1; }
@@ -88,8 +92,8 @@ class ImportDialog(ModalScreen[ImportReport | None]):
             yield Label("Import books", id="import-title")
             yield Label("File or folder (tab completes; the originals stay where they are):")
             yield PathInput(self.start_in, id="import-path", compact=True)
-            yield Static("", id="import-matches", markup=False)
-            yield Static("", id="import-error", markup=False)
+            yield Static("", id="import-matches", markup=False, classes="-blank")
+            yield Static("", id="import-error", markup=False, classes="-blank")
             yield ProgressStrip(id="import-progress")
             with VerticalScroll(id="import-summary"):
                 yield Static("", id="import-summary-text")
@@ -103,24 +107,29 @@ class ImportDialog(ModalScreen[ImportReport | None]):
         shown = "  ".join(matches[:SHOWN_MATCHES])
         if len(matches) > SHOWN_MATCHES:
             shown += f"  … {len(matches) - SHOWN_MATCHES} more"
-        self.query_one("#import-matches", Static).update(shown if len(matches) > 1 else "")
+        self._say("#import-matches", shown if len(matches) > 1 else "")
 
     @on(Input.Changed, "#import-path")
     def _clear_error(self) -> None:
-        self.query_one("#import-error", Static).update("")
+        self._say("#import-error", "")
+
+    def _say(self, selector: str, message: str) -> None:
+        """Show a note line, or hide it when there is nothing to say."""
+        note = self.query_one(selector, Static)
+        note.update(message)
+        note.set_class(not message, "-blank")
 
     @on(Input.Submitted, "#import-path")
     def _submitted(self, event: Input.Submitted) -> None:
         if self.running or self.report is not None:
             return
         text = event.value.strip()
-        error = self.query_one("#import-error", Static)
         if not text:
-            error.update("Type the path of a book file or a folder of books.")
+            self._say("#import-error", "Type the path of a book file or a folder of books.")
             return
         path = Path(os.path.expanduser(text))
         if not path.exists() and not path.is_symlink():
-            error.update(f"No such file or folder: {path}")
+            self._say("#import-error", f"No such file or folder: {path}")
             return
         self.start(path)
 
@@ -129,7 +138,7 @@ class ImportDialog(ModalScreen[ImportReport | None]):
     def start(self, path: Path) -> None:
         self.running = True
         self.query_one("#import-path", PathInput).disabled = True
-        self.query_one("#import-matches", Static).update("")
+        self._say("#import-matches", "")
         self.query_one("#import-hint", Label).update("importing…")
         self.query_one(ProgressStrip).start("Importing")
         self.run_import(path)
@@ -139,6 +148,7 @@ class ImportDialog(ModalScreen[ImportReport | None]):
         strip = self.query_one(ProgressStrip)
         try:
             database = await self.shelver.wait_for_database()
+            prepare_process_pools()  # on the UI thread: it swaps sys.stderr for a moment
             report = await import_paths(
                 database,
                 self.shelver.home,
@@ -150,7 +160,7 @@ class ImportDialog(ModalScreen[ImportReport | None]):
             self.running = False
             strip.hide()
             self.query_one("#import-hint", Label).update("esc close")
-            self.query_one("#import-error", Static).update(f"The import stopped: {error}")
+            self._say("#import-error", f"The import stopped: {error}")
             self.shelver.show_error(error)
             return
         self.running = False
@@ -166,7 +176,7 @@ class ImportDialog(ModalScreen[ImportReport | None]):
 
     # Closing -----------------------------------------------------------------------------
 
-    def key_enter(self) -> None:
+    def action_close_when_done(self) -> None:
         if self.report is not None:
             self.dismiss(self.report)
 

@@ -9,6 +9,7 @@ SELECT b.id, b.title, b.author, b.created_at, b.possible_duplicate_of,
        coalesce(f.formats, '{}') AS formats,
        coalesce(f.file_size, 0) AS file_size,
        coalesce(s.states, '{}') AS fetch_states,
+       coalesce(s.sources, '{}') AS fetch_sources,
        coalesce(s.messages, '{}') AS fetch_messages,
        coalesce(s.candidates, 0) AS fetched_candidates
 FROM books b
@@ -20,7 +21,8 @@ LEFT JOIN LATERAL (
 ) f ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(fs.state ORDER BY fs.source) AS states,
-           array_agg(fs.message ORDER BY fs.source) FILTER (WHERE fs.message <> '') AS messages,
+           array_agg(fs.source ORDER BY fs.source) AS sources,
+           array_agg(fs.message ORDER BY fs.source) AS messages,
            sum(fs.candidates)::integer AS candidates
     FROM fetch_status fs WHERE fs.book_id = b.id
 ) s ON true
