@@ -104,16 +104,16 @@ class ReviewScreen(ShelverScreen):
     DEFAULT_CSS = """
     ReviewScreen #review-table { height: 1fr; }
     ReviewScreen #review-detail {
-        height: 4;
+        height: 3;
         padding: 0 1;
         background: $boost;
         scrollbar-size-vertical: 1;
     }
     ReviewScreen #review-detail-text { height: auto; }
-    ReviewScreen #review-status-row { height: auto; max-height: 3; padding: 0 1; }
-    ReviewScreen #review-progress { width: 14; display: none; }
+    ReviewScreen #review-status-row { height: 2; padding: 0 1; }
+    ReviewScreen #review-progress { width: 12; display: none; }
     ReviewScreen #review-progress.-busy { display: block; }
-    ReviewScreen #review-status { width: 1fr; height: auto; max-height: 3; }
+    ReviewScreen #review-status { width: 1fr; height: 2; }
     ReviewScreen.-empty #review-detail, ReviewScreen.-empty #review-book { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -174,6 +174,11 @@ class ReviewScreen(ShelverScreen):
     def table(self) -> DataTable:
         return self.query_one("#review-table", DataTable)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "duplicate":  # only a flagged book has the duplicate choice
+            return self.state is not None and self.state.item.duplicate_of is not None
+        return True
+
     # Loading ------------------------------------------------------------------------------
 
     def on_screen_resume(self) -> None:
@@ -222,9 +227,12 @@ class ReviewScreen(ShelverScreen):
         """Paint one book (keeping picks and edits when it is the same book again)."""
         self.show_empty(None)
         previous = self.state if self.state and self.state.item.book.id == item.book.id else None
+        if previous is None and self.state is not None:
+            self._note = None  # a note was about the book before
         self.state = ReviewState.from_item(item, previous)
         self.show_heading()
         self.show_book()
+        self.refresh_bindings()
         self.render_grid(keep_cursor=previous is not None)
         self.show_status()
         self.prefetch_next()
@@ -260,7 +268,8 @@ class ReviewScreen(ShelverScreen):
 
     def column_width(self, sources: int) -> int:
         padding = 2 * self.table.cell_padding
-        spare = self.size.width - FIELD_COLUMN_WIDTH - padding * (sources + 1) - 2
+        # Every column fits at 80 columns up to four sources; more scroll sideways.
+        spare = self.size.width - FIELD_COLUMN_WIDTH - padding * (sources + 1) - 1
         return max(MIN_COLUMN_WIDTH, min(MAX_COLUMN_WIDTH, spare // max(1, sources)))
 
     def render_grid(self, *, keep_cursor: bool = True) -> None:
@@ -276,8 +285,7 @@ class ReviewScreen(ShelverScreen):
             table.add_column(header(index, source, width), key=source.key, width=width)
         for name, label in REVIEW_FIELDS:
             chosen = state.chosen_key(name)
-            marker = " ✎" if name in state.edits and chosen == EDITED else ""
-            cells: list[Text] = [Text(clip(label + marker, FIELD_COLUMN_WIDTH), "bold")]
+            cells: list[Text] = [Text(label, "bold")]
             for source in state.sources:
                 cells.append(self.cell(name, source, chosen == source.key, width))
             table.add_row(*cells, key=name)
@@ -645,16 +653,17 @@ class ReviewScreen(ShelverScreen):
 
     def show_status(self) -> None:
         """Running work, the last note, and each provider's last fetch for this book."""
-        text = Text()
+        # Two lines: what is running and the last note; then the providers' statuses.
+        text = Text(no_wrap=True, overflow="ellipsis")
         if self._busy.labels:
             text.append(" · ".join(self._busy.labels.values()), "italic")
-            text.append("\n")
+            if self._note is not None:
+                text.append(" · ")
         if self._note is not None:
             text.append_text(self._note)
-            text.append("\n")
         if self.state is not None:
+            text.append("\n")
             text.append_text(fetch_statuses(self.state.item.statuses))
-        text.rstrip()  # in place
         self.query_one("#review-status", Static).update(text)
 
 

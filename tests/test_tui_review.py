@@ -20,8 +20,9 @@ from data.models import BookFields, BookStatus
 from data.settings import ProviderSettings, Settings
 from screens.review import ReviewScreen
 from tests.tui_support import SIZE, screen_text, settle
+from widgets.review_cover import describe_cover, terminal_may_show_pictures
 from widgets.review_dialogs import DuplicateDialog, FieldEditor, SearchDialog
-from widgets.review_model import ReviewState, parse_field
+from widgets.review_model import parse_field, source_names
 
 GOOGLE = "https://books.review-test.example/books/v1"
 HARDCOVER = "https://hardcover.review-test.example/v1/graphql"
@@ -362,5 +363,59 @@ def test_parse_field_refuses(name: str, text: str, reason: str) -> None:
         parse_field(name, text)
 
 
-def test_review_state_is_importable() -> None:
-    assert ReviewState.from_item.__doc__
+@pytest.mark.parametrize(
+    ("source", "short"),
+    [
+        ("file", "File"),
+        ("google_books", "Google"),
+        ("hardcover#2", "Hardcover 2"),
+        ("manual:google_books#3", "/Google 3"),
+    ],
+)
+def test_source_names(source: str, short: str) -> None:
+    assert source_names(source)[0] == short
+
+
+def test_cover_description_and_picture_probe(tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "cover.png"
+    Image.new("RGB", (60, 90), "navy").save(picture)
+    assert "60×90 PNG" in describe_cover(str(picture), None).plain
+    assert "unreadable" in describe_cover(str(tmp_path / "gone.jpg"), None).plain
+    assert "https://x.test/c.jpg" in describe_cover(None, "https://x.test/c.jpg").plain
+    assert describe_cover(None, None).plain == "no cover"
+    assert terminal_may_show_pictures({"TERM": "xterm-kitty"})
+    assert terminal_may_show_pictures({"TERM_PROGRAM": "WezTerm"})
+    assert not terminal_may_show_pictures({"TERM": "tmux-256color"})
+    assert not terminal_may_show_pictures({"TERM": "xterm-kitty", "SHELVER_PICTURES": "0"})
+    assert terminal_may_show_pictures({"TERM": "screen", "SHELVER_PICTURES": "1"})
+
+
+async def test_cover_row_and_long_description_in_the_detail_area(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    from PIL import Image
+
+    cover = home.covers_dir / "ab" / "cover.jpg"
+    cover.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (120, 180), "teal").save(cover)
+    book_id = await make_book(database, home, "Bleak House")
+    await database.pool.execute(
+        "UPDATE books SET cover_path = $2 WHERE id = $1", book_id, str(cover)
+    )
+    long_text = "It was foggy everywhere. " * 40
+    await add_candidate(database, book_id, "google_books", 0.4, description=long_text)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        assert not screen.check_action("duplicate", ())  # no banner, no duplicate key
+        for _ in range(7):
+            await pilot.press("down")
+        await pilot.press("right", "right")  # description, Google
+        await pilot.pause()
+        assert long_text.strip() in screen_text(app)  # the full text, in a scrolling area
+        await pilot.press("right_square_bracket")
+        await pilot.press("down", "down", "down", "down", "left", "left")  # cover, current
+        await pilot.pause()
+        assert "120×180 JPEG" in screen_text(app) and str(cover) in screen_text(app)

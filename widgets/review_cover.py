@@ -9,7 +9,9 @@ or a terminal that is not a tty) the text alone is shown.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,39 @@ _picture_widget: Any = None
 """textual-image's widget class when the terminal shows real pictures, else None."""
 
 
+# Terminals known to show pictures (Sixel or the kitty protocol). Asking the terminal costs a
+# tenth of a second at start-up, so only these (or SHELVER_PICTURES=1) are asked at all.
+GRAPHICS_HINTS = (
+    ("TERM", ("kitty", "foot", "mlterm", "wezterm", "contour")),
+    ("TERM_PROGRAM", ("WezTerm", "iTerm.app", "ghostty", "konsole", "contour")),
+)
+GRAPHICS_VARIABLES = ("KITTY_WINDOW_ID", "WEZTERM_EXECUTABLE", "KONSOLE_VERSION")
+PICTURES_ENV = "SHELVER_PICTURES"
+
+
+def terminal_may_show_pictures(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the terminal is worth asking about pictures (``SHELVER_PICTURES=0|1`` decides)."""
+    environ = os.environ if environ is None else environ
+    choice = environ.get(PICTURES_ENV)
+    if choice in {"0", "1"}:
+        return choice == "1"
+    if any(environ.get(name) for name in GRAPHICS_VARIABLES):
+        return True
+    return any(
+        hint.lower() in environ.get(name, "").lower()
+        for name, hints in GRAPHICS_HINTS
+        for hint in hints
+    )
+
+
 def probe_graphics() -> bool:
     """Find out (once, before the app starts) whether the terminal shows pictures."""
     global _picture_widget
     stdout = sys.__stdout__
     if _picture_widget is not None or stdout is None or not stdout.isatty():
         return _picture_widget is not None
+    if not terminal_may_show_pictures():
+        return False
     try:
         from textual_image import renderable
         from textual_image.renderable.sixel import Image as SixelImage

@@ -53,6 +53,7 @@ def run_tui(context: CliContext, args: argparse.Namespace) -> int:
 
     context.home.ensure()
     app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
+    _probe_terminal_pictures()
     with _exit_cleanly_on_hangup(app):
         app.run()
     return EXIT_OK
@@ -78,6 +79,7 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
 
         asyncio.run(seed())
         app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
+        _probe_terminal_pictures()
         with _exit_cleanly_on_hangup(app):
             app.run()
     finally:
@@ -88,3 +90,11 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
             if context.target.cluster is not None and context.target.cluster.running_as_root:
                 shutil.rmtree(context.target.cluster.root, ignore_errors=True)
     return EXIT_OK
+
+
+def _probe_terminal_pictures() -> None:
+    """Ask the terminal whether it shows pictures (Review's covers): only possible before
+    Textual starts reading the terminal."""
+    from widgets.review_cover import probe_graphics
+
+    probe_graphics()
