@@ -18,8 +18,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.markup import escape
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from data import books
 from data.db import Database
@@ -81,7 +82,7 @@ def fetch_summary(report: FetchReport) -> str:
     fetched = len(report.books)
     moved = sum(b.moved_to_review for b in report.books)
     failed = len(report.failed)
-    line = f"fetched {fetched} book{'s' * (fetched != 1)} · {moved} to review"
+    line = f"{fetched} fetched · {moved} to review"
     return line + (f" · {failed} failed" if failed else "")
 
 
@@ -111,7 +112,9 @@ class InboxScreen(ShelverScreen):
     )
 
     DEFAULT_CSS = """
-    InboxScreen #inbox-filter { margin: 0 1; }
+    InboxScreen #inbox-filter-row { height: 1; padding: 0 1; }
+    InboxScreen #inbox-filter-label { width: auto; text-style: bold; }
+    InboxScreen #inbox-filter { width: 1fr; }
     InboxScreen #inbox-detail { height: 1; padding: 0 1; color: $text-muted; }
     InboxScreen.-empty #inbox-detail { display: none; }
     """
@@ -124,13 +127,14 @@ class InboxScreen(ShelverScreen):
         self._last_reload = 0.0
 
     def compose_body(self) -> ComposeResult:
-        field = Input(
-            placeholder="filter by title or author (esc leaves, esc again clears)",
-            id="inbox-filter",
-            compact=True,
-        )
-        field.display = False  # shown by "/" (a hidden Input can't take the first focus)
-        yield field
+        with Horizontal(id="inbox-filter-row") as row:
+            row.display = False  # shown by "/" (a hidden Input can't take the first focus)
+            yield Label("Filter ", id="inbox-filter-label")
+            yield Input(
+                placeholder="title or author (esc: back to the list, esc again: clear)",
+                id="inbox-filter",
+                compact=True,
+            )
         yield DataTable(id="inbox-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="inbox-detail", markup=False)
         yield ProgressStrip(id="inbox-progress")
@@ -148,6 +152,8 @@ class InboxScreen(ShelverScreen):
     def present(self, view: InboxView) -> None:
         counts, rows = view.counts, view.page.rows
         detail = Text(f"{counts.inbox:,} waiting")
+        if view.text:
+            detail.append(f" · {view.page.matching:,} match “{clip(view.text, 12)}”", "cyan")
         duplicates = sum(1 for row in rows if row.possible_duplicate_of)
         if duplicates:
             detail.append(f" · {duplicates} possible duplicate{'s' * (duplicates > 1)}", "yellow")
@@ -155,8 +161,6 @@ class InboxScreen(ShelverScreen):
         if failed:
             detail.append(f" · {failed} fetch failed", "red")
         detail.append(f" · {counts.review:,} to review · {counts.organized:,} in library", "dim")
-        if view.text:
-            detail.append(f" · {view.page.matching:,} match", "cyan")
         if view.page.matching > len(rows):
             detail.append(f" · newest {len(rows)} shown", "dim")
         self.set_heading(detail)
@@ -241,9 +245,8 @@ class InboxScreen(ShelverScreen):
     # Filter ------------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        field = self.query_one("#inbox-filter", Input)
-        field.display = True
-        field.focus()
+        self.query_one("#inbox-filter-row").display = True
+        self.query_one("#inbox-filter", Input).focus()
 
     @on(Input.Changed, "#inbox-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -260,11 +263,11 @@ class InboxScreen(ShelverScreen):
         table = self.query_one("#inbox-table", DataTable)
         if field.has_focus:
             if not field.value:
-                field.display = False
+                self.query_one("#inbox-filter-row").display = False
             table.focus()
         elif field.value:
             field.value = ""  # Input.Changed reloads the list
-            field.display = False
+            self.query_one("#inbox-filter-row").display = False
             table.focus()
 
     # Import ------------------------------------------------------------------------------

@@ -253,7 +253,7 @@ async def test_fetch_updates_the_status_column(
             assert column(app, "fetch") == ["failed", "no match"]
             assert "1 to review" in screen_text(app)
             strip = app.screen.query_one("#inbox-progress")
-            assert "fetched 3 books" in str(strip.query_one("#progress-item").content)
+            assert "3 fetched · 1 to review" in str(strip.query_one("#progress-item").content)
 
 
 async def test_enter_opens_review(
