@@ -32,6 +32,7 @@ from data.library_models import (
 )
 from data.models import Book
 from data.queries import query
+from data.validation import clean_terms
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 5_000
@@ -40,6 +41,12 @@ MAX_PAGE_SIZE = 5_000
 # every keystroke of it would cost more than the search itself.
 FUZZY_BELOW = 1
 FUZZY_ROWS = 20
+# A search is ranked when it matches at most RANK_LIMIT books. Beyond that (one letter, "the")
+# it is listed by title: up to SORT_LIMIT matches sorted outright, more by walking the title
+# index, which finds a first page at once when matches are everywhere but would crawl past a
+# cluster (every "Songs of ..." title) that a sort of a few thousand rows handles easily.
+RANK_LIMIT = 2_000
+SORT_LIMIT = 5_000
 # The key of a text sort column for a NULL value (see shelver_sort_key).
 NULL_TEXT_KEY = "\U0010ffff"
 
@@ -130,11 +137,14 @@ async def page(
         sort, descending = library_query.sort, library_query.descending
     if sort is LibrarySort.RELEVANCE:
         descending = False  # best first, always
+    mode = sort.value
+    if sort is LibrarySort.RELEVANCE and tsquery and after is None:
+        mode = await _search_mode(db, library_query, tsquery)
     records = await db.fetch(
         query("library_page"),
         tsquery,
         *_filter_args(library_query),
-        sort.value,
+        mode,
         descending,
         *_cursor_args(after),
         limit,
@@ -156,6 +166,27 @@ async def page(
         if extra:
             return LibraryPage(rows=rows + extra[: max(0, limit - len(rows))], fuzzy=True)
     return LibraryPage(rows=rows, next_cursor=next_cursor)
+
+
+async def _search_mode(db: Executor, library_query: LibraryQuery, tsquery: str) -> str:
+    """How to order a search's first page: ranked, or by title (sorted or walked).
+
+    Decided before the page query, so that query's plan holds only the branch it runs."""
+    matches = await db.fetchval(
+        query("library_count"),
+        tsquery,
+        *_filter_args(library_query),
+        LibrarySort.RELEVANCE.value,
+        False,
+        None,
+        None,
+        None,
+        None,
+        SORT_LIMIT + 1,
+    )
+    if matches <= RANK_LIMIT:
+        return LibrarySort.RELEVANCE.value
+    return "title_sorted" if matches <= SORT_LIMIT else "title_walk"
 
 
 async def fuzzy_rows(
@@ -199,6 +230,7 @@ async def count(db: Executor, library_query: LibraryQuery, *, tsquery: str | Non
         None,
         None,
         None,
+        None,
     )
 
 
@@ -217,6 +249,7 @@ async def position(
         row.cursor.ordered_by.value,
         row.cursor.descending,
         *_cursor_args(row.cursor),
+        None,
     )
 
 
@@ -240,6 +273,7 @@ async def locate(
         ordered_by.value,
         cursor.descending,
         *_cursor_args(cursor),
+        None,
     )
 
 
@@ -307,8 +341,6 @@ async def edit_tags(
     remove: Sequence[str] = (),
 ) -> list[UUID]:
     """Add and remove tags on many books at once (case-insensitive); the ids that changed."""
-    from data.validation import clean_terms
-
     to_add, to_remove = clean_terms(list(add)), clean_terms(list(remove))
     if not book_ids or not (to_add or to_remove):
         return []

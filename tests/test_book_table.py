@@ -255,3 +255,29 @@ async def test_empty_source():
         assert table.total == 0
         assert table.cursor_row is None
         assert app.selected == []
+
+
+class BrokenSource(FakeSource):
+    async def fetch(self, start: int, count: int) -> list[FakeBook]:
+        raise ConnectionError("database went away")
+
+
+async def test_a_failing_source_is_reported_not_fatal():
+    failures: list[BaseException] = []
+
+    class FailingApp(TableApp):
+        def on_book_table_load_failed(self, message: BookTable.LoadFailed) -> None:
+            failures.append(message.error)
+
+    app = FailingApp(BrokenSource(500))
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(BookTable)
+        await settle(table)
+        await pilot.pause()
+        await pilot.press("down", "end")
+        await settle(table)
+        await pilot.pause()
+        assert failures and isinstance(failures[0], ConnectionError)
+        assert table.total == 500
+        assert table.cursor_row is None
+        assert app.is_running

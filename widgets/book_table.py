@@ -7,7 +7,8 @@ list costs what the screen shows plus a few blocks, not 100,000 widgets or cells
 
 Attributes down, messages up: the owner gives a source (``set_source``) and columns; the table
 posts ``CursorMoved`` (also once the row under the cursor has arrived), ``RowSelected`` on
-Enter, ``SelectionChanged`` when space marks rows, and ``Counted`` when the total is known.
+Enter, ``SelectionChanged`` when space marks rows, ``Counted`` when the total is known and
+``LoadFailed`` when the source raised (the table never crashes the app for it).
 ``reload()`` refetches and keeps the cursor on the same row (by key) when it still exists.
 """
 
@@ -130,6 +131,18 @@ class BookTable(ScrollView, can_focus=True):
         def control(self) -> BookTable:
             return self.table
 
+    class LoadFailed(Message):
+        """Counting or fetching rows failed; the table keeps what it had."""
+
+        def __init__(self, table: BookTable, error: BaseException) -> None:
+            super().__init__()
+            self.table = table
+            self.error = error
+
+        @property
+        def control(self) -> BookTable:
+            return self.table
+
     class Counted(Message):
         """The total number of rows is known."""
 
@@ -195,6 +208,7 @@ class BookTable(ScrollView, can_focus=True):
                 self._count(self._generation, self.cursor_index),
                 group="book-table-count",
                 exclusive=True,
+                exit_on_error=False,
             )
             self._request_visible()
 
@@ -220,6 +234,13 @@ class BookTable(ScrollView, can_focus=True):
     # ---- loading --------------------------------------------------------------------------
 
     async def _count(self, generation: int, keep_index: int) -> None:
+        try:
+            await self._count_and_restore(generation, keep_index)
+        except Exception as error:  # the owner shows it; the app must not fall over
+            if generation == self._generation:
+                self.post_message(self.LoadFailed(self, error))
+
+    async def _count_and_restore(self, generation: int, keep_index: int) -> None:
         assert self.source is not None
         total = await self.source.count()
         if generation != self._generation:
@@ -280,6 +301,10 @@ class BookTable(ScrollView, can_focus=True):
             return
         try:
             rows = list(await self.source.fetch(block * self.BLOCK_SIZE, self.BLOCK_SIZE))
+        except Exception as error:
+            if generation == self._generation:
+                self.post_message(self.LoadFailed(self, error))
+            return
         finally:
             self._pending.discard(block)
         if generation != self._generation:

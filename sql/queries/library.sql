@@ -4,7 +4,9 @@
 --   $1  tsquery from library_search_tsquery, or NULL for no search
 --   $2  author filter (folded substring), $3 genre, $4 tag, $5 language, $6 format,
 --   $7  reading state: 'unread' | 'reading' | 'finished'   (each NULL = no filter)
---   $8  sort: 'relevance' | 'title' | 'author' | 'language' | 'year' | 'reading'
+--   $8  sort: 'relevance' | 'title' | 'author' | 'language' | 'year' | 'reading', or for a
+--       search that matches too many books to rank, 'title_sorted' (first page, sorted in
+--       memory) or 'title_walk' (walking the title index): see data.library.page
 --   $9  descending (ignored by relevance, which is always best first)
 --   $10 primary text key, $11 title key, $12 numeric key, $13 id: the keys of the last row of
 --       the page before (all NULL for the first page); $14 page size.
@@ -57,19 +59,11 @@ candidates AS NOT MATERIALIZED (
            OR ($7::text = 'finished' AND b.id IN (
                    SELECT book_id FROM progress WHERE percentage >= 0.99)))
 ),
--- Relevance ranks every match, which is cheap for a few thousand; a query that matches more
--- (one letter, "the") is listed by title instead. Up to 5,000 matches are sorted by title
--- outright; beyond that the title index is walked, which finds the first page at once when
--- matches are everywhere (but would crawl over a cluster like every "Songs of ..." title).
-match_count AS (
-    SELECT count(*) AS n FROM (SELECT 1 FROM candidates LIMIT 5001) capped
-),
 page AS (
     (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
             row_number() OVER (ORDER BY c.rank DESC, c.title_key, c.id) AS ordinal
      FROM candidates c
      WHERE $8::text = 'relevance' AND $1::tsquery IS NOT NULL
-       AND (SELECT n FROM match_count) <= 2000
        AND ($13::uuid IS NULL OR c.rank < $12::float8
             OR (c.rank = $12::float8 AND (c.title_key, c.id) > ($11::text, $13::uuid)))
      ORDER BY c.rank DESC, c.title_key, c.id
@@ -79,8 +73,8 @@ page AS (
             row_number() OVER (ORDER BY c.title_key, c.id) AS ordinal
      FROM candidates c
      WHERE (($8::text = 'title' AND NOT $9::bool)
-            OR ($8::text = 'relevance'
-                AND ($1::tsquery IS NULL OR (SELECT n FROM match_count) > 5000)))
+            OR $8::text = 'title_walk'
+            OR ($8::text = 'relevance' AND $1::tsquery IS NULL))
        AND ($13::uuid IS NULL
             OR (c.title_key, c.id) > ($11::text, $13::uuid))
      ORDER BY c.title_key, c.id
@@ -90,8 +84,7 @@ page AS (
     (SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
             row_number() OVER (ORDER BY c.title_key || '', c.id) AS ordinal
      FROM candidates c
-     WHERE $8::text = 'relevance' AND $1::tsquery IS NOT NULL AND $13::uuid IS NULL
-       AND (SELECT n FROM match_count) BETWEEN 2001 AND 5000
+     WHERE $8::text = 'title_sorted' AND $13::uuid IS NULL
      ORDER BY c.title_key || '', c.id
      LIMIT $14)
     UNION ALL
@@ -222,6 +215,7 @@ ORDER BY p.ordinal;
 -- name: library_count
 -- How many books match (all $13 NULL), or how many come before the row whose keys are given
 -- ($10-$13, in the order $8/$9): the position of that row, to put the cursor back on it.
+-- $14 caps the count (NULL: no cap).
 -- Same parameters and the same `candidates` as library_page (keep the two in step).
 WITH progress AS MATERIALIZED (
     -- Reading state of each book that has any: its furthest position on any device.
@@ -264,7 +258,8 @@ candidates AS NOT MATERIALIZED (
            OR ($7::text = 'finished' AND b.id IN (
                    SELECT book_id FROM progress WHERE percentage >= 0.99)))
 )
-SELECT count(*)
+SELECT count(*) FROM (
+SELECT 1
 FROM candidates c
 -- Progress is only read to place a row in reading order (the join is dropped otherwise).
 LEFT JOIN progress pr ON $8::text = 'reading' AND $13::uuid IS NOT NULL AND pr.book_id = c.id
@@ -290,7 +285,9 @@ WHERE $13::uuid IS NULL
            WHEN 'reading' THEN (coalesce(pr.percentage::float8, -1), c.title_key, c.id)
                                > ($12::float8, $11::text, $13::uuid)
            ELSE (c.title_key, c.id) > ($11::text, $13::uuid) END
-      END;
+      END
+LIMIT $14  -- a cap (NULL: none), to ask "more than N?" cheaply
+) counted;
 
 -- name: library_rows_by_ids
 -- Rows in the order of $1 (the typo-tolerant matches, best first).
