@@ -113,7 +113,12 @@ class ReviewScreen(ShelverScreen):
     ReviewScreen #review-status-row { height: 2; padding: 0 1; }
     ReviewScreen #review-progress { width: 12; display: none; }
     ReviewScreen #review-progress.-busy { display: block; }
-    ReviewScreen #review-status { width: 1fr; height: 2; }
+    ReviewScreen #review-status {
+        width: 1fr;
+        height: 2;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     ReviewScreen.-empty #review-detail, ReviewScreen.-empty #review-book { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -620,11 +625,12 @@ class ReviewScreen(ShelverScreen):
             self.busy("search", None)
         count = len(stored)
         summary = Text(
-            f"Search “{clip(text, 24)}”: {count} answer{'s' * (count != 1)} added as /…",
+            f"Search “{clip(text, 20)}”: {count} answer{'s' * (count != 1)}",
             "green" if count else "yellow",
         )
-        for note in notes:
-            summary.append(f" · {note}", "red")
+        # Failures first (the line is cut at the screen's edge), then skipped providers.
+        for note in sorted(notes, key=lambda n: "skipped" in n):
+            summary.append(f" · {note}", "yellow" if "skipped" in note else "red")
         self.note(summary)
         await self.refresh_book(database, book_id)
 
