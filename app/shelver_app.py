@@ -111,7 +111,12 @@ class ShelverApp(App[None]):
 
     def on_mount(self) -> None:
         self.open_database()
-        if self.watch_inbox:
+        self._start_watching()
+
+    def _start_watching(self) -> None:
+        """Start the inbox folder watcher (again, after a failed open was retried)."""
+        running = self._watch_task is not None and not self._watch_task.done()
+        if self.watch_inbox and not running and not self._watch_stop.is_set():
             # A plain task, not a worker: it runs for the app's whole life, and workers are
             # what tests and screens wait on to be "done".
             self._watch_task = asyncio.create_task(self._watch_inbox_folder())
@@ -124,7 +129,7 @@ class ShelverApp(App[None]):
         try:
             database = await self.wait_for_database()
         except Exception:
-            return  # the open failure has its own dialog; a retry does not restart watching
+            return  # the open failure has its own dialog; a successful retry starts us again
         prepare_process_pools()  # on the UI thread: it swaps sys.stderr for a moment
         try:
             await watch_inbox(
@@ -191,6 +196,7 @@ class ShelverApp(App[None]):
             # After a retry the screen's earlier load has failed: have it load again. (On the
             # first attempt its load is still waiting for this database and goes on by itself.)
             self._current_base_screen().post_message(DatabaseOpened(event.worker.result))
+            self._start_watching()
 
     def report_worker_failure(self, worker: Worker) -> None:
         """The single place where a failed worker becomes an error dialog (never a traceback)."""
