@@ -17,7 +17,7 @@ class ConfirmDialog(ModalScreen[bool]):
     AUTO_FOCUS = "#confirm-no"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        Binding("n,escape,q", "answer(False)", "No", id="confirm.no"),
         Binding("left,right", "switch", "Switch", show=False),
     ]
     DEFAULT_CSS = """

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from app.shelver_app import ShelverApp
 
 SHOWN_MATCHES = 6
+LISTED = 300
+"""Refused and skipped files listed by name in the summary; the rest are counted."""
+
+
+def _more(text: Text, count: int) -> None:
+    if count > LISTED:
+        text.append(f"\n… and {count - LISTED} more (`shelver import --json` lists them all)")
 
 
 def summary_text(report: ImportReport) -> Text:
@@ -34,21 +41,24 @@ def summary_text(report: ImportReport) -> Text:
     text.append(f" · refused {len(report.refused)}", "bold red" if report.refused else "")
     if report.refused:
         text.append("\n\nRefused (left where they were):", "bold")
-        for item in report.refused:
+        for item in sorted(report.refused, key=lambda i: i.path)[:LISTED]:
             text.append(f"\n• {Path(item.path).name}", "red")
             text.append(f": {item.reason}")
             if item.moved_to:
                 text.append(f" (moved to {item.moved_to})", "dim")
+        _more(text, len(report.refused))
     if report.skipped:
         text.append("\n\nSkipped as duplicates:", "bold")
-        for skipped in report.skipped:
+        for skipped in sorted(report.skipped, key=lambda i: i.path)[:LISTED]:
             text.append(f"\n• {Path(skipped.path).name}", "yellow")
             text.append(f": {skipped.reason}")
+        _more(text, len(report.skipped))
     flagged = [item for item in report.imported if item.possible_duplicate_of]
     if flagged:
         text.append("\n\nImported, but possibly a book you already have:", "bold")
-        for item in flagged:
+        for item in flagged[:LISTED]:
             text.append(f"\n• {item.title or Path(item.path).name}", "yellow")
+        _more(text, len(flagged))
     return text
 
 
@@ -58,6 +68,8 @@ class ImportDialog(ModalScreen[ImportReport | None]):
     AUTO_FOCUS = "#import-path"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="import.close"),
+        # Here q closes the dialog rather than quitting the app in the middle of an import.
+        Binding("q", "close", "Close", show=False),
         # A binding, not a key handler: the key must not also reach the screen underneath.
         Binding("enter", "close_when_done", "Close", show=False, id="import.done"),
     ]
