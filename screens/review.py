@@ -72,6 +72,7 @@ SHIFTED_DIGITS = (
     "asterisk",
     "left_parenthesis",
 )
+BOOK_ACTIONS = {"approve", "edit", "search", "fetch", "step", "pick", "pick_all", "pick_here"}
 EMPTY_MESSAGE = (
     "[b]Nothing to review.[/b]\n\n"
     "Fetch metadata for inbox books with [b]f[/b] on the Inbox ([b]i[/b]) or "
@@ -182,6 +183,8 @@ class ReviewScreen(ShelverScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "duplicate":  # only a flagged book has the duplicate choice
             return self.state is not None and self.state.item.duplicate_of is not None
+        if action in BOOK_ACTIONS:  # nothing to act on in the empty state: keys hidden
+            return self.state is not None
         return True
 
     # Loading ------------------------------------------------------------------------------
@@ -227,6 +230,7 @@ class ReviewScreen(ShelverScreen):
         self.table.clear(columns=True)
         self.show_empty(EMPTY_MESSAGE)
         self.show_status()
+        self.refresh_bindings()
 
     def show_item(self, item: ReviewItem) -> None:
         """Paint one book (keeping picks and edits when it is the same book again)."""
