@@ -148,6 +148,7 @@ async def page(
         descending,
         *_cursor_args(after),
         limit,
+        False,
     )
     match = "fulltext" if tsquery else "browse"
     rows = []
@@ -166,6 +167,42 @@ async def page(
         if extra:
             return LibraryPage(rows=rows + extra[: max(0, limit - len(rows))], fuzzy=True)
     return LibraryPage(rows=rows, next_cursor=next_cursor)
+
+
+async def skip(
+    db: Executor,
+    library_query: LibraryQuery,
+    after: PageCursor | None,
+    count: int,
+    *,
+    first_mark: int,
+    every: int,
+    tsquery: str | None,
+) -> list[tuple[int, PageCursor]]:
+    """Move ``count`` rows on from ``after`` without building rows: the cursors of the rows
+    at offsets ``first_mark``, ``first_mark + every``, ... and of the last row reached, as
+    (offset, cursor), offsets counted from 1 (the row just after ``after``, or the first row
+    of a query that is not ranked when ``after`` is None)."""
+    if after is not None:
+        sort, descending = after.ordered_by, after.descending
+    else:
+        sort, descending = library_query.sort, library_query.descending
+    records = await db.fetch(
+        query("library_page"),
+        tsquery,
+        *_filter_args(library_query),
+        sort.value,
+        descending,
+        *_cursor_args(after),
+        max(1, min(count, MAX_PAGE_SIZE)),
+        True,
+    )
+    marks = []
+    for offset, record in enumerate(records, start=1):
+        at_mark = offset >= first_mark and (offset - first_mark) % every == 0
+        if at_mark or offset == len(records):
+            marks.append((offset, _row_cursor(record, sort, descending)))
+    return marks
 
 
 async def _search_mode(db: Executor, library_query: LibraryQuery, tsquery: str) -> str:

@@ -132,9 +132,26 @@ class LibraryWindow:
     ) -> list[LibraryRow]:
         position = start if walk_from is None else walk_from
         tsquery = await self._query_text()
+        while position < start and self._anchors[position] is not None:
+            # Walking to a far block: keys only, keeping an anchor at each block boundary.
+            # (From the very top there is no cursor to skip from: plain pages do it.)
+            step = min(start - position, self.walk_page)
+            marks = await library.skip(
+                self.db,
+                self.query,
+                self._anchors[position],
+                step,
+                first_mark=self.block_size - position % self.block_size,
+                every=self.block_size,
+                tsquery=tsquery,
+            )
+            for offset, cursor in marks:
+                self._anchors[position + offset] = cursor
+            if not marks or marks[-1][0] < step:
+                return []  # the list ended before start
+            position += marks[-1][0]
         wanted: list[LibraryRow] = []
         while position < end:
-            # Walking to a far block keeps only anchors; the last stretch is what was asked.
             limit = min(end - position, self.walk_page)
             result = await library.page(
                 self.db,
@@ -154,6 +171,8 @@ class LibraryWindow:
         return wanted
 
     async def _backward(self, start: int, end: int, back: int) -> list[LibraryRow]:
+        """Walk back from the known position ``back`` (keys only) until the row before
+        ``start`` is reached, leaving forward anchors on the way; then read forward."""
         first_cursor = (await self._first_page()).rows[0].cursor
         assert first_cursor is not None
         forward_descending = first_cursor.descending
@@ -161,28 +180,30 @@ class LibraryWindow:
             update={"sort": first_cursor.ordered_by, "descending": not forward_descending}
         )
         tsquery = await self._query_text()
-        position = back  # rows before this index are still to read
-        collected: dict[int, LibraryRow] = {}
-        while position > start:
-            limit = min(position - start, self.walk_page)
-            result = await library.page(
+        position = back  # rows before this index are still to walk over
+        while position > start and start not in self._anchors:
+            step = min(position - (start - 1), self.walk_page)
+            first_mark = (position + 1) % self.block_size or self.block_size
+            marks = await library.skip(
                 self.db,
                 reversed_query,
-                after=self._back_anchors[position],
-                limit=limit,
+                self._back_anchors[position],
+                step,
+                first_mark=first_mark,
+                every=self.block_size,
                 tsquery=tsquery,
-                fuzzy=False,
             )
-            for offset, row in enumerate(result.rows, start=1):
+            for offset, cursor in marks:
                 index = position - offset
-                assert row.cursor is not None
-                forward_cursor = row.cursor.model_copy(update={"descending": forward_descending})
-                if (index + 1) % self.block_size == 0 or offset == len(result.rows):
-                    self._anchors[index + 1] = forward_cursor
-                    self._back_anchors[index] = row.cursor
-                if start <= index < end:
-                    collected[index] = row.model_copy(update={"cursor": forward_cursor})
-            position -= len(result.rows)
-            if result.next_cursor is None:
+                forward = cursor.model_copy(update={"descending": forward_descending})
+                self._anchors[index + 1] = forward
+                self._back_anchors[index] = cursor
+            if not marks:
                 break
-        return [collected[i] for i in sorted(collected)]
+            position -= marks[-1][0]
+            if marks[-1][0] < step:
+                break
+        if start not in self._anchors:  # the count was stale: read from the nearest anchor
+            known = max(i for i in self._anchors if i <= start)
+            return await self._forward(start, end, walk_from=known)
+        return await self._forward(start, end)

@@ -9,7 +9,8 @@
 --       memory) or 'title_walk' (walking the title index): see data.library.page
 --   $9  descending (ignored by relevance, which is always best first)
 --   $10 primary text key, $11 title key, $12 numeric key, $13 id: the keys of the last row of
---       the page before (all NULL for the first page); $14 page size.
+--       the page before (all NULL for the first page); $14 page size; $15 true to skip
+--       formats and reading state (walking to a far position needs only the keys).
 -- Every sort is a total order ending in id, so keyset pagination never skips or repeats a row.
 -- Each (sort, direction) is its own branch with a one-time filter, so the planner drops the
 -- others and walks the matching sort index; the filters are written once, in `candidates`.
@@ -207,7 +208,7 @@ CROSS JOIN LATERAL (
                AS formats,
            (SELECT max(rp.percentage) FROM reading_progress rp
              WHERE rp.document = ANY(array_agg(bf.content_hash))) AS reading_percentage
-    FROM book_files bf WHERE bf.book_id = p.id
+    FROM book_files bf WHERE bf.book_id = p.id AND NOT $15::bool
 ) f
 ORDER BY p.ordinal;
 
