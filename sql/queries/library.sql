@@ -55,10 +55,12 @@ candidates AS NOT MATERIALIZED (
       AND ($7::text IS NULL
            OR ($7::text = 'unread' AND b.id NOT IN (
                    SELECT book_id FROM progress WHERE percentage > 0))
-           OR ($7::text = 'reading' AND b.id IN (
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.99))
-           OR ($7::text = 'finished' AND b.id IN (
-                   SELECT book_id FROM progress WHERE percentage >= 0.99)))
+           -- (= ANY of an array, not IN: the few books being read are looked up by id
+           -- rather than sought in a walk over the whole library)
+           OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.99)))
+           OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
+                   SELECT book_id FROM progress WHERE percentage >= 0.99))))
 ),
 page AS (
     (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
@@ -254,10 +256,12 @@ candidates AS NOT MATERIALIZED (
       AND ($7::text IS NULL
            OR ($7::text = 'unread' AND b.id NOT IN (
                    SELECT book_id FROM progress WHERE percentage > 0))
-           OR ($7::text = 'reading' AND b.id IN (
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.99))
-           OR ($7::text = 'finished' AND b.id IN (
-                   SELECT book_id FROM progress WHERE percentage >= 0.99)))
+           -- (= ANY of an array, not IN: the few books being read are looked up by id
+           -- rather than sought in a walk over the whole library)
+           OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.99)))
+           OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
+                   SELECT book_id FROM progress WHERE percentage >= 0.99))))
 )
 SELECT count(*) FROM (
 SELECT 1
