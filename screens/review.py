@@ -673,7 +673,8 @@ class ReviewScreen(ShelverScreen):
             text.append_text(self._note)
         if self.state is not None:
             text.append("\n")
-            text.append_text(fetch_statuses(self.state.item.statuses))
+            fetched = any(c.candidate.source != "file" for c in self.state.item.candidates)
+            text.append_text(fetch_statuses(self.state.item.statuses, fetched))
         self.query_one("#review-status", Static).update(text)
 
 
@@ -696,11 +697,14 @@ def header(index: int, source: Source, width: int) -> Text:
     return text
 
 
-def fetch_statuses(statuses: list[fetching.FetchStatus]) -> Text:
+def fetch_statuses(statuses: list[fetching.FetchStatus], has_candidates: bool = False) -> Text:
     """Each provider's last fetch for the book: ok / empty / failed / skipped and why."""
     text = Text()
     if not statuses:
-        text.append("Not fetched yet: f fetches candidates", "dim")
+        if has_candidates:
+            text.append("No fetch recorded for this book: f fetches candidates again", "dim")
+        else:
+            text.append("Not fetched yet: f fetches candidates", "dim")
         return text
     for number, status in enumerate(statuses):
         if number:

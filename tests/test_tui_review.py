@@ -419,3 +419,25 @@ async def test_cover_row_and_long_description_in_the_detail_area(
         await pilot.press("down", "down", "down", "down", "left", "left")  # cover, current
         await pilot.pause()
         assert "120×180 JPEG" in screen_text(app) and str(cover) in screen_text(app)
+
+
+async def test_many_sources_scroll_sideways_and_the_next_book_is_prefetched(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    book_id = await make_book(database, home, "Persuasion")
+    for rank in range(1, 7):
+        source = "google_books" if rank == 1 else f"google_books#{rank}"
+        await add_candidate(database, book_id, source, 0.5 - rank / 100, title=f"Answer {rank}")
+    following = await make_book(database, home, "Sanditon")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        assert following in screen._cache  # loaded while the first book is looked at
+        table = screen.query_one(DataTable)
+        assert len(screen.state.sources) == 8 and table.scroll_x == 0
+        await pilot.press(*["right"] * 7)
+        await pilot.pause()
+        assert table.scroll_x > 0  # the last source scrolled into view, the field names stay
+        await pilot.press("enter")
+        assert screen.state.chosen_value("title") == "Answer 6"
+        assert "Google 6" in screen_text(app)
