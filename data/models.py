@@ -139,16 +139,3 @@ class BookListRow(Row):
     possible_duplicate_of: UUID | None = None
     created_at: datetime
 
-
-class ProgressRow(Row):
-    """One current reading position, with the book it belongs to when linked."""
-
-    document: str
-    device: str
-    percentage: Decimal
-    progress: str
-    timestamp: int
-    updated_at: datetime
-    book_id: UUID | None = None
-    title: str | None = None
-    author: str | None = None

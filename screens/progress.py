@@ -1,90 +1,474 @@
-"""Reading progress: where each document stands on each KOReader device."""
+"""Reading progress: where each document stands on each KOReader device, live.
+
+The list shows one row per (document, device) with its book (or the document id, marked as
+unlinked), a bar, the state (reading, finished at >= 95 %, paused after 30 idle days) and how
+long ago it moved. Under it, the selected book's history as a chart and as reading sessions.
+
+While the screen is shown it LISTENs on PostgreSQL's progress channel (``data.reading``): a
+device syncing through ``shelver serve`` refreshes the rows at once, without polling. Notices
+that arrive in a burst are taken together, so a busy server costs a few refreshes a second.
+
+Keys: ``o`` sort (``O`` reverses), ``d`` device, ``t`` state, ``/`` text filter, ``x`` clear
+filters, ``k`` link to a book, ``u`` remove a hand-made link, ``h`` sync with Hardcover,
+``g`` the Hardcover sync log.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import ClassVar
+from uuid import UUID
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
-from textual.widgets import DataTable
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Label, Static
 
-from data import progress
+from data import reading
 from data.db import Database
-from data.models import ProgressRow
+from data.reading import CurrentPosition, DeviceSummary, HistoryEntry, LinkMethod, ProgressNotice
 from screens.base import ShelverScreen
-from widgets.format import clip, fraction_bar, relative_time
+from widgets.format import clip
+from widgets.progress_hardcover import SyncReport, run_sync
+from widgets.progress_history import HistoryChart, SessionsTable
+from widgets.progress_link import LinkBookDialog
+from widgets.progress_strip import ProgressStrip
+from widgets.progress_view import (
+    COLUMNS,
+    ProgressFilters,
+    arrange,
+    book_label,
+    chips,
+    row_cells,
+    row_key,
+)
 from widgets.tables import fit_title_width
 
-PROGRESS_PAGE = 500
+POSITIONS_LIMIT = 1000
+COALESCE_SECONDS = 0.2
+"""After a notice, wait this long for the rest of its burst before refreshing."""
+LISTEN_STOP_SECONDS = 2.0
+DETAIL_DELAY = 0.05
+"""Scrolling fast through the list loads the history of where the cursor stops, not of each row."""
+
+LINK_WORDS = {
+    LinkMethod.MANUAL: "linked by hand",
+    LinkMethod.CONTENT_HASH: "found by content hash",
+    LinkMethod.FILENAME: "found by file name",
+}
+
+EMPTY_MESSAGE = (
+    "[b]No reading progress yet.[/b]\n\n"
+    "1. Add a device login: [b]shelver credentials add kosync NAME[/b]\n"
+    "2. Start the sync server: [b]shelver serve[/b] (it prints its URL,\n"
+    "   http://127.0.0.1:8765 unless you pass --host/--port)\n"
+    "3. In KOReader: Tools › Progress sync › Custom sync server: that URL\n"
+    "   (use this machine's address), then log in as NAME.\n\n"
+    "Positions appear here as soon as a device syncs."
+)
 
 
 @dataclass(frozen=True)
 class ProgressView:
-    documents: int
-    rows: list[ProgressRow]
+    positions: list[CurrentPosition]
+    """As the database filtered them by device and state (text filter and order come later)."""
+    devices: list[DeviceSummary]
+    filters: ProgressFilters
 
 
 class ProgressScreen(ShelverScreen):
-    """Current positions, newest first: book (or unlinked document), device, bar, last update."""
+    """Current positions with bars and states; history and sessions of the selected book."""
 
     MODE = "progress"
     TITLE = "Reading progress"
-    FIXED_COLUMNS: ClassVar[tuple[tuple[str, str, int], ...]] = (
-        ("device", "Device", 17),
-        ("progress", "Progress", 15),
-        ("updated", "Updated", 10),
-    )
+    AUTO_FOCUS = "#progress-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "sort", "Sort", id="progress.sort"),
+        Binding("O", "reverse", "Reverse", show=False, id="progress.reverse"),
+        Binding("d", "device", "Device", show=False, id="progress.device"),
+        Binding("t", "state", "State", show=False, id="progress.state"),
+        Binding("slash", "filter", "Filter", key_display="/", show=False, id="progress.filter"),
+        Binding("escape", "leave_filter", "Clear filter", show=False, id="progress.unfilter"),
+        Binding("x", "clear_filters", "Clear filters", show=False, id="progress.clear"),
+        Binding("k", "link", "Link", id="progress.link"),
+        Binding("u", "unlink", "Unlink", show=False, id="progress.unlink"),
+        Binding("h", "hardcover", "Hardcover", id="progress.hardcover"),
+        Binding("g", "sync_log", "Sync log", show=False, id="progress.synclog"),
+    ]
+    DEFAULT_CSS = """
+    ProgressScreen #progress-filter-row { height: 1; padding: 0 1; }
+    ProgressScreen #progress-filter-label { width: auto; text-style: bold; }
+    ProgressScreen #progress-filter { width: 1fr; height: 1; border: none; padding: 0; }
+    ProgressScreen #progress-table { height: 1fr; }
+    ProgressScreen #progress-detail-title { background: $boost; }
+    ProgressScreen #progress-detail { height: 8; }
+    ProgressScreen.-empty #progress-detail,
+    ProgressScreen.-empty #progress-detail-title { display: none; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filters = ProgressFilters()
+        self.rows: list[CurrentPosition] = []
+        """The rows on screen, in table order."""
+        self.notices_received = 0
+        """How many progress notices the live listener has taken (for the status and tests)."""
+        self.live_refreshes = 0
+        """How many refreshes those notices caused (bursts coalesce into one)."""
+        self.listening = False
+        self.history: list[HistoryEntry] = []
+        self.last_report: SyncReport | None = None
+        self._title_width = 0
+        self._detail_key: str | None = None
+        self._syncing = False
+        self._listen_task: asyncio.Task[None] | None = None
 
     def compose_body(self) -> ComposeResult:
+        yield Static("", id="progress-chips", classes="subheading")
+        with Horizontal(id="progress-filter-row") as row:
+            row.display = False  # shown by "/" (a hidden Input can't take the first focus)
+            yield Label("Filter ", id="progress-filter-label")
+            yield Input(placeholder="title, author, document or device", id="progress-filter")
+        yield ProgressStrip(id="progress-strip")
         yield DataTable(id="progress-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="progress-detail-title", classes="subheading")
+        with Horizontal(id="progress-detail"):
+            yield HistoryChart(id="progress-chart")
+            yield SessionsTable(id="progress-sessions")
+
+    # Loading -------------------------------------------------------------------------------
 
     async def fetch(self, database: Database) -> ProgressView:
-        documents, rows = await asyncio.gather(
-            progress.count_documents(database.pool),
-            progress.current_positions(database.pool, limit=PROGRESS_PAGE),
+        filters = self.filters
+        positions, devices = await asyncio.gather(
+            reading.current_positions(
+                database.pool,
+                device=filters.device,
+                state=filters.state,
+                limit=POSITIONS_LIMIT,
+            ),
+            reading.devices(database.pool),
         )
-        return ProgressView(documents, rows)
+        return ProgressView(positions, devices, filters)
 
     def present(self, view: ProgressView) -> None:
-        devices = len({row.device for row in view.rows})
-        unlinked = sum(1 for row in view.rows if row.book_id is None)
-        detail = Text(f"{view.documents:,} document{'s' * (view.documents != 1)}")
-        detail.append(f" · {devices} device{'s' * (devices != 1)}", "dim")
-        if unlinked:
-            detail.append(f" · {unlinked} unlinked", "yellow")
-        self.set_heading(detail)
+        # The text filter and the order may have changed since the rows were read.
+        filters = replace(self.filters, device=view.filters.device, state=view.filters.state)
+        rows = arrange(view.positions, filters)
+        self._present_heading(view)
+        self.query_one("#progress-chips", Static).update(
+            chips(filters, len(rows), len(view.positions))
+        )
         table = self.query_one("#progress-table", DataTable)
-        if not view.rows:
+        if not view.devices:
+            self.rows = []
             table.clear(columns=True)
+            self._title_width = 0
+            self.show_empty(EMPTY_MESSAGE)
+            return
+        if not rows:
+            self.rows = []
+            table.clear()
             self.show_empty(
-                "[b]No reading progress yet.[/b]\n\n"
-                "Add a device login with [b]shelver credentials add kosync NAME[/b],\n"
-                "run [b]shelver serve[/b], and point KOReader's Progress sync\n"
-                "at this machine (port 8765)."
+                "[b]No position matches these filters.[/b]\n\n"
+                "Press [b]x[/b] to clear them (or [b]d[/b] / [b]t[/b] to pick others)."
             )
             return
         self.show_empty(None)
-        title_width = fit_title_width(table, self.FIXED_COLUMNS, self.size.width)
-        cursor = table.cursor_row
-        table.clear(columns=True)
-        table.add_column("Book", key="book", width=title_width)
-        for key, label, width in self.FIXED_COLUMNS:
-            table.add_column(label, key=key, width=width)
-        for row in view.rows:
-            if row.book_id is not None:
-                book = Text(clip(row.title or "(untitled)", title_width))
-            else:
-                book = Text("unlinked ", "yellow")
-                book.append(clip(row.document, title_width - 9), "dim")
-            table.add_row(
-                book,
-                clip(row.device, 17),
-                fraction_bar(row.percentage, width=10),
-                relative_time(row.updated_at),
-                key=f"{row.document}\x00{row.device}",
-            )
-        table.move_cursor(row=min(cursor, len(view.rows) - 1))
+        self._fill_table(table, rows)
         if self.focused is None:
             table.focus()
+
+    def _present_heading(self, view: ProgressView) -> None:
+        positions = view.positions
+        documents = len({p.document for p in positions})
+        unlinked = len({p.document for p in positions if p.book_id is None})
+        detail = Text(f"{documents:,} document{'s' * (documents != 1)}")
+        detail.append(f" · {len(view.devices)} device{'s' * (len(view.devices) != 1)}", "dim")
+        if unlinked:
+            detail.append(f" · {unlinked} unlinked", "yellow")
+        if self.listening:
+            detail.append(" · live", "green")
+        self.set_heading(detail)
+
+    def _fill_table(self, table: DataTable, rows: list[CurrentPosition]) -> None:
+        """Show ``rows``, changing only what changed; the cursor stays on the same row."""
+        now = datetime.now(UTC)
+        width = fit_title_width(table, COLUMNS, self.size.width)
+        keys = [row_key(r) for r in rows]
+        if width == self._title_width and keys == [row_key(r) for r in self.rows]:
+            # Same rows in the same order (a device moved on within a book): update cells.
+            for old, new in zip(self.rows, rows, strict=True):
+                if old != new:
+                    for (column, *_), cell in zip(
+                        (("book",), *COLUMNS), row_cells(new, width, now), strict=True
+                    ):
+                        table.update_cell(row_key(new), column, cell)
+            self.rows = rows
+            self._refresh_detail_if_changed()
+            return
+        selected = self.selected_key()
+        cursor = table.cursor_row
+        if width != self._title_width:
+            table.clear(columns=True)
+            table.add_column("Book", key="book", width=width)
+            for key, label, column_width in COLUMNS:
+                table.add_column(label, key=key, width=column_width)
+            self._title_width = width
+        else:
+            table.clear()
+        for row in rows:
+            table.add_row(*row_cells(row, width, now), key=row_key(row))
+        self.rows = rows
+        target = keys.index(selected) if selected in keys else min(max(cursor, 0), len(rows) - 1)
+        table.move_cursor(row=target, animate=False, scroll=True)
+        self._refresh_detail_if_changed()
+
+    # Selection and detail ------------------------------------------------------------------
+
+    def selected_key(self) -> str | None:
+        table = self.query_one("#progress-table", DataTable)
+        if not self.rows or table.row_count == 0:
+            return None
+        row = min(max(table.cursor_row, 0), len(self.rows) - 1)
+        return row_key(self.rows[row])
+
+    def selected_position(self) -> CurrentPosition | None:
+        key = self.selected_key()
+        return next((r for r in self.rows if row_key(r) == key), None)
+
+    @on(DataTable.RowHighlighted, "#progress-table")
+    def _row_highlighted(self) -> None:
+        self._refresh_detail_if_changed()
+
+    def _refresh_detail_if_changed(self, *, force: bool = False) -> None:
+        position = self.selected_position()
+        if position is None:
+            return
+        # Linking changes which history belongs to the row, so the book id is part of the key.
+        key = f"{row_key(position)}\x00{position.book_id}"
+        if force or key != self._detail_key:
+            self._detail_key = key
+            self.load_detail(position)
+
+    @work(exclusive=True, group="detail", exit_on_error=False)
+    async def load_detail(self, position: CurrentPosition) -> None:
+        await asyncio.sleep(DETAIL_DELAY)
+        database = await self.shelver.wait_for_database()
+        if position.book_id is not None:
+            entries = await reading.book_history(database.pool, position.book_id)
+        else:
+            entries = await reading.document_history(database.pool, position.document)
+        self.history = entries
+        sessions = reading.sessions_from_history(entries)
+        title = Text("History of ", "bold")
+        if position.book_id is not None:
+            title.append(clip(book_label(position), 34), "bold")
+            if position.link_method is not None:
+                title.append(f" · {LINK_WORDS[position.link_method]}", "dim")
+        else:
+            title.append(clip(position.document, 16), "bold")
+            title.append(" · unlinked: k links it to a book", "yellow")
+        title.append(f" · {len(sessions)} session{'s' * (len(sessions) != 1)}", "dim")
+        self.query_one("#progress-detail-title", Static).update(title)
+        self.query_one("#progress-chart", HistoryChart).show_history(entries)
+        self.query_one("#progress-sessions", SessionsTable).show_sessions(sessions)
+
+    # Live updates --------------------------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._listen_task is None or self._listen_task.done():
+            # A plain task, not a worker: it never finishes by itself, and workers are what
+            # the app and its tests wait on to be "done".
+            self._listen_task = asyncio.create_task(self._listen())
+
+    async def on_screen_suspend(self) -> None:
+        # Another screen is shown: give the pooled connection back; coming back reloads.
+        await self.stop_listening()
+
+    async def on_unmount(self) -> None:
+        await self.stop_listening()
+
+    async def stop_listening(self) -> None:
+        """Cancel the listener and wait (briefly) until it has UNLISTENed and let go."""
+        task, self._listen_task = self._listen_task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            await asyncio.wait_for(task, LISTEN_STOP_SECONDS)
+
+    async def _listen(self) -> None:
+        """LISTEN while the screen is shown; each burst of notices becomes one refresh."""
+        try:
+            database = await self.shelver.wait_for_database()
+        except Exception:
+            return  # the screen already shows why the database is unavailable
+        try:
+            async with reading.progress_notifications(database.pool) as notices:
+                self.listening = True
+                if self._shown is not None:
+                    self._present_heading(self._shown)
+                while True:
+                    batch = [await notices.get()]
+                    await asyncio.sleep(COALESCE_SECONDS)
+                    while not notices.empty():
+                        batch.append(notices.get_nowait())
+                    await self._apply_notices(database, batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.shelver.show_error(error)
+        finally:
+            self.listening = False
+
+    async def _apply_notices(self, database: Database, batch: list[ProgressNotice]) -> None:
+        self.notices_received += len(batch)
+        view = await self.fetch(database)
+        self.live_refreshes += 1
+        self._shown = view
+        self.present(view)
+        selected = self.selected_position()
+        if selected is None:
+            return
+        touched = {n.document for n in batch}
+        same_book = {
+            r.document for r in self.rows if selected.book_id and r.book_id == selected.book_id
+        }
+        if selected.document in touched or touched & same_book:
+            self._refresh_detail_if_changed(force=True)
+
+    # Sort and filters ----------------------------------------------------------------------
+
+    def _rearrange(self) -> None:
+        """Order or text filter changed: lay out the rows already read again."""
+        if self._shown is not None:
+            self.present(self._shown)
+
+    def action_sort(self) -> None:
+        self.filters = self.filters.next_sort()
+        self._rearrange()
+
+    def action_reverse(self) -> None:
+        self.filters = replace(self.filters, reverse=not self.filters.reverse)
+        self._rearrange()
+
+    def action_device(self) -> None:
+        devices = [d.device for d in self._shown.devices] if self._shown else []
+        self.filters = self.filters.next_device(devices)
+        self.reload()
+
+    def action_state(self) -> None:
+        self.filters = self.filters.next_state()
+        self.reload()
+
+    def action_clear_filters(self) -> None:
+        self.query_one("#progress-filter", Input).value = ""
+        self.query_one("#progress-filter-row").display = False
+        self.filters = self.filters.cleared()
+        self.reload()
+
+    def action_filter(self) -> None:
+        self.query_one("#progress-filter-row").display = True
+        self.query_one("#progress-filter", Input).focus()
+
+    @on(Input.Changed, "#progress-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filters = replace(self.filters, text=event.value.strip())
+        self._rearrange()
+
+    @on(Input.Submitted, "#progress-filter")
+    def _filter_submitted(self) -> None:
+        self.query_one("#progress-table", DataTable).focus()
+
+    def action_leave_filter(self) -> None:
+        """Escape: out of the filter field first; on the list, clear the text filter."""
+        field = self.query_one("#progress-filter", Input)
+        if field.has_focus:
+            self.query_one("#progress-table", DataTable).focus()
+            if not field.value:
+                self.query_one("#progress-filter-row").display = False
+        elif field.value:
+            field.value = ""  # Input.Changed lays the rows out again
+            self.query_one("#progress-filter-row").display = False
+
+    # Linking -------------------------------------------------------------------------------
+
+    def action_link(self) -> None:
+        position = self.selected_position()
+        database = self.shelver.database
+        if position is None or database is None:
+            self.app.bell()
+            return
+        current = book_label(position) if position.book_id else None
+
+        def chosen(book_id: UUID | None) -> None:
+            if book_id is not None:
+                self.link(position.document, book_id)
+
+        self.app.push_screen(LinkBookDialog(database, position.document, current), chosen)
+
+    @work(group="link", exit_on_error=False)
+    async def link(self, document: str, book_id: UUID) -> None:
+        database = await self.shelver.wait_for_database()
+        await reading.link_document(database.pool, document, book_id)
+        self.notify("Linked by hand; every device's progress of this document follows.")
+        # The listener hears the link too; reloading here also covers a screen not listening.
+        self.reload()
+
+    def action_unlink(self) -> None:
+        position = self.selected_position()
+        if position is None:
+            self.app.bell()
+        elif position.link_method is LinkMethod.MANUAL:
+            self.unlink(position.document)
+        elif position.book_id is not None:
+            self.notify(
+                f"This document was {LINK_WORDS[position.link_method or LinkMethod.MANUAL]}, "
+                "not linked by hand; k links it to another book.",
+                severity="warning",
+            )
+        else:
+            self.notify("This document is not linked to a book.", severity="warning")
+
+    @work(group="link", exit_on_error=False)
+    async def unlink(self, document: str) -> None:
+        database = await self.shelver.wait_for_database()
+        await reading.unlink_document(database.pool, document)
+        self.notify("Hand-made link removed.")
+        self.reload()
+
+    # Hardcover -----------------------------------------------------------------------------
+
+    def action_hardcover(self) -> None:
+        if self._syncing:
+            self.notify("A Hardcover sync is already running.")
+            return
+        self._syncing = True
+        self.hardcover()
+
+    @work(exclusive=True, group="hardcover", exit_on_error=False)
+    async def hardcover(self) -> None:
+        strip = self.query_one("#progress-strip", ProgressStrip)
+        strip.start("Hardcover sync")
+        try:
+            database = await self.shelver.wait_for_database()
+            report = await run_sync(
+                database, self.shelver.home, self.shelver.settings, on_progress=strip.report
+            )
+        finally:
+            self._syncing = False
+        self.last_report = report
+        strip.finish(f"{report.message} · g: log" if report.ok else report.message)
+        self.notify(report.message, severity="information" if report.ok else "error", timeout=10)
+
+    def action_sync_log(self) -> None:
+        from screens.sync_log import SyncLogScreen
+
+        self.app.push_screen(SyncLogScreen())

@@ -8,7 +8,7 @@ from pathlib import Path
 from app.demo import seed_demo_library
 from app.demo_catalogue import CATALOGUE, isbn10_of, isbn13
 from app.demo_files import koreader_partial_md5, sha256
-from data import books, credentials, overview, progress
+from data import books, credentials, overview, reading
 from data.db import Database
 from data.home import Home
 from data.importing.hashing import partial_md5
@@ -67,7 +67,7 @@ async def test_demo_fills_every_screen(database: Database, home: Home) -> None:
     assert {"en", "fr", "de", "ru", "ja"} <= languages
     assert any(row.reading_percentage is not None for row in library)
 
-    positions = await progress.current_positions(pool)
+    positions = await reading.current_positions(pool)
     assert len({p.device for p in positions}) >= 3
     assert any(p.book_id is None for p in positions)  # an unlinked document
     assert sum(1 for p in positions if p.book_id is not None) >= 5

@@ -1,0 +1,376 @@
+"""Reading progress under Pilot at 80x24 on a real database: rows, filters, sort, history,
+live updates through LISTEN/NOTIFY, linking by hand, and the Hardcover sync action."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import respx
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input
+
+from app.shelver_app import ShelverApp
+from data import books, kosync
+from data.db import Database, DatabaseTarget
+from data.hardcover_sync import TOKEN_ENV
+from data.home import Home
+from data.kosync import ProgressUpdate
+from data.models import BookFields, BookStatus
+from data.reading import ReadingState
+from data.settings import ProviderSettings, Settings
+from screens.progress import ProgressScreen
+from screens.sync_log import SyncLogScreen
+from tests.test_hardcover_sync import TOKEN, URL, FakeHardcover
+from tests.tui_support import SIZE, screen_text, settle
+from widgets.progress_history import HistoryChart, SessionsTable
+from widgets.progress_link import LinkBookDialog
+from widgets.progress_strip import ProgressStrip
+from widgets.progress_view import ProgressSort
+
+LIVE_WAIT_STEPS = 400
+"""Pauses (each yields to the loop briefly) to wait for a notice-driven refresh."""
+
+
+def make_app(home: Home, dsn: str, *, hardcover_url: str | None = None) -> ShelverApp:
+    providers = ProviderSettings(hardcover_url=hardcover_url) if hardcover_url else None
+    settings = Settings(providers=providers) if providers else Settings()
+    return ShelverApp(
+        home=home, settings=settings, target=DatabaseTarget(dsn=dsn), watch_inbox=False
+    )
+
+
+async def put(pool, document: str, device: str, percentage: float) -> None:
+    """Write a position the way ``shelver serve`` does (one batch, history included)."""
+    body = {"document": document, "device": device, "percentage": percentage, "progress": "p"}
+    update = ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body))
+    await kosync.write_batch(pool, [update])
+
+
+async def make_book(pool, title: str, document: str | None, *, isbn_13: str | None = None):
+    book = await books.insert(
+        pool,
+        BookFields(title=title, author="A. Writer", isbn_13=isbn_13),
+        status=BookStatus.ORGANIZED,
+    )
+    await books.add_file(
+        pool,
+        book.id,
+        format="epub",
+        original_name=f"{title}.epub",
+        file_size=10,
+        checksum=uuid.uuid4().hex,
+        content_hash=document,
+    )
+    return book
+
+
+DOC_DUNE = "d" * 32
+DOC_EMMA = "e" * 32
+DOC_LOOSE = "0123456789abcdef" * 2
+
+
+async def seed(pool) -> None:
+    await make_book(pool, "Dune", DOC_DUNE)
+    await make_book(pool, "Emma", DOC_EMMA)
+    await make_book(pool, "Zorba the Greek", None)
+    await put(pool, DOC_DUNE, "kobo", 0.10)
+    await put(pool, DOC_DUNE, "kobo", 0.25)
+    await put(pool, DOC_DUNE, "phone", 0.40)
+    await put(pool, DOC_EMMA, "kobo", 0.97)
+    await put(pool, DOC_LOOSE, "phone", 0.33)
+    # A position no device has moved for 40 days counts as paused.
+    await pool.execute(
+        "INSERT INTO reading_progress (document, device, progress, percentage, updated_at) "
+        "VALUES ('old-doc', 'kindle', '3', 0.3, now() - interval '40 days')"
+    )
+
+
+async def open_progress(pilot: Pilot) -> ProgressScreen:
+    await settle(pilot)
+    await pilot.press("p")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ProgressScreen)
+    return screen
+
+
+def cell_texts(screen: ProgressScreen) -> list[str]:
+    table = screen.query_one("#progress-table", DataTable)
+    return [" | ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+
+
+async def wait_for(pilot: Pilot, condition) -> bool:
+    """Wait (bounded by steps, not by the clock) until ``condition()`` holds."""
+    for _ in range(LIVE_WAIT_STEPS):
+        if condition():
+            return True
+        await pilot.pause(0.01)
+    return condition()
+
+
+async def test_rows_show_books_bars_states_and_unlinked(
+    database: Database, home: Home, database_dsn
+):
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        text = screen_text(app)
+        assert "Dune" in text and "Emma" in text
+        assert "unlinked 0123456789" in text  # the document id, marked
+        rows = {(r.document, r.device): r.state for r in screen.rows}
+        assert rows[(DOC_EMMA, "kobo")] == ReadingState.FINISHED
+        assert rows[("old-doc", "kindle")] == ReadingState.PAUSED
+        assert rows[(DOC_DUNE, "phone")] == ReadingState.READING
+        lines = cell_texts(screen)
+        assert any("Emma" in line and "97%" in line and "finished" in line for line in lines)
+        assert any("█" in line and "40%" in line for line in lines)
+        assert any("paused" in line for line in lines)
+        assert "just now" in text
+        assert "4 documents · 3 devices · 2 unlinked" in text
+        # Newest first by default.
+        assert screen.rows[0].document == "0123456789abcdef" * 2
+        # Footer keys fit at 80 columns alongside the app's.
+        shown = {b.binding.key for b in screen.active_bindings.values() if b.binding.show}
+        assert {"o", "k", "h"} <= shown
+
+
+async def test_filters_and_sort_from_the_keyboard(database: Database, home: Home, database_dsn):
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        assert len(screen.rows) == 5
+
+        await pilot.press("t")  # state: reading
+        await settle(pilot)
+        assert {r.state for r in screen.rows} == {ReadingState.READING}
+        assert "state: reading" in screen_text(app)
+        await pilot.press("t")  # finished
+        await settle(pilot)
+        assert [r.document for r in screen.rows] == [DOC_EMMA]
+        await pilot.press("t", "t")  # paused, then all again
+        await settle(pilot)
+        assert len(screen.rows) == 5
+
+        await pilot.press("d")  # the first device by name: kindle
+        await settle(pilot)
+        assert {r.device for r in screen.rows} == {"kindle"}
+        assert "device: kindle" in screen_text(app)
+        await pilot.press("d")  # kobo
+        await settle(pilot)
+        assert {r.device for r in screen.rows} == {"kobo"}
+        await pilot.press("x")  # clear
+        await settle(pilot)
+        assert len(screen.rows) == 5
+
+        await pilot.press("o")  # title
+        await settle(pilot)
+        assert screen.filters.sort is ProgressSort.TITLE
+        assert [r.title for r in screen.rows[:3]] == ["Dune", "Dune", "Emma"]
+        assert screen.rows[-1].book_id is None
+        await pilot.press("o")  # percentage, highest first
+        await settle(pilot)
+        percentages = [r.percentage for r in screen.rows]
+        assert percentages == sorted(percentages, reverse=True)
+        await pilot.press("O")  # reversed
+        await settle(pilot)
+        assert [r.percentage for r in screen.rows] == sorted(percentages)
+        await pilot.press("o")  # device
+        await settle(pilot)
+        assert [r.device for r in screen.rows] == sorted(r.device for r in screen.rows)
+
+        # The text filter takes every key, including the app's screen keys.
+        await pilot.press("slash")
+        await pilot.press(*"dune")
+        await settle(pilot)
+        assert app.current_mode == "progress"
+        assert screen.query_one("#progress-filter", Input).value == "dune"
+        assert {r.title for r in screen.rows} == {"Dune"}
+        await pilot.press("enter")
+        await pilot.press("escape")  # on the list: clears the text filter
+        await settle(pilot)
+        assert len(screen.rows) == 5
+        await pilot.press("slash", "l", "i", "p", "s")
+        await pilot.pause()
+        assert app.current_mode == "progress"
+        assert screen.query_one("#progress-filter", Input).value == "lips"
+        assert screen.rows == []
+        assert "No position matches" in screen_text(app)
+
+
+async def test_history_chart_and_sessions_of_the_selected_book(
+    database: Database, home: Home, database_dsn
+):
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        table = screen.query_one("#progress-table", DataTable)
+        dune = next(i for i, r in enumerate(screen.rows) if r.title == "Dune")
+        table.move_cursor(row=dune)
+        await settle(pilot)
+        chart = screen.query_one("#progress-chart", HistoryChart)
+        sessions = screen.query_one("#progress-sessions", SessionsTable)
+        # The whole book: both devices' updates.
+        assert set(chart.series) == {"kobo", "phone"}
+        assert [v for _, v in chart.series["kobo"]] == [10.0, 25.0]
+        assert {s.device for s in sessions.sessions} == {"kobo", "phone"}
+        assert sessions.row_count == 2
+        assert "10→25%" in screen_text(app)
+        assert "History of Dune" in screen_text(app)
+
+        loose = next(i for i, r in enumerate(screen.rows) if r.book_id is None)
+        table.move_cursor(row=loose)
+        await settle(pilot)
+        assert set(chart.series) == {"phone"}
+        assert "unlinked: k links it" in screen_text(app)
+
+
+async def test_a_device_sync_updates_the_open_screen_live(
+    database: Database, home: Home, database_dsn
+):
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        assert await wait_for(pilot, lambda: screen.listening)
+        table = screen.query_one("#progress-table", DataTable)
+        emma = next(i for i, r in enumerate(screen.rows) if r.title == "Emma")
+        table.move_cursor(row=emma)
+        await settle(pilot)
+        selected = screen.selected_key()
+
+        # A device moves on in Dune, another starts a new document: no key is pressed.
+        await put(database.pool, DOC_DUNE, "phone", 0.55)
+        await put(database.pool, "new-document", "kindle", 0.05)
+        assert await wait_for(pilot, lambda: len(screen.rows) == 6)
+        await settle(pilot)
+        dune = next(r for r in screen.rows if (r.document, r.device) == (DOC_DUNE, "phone"))
+        assert float(dune.percentage) == 0.55
+        assert any("55%" in line for line in cell_texts(screen))
+        assert screen.selected_key() == selected  # the cursor stayed on Emma
+        assert screen.notices_received >= 2
+        assert screen.live_refreshes <= screen.notices_received
+
+        # The selected book's own history follows too.
+        await put(database.pool, DOC_EMMA, "kobo", 0.99)
+        chart = screen.query_one("#progress-chart", HistoryChart)
+        assert await wait_for(pilot, lambda: len(chart.series.get("kobo", [])) == 2)
+        assert screen.selected_key() == selected
+
+        # A burst is coalesced into few refreshes.
+        before = screen.live_refreshes
+        for step in range(20):
+            await put(database.pool, DOC_DUNE, "kobo", 0.30 + step / 100)
+        assert await wait_for(
+            pilot,
+            lambda: any(float(r.percentage) == 0.49 for r in screen.rows if r.device == "kobo"),
+        )
+        assert screen.live_refreshes - before < 20
+
+        # Leaving the screen stops listening (the connection goes back to the pool).
+        await pilot.press("l")
+        await settle(pilot)
+        assert not screen.listening
+        await pilot.press("p")
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: screen.listening)
+
+
+async def test_link_and_unlink_by_hand(database: Database, home: Home, database_dsn):
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        table = screen.query_one("#progress-table", DataTable)
+        loose = next(i for i, r in enumerate(screen.rows) if r.document == DOC_LOOSE)
+        table.move_cursor(row=loose)
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        assert isinstance(app.screen, LinkBookDialog)
+        await pilot.press(*"zorba")
+        await settle(pilot)
+        assert "Zorba the Greek" in screen_text(app) or app.screen.query_one("#link-results")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        row = next(r for r in screen.rows if r.document == DOC_LOOSE)
+        assert row.title == "Zorba the Greek" and row.link_method == "manual"
+        assert screen.selected_key() == f"{DOC_LOOSE}\x00phone"
+        assert "linked by hand" in screen_text(app)
+
+        await pilot.press("u")
+        await settle(pilot)
+        row = next(r for r in screen.rows if r.document == DOC_LOOSE)
+        assert row.book_id is None
+
+        # A digest match cannot be unlinked, only overridden; esc leaves the dialog.
+        dune = next(i for i, r in enumerate(screen.rows) if r.title == "Dune")
+        table.move_cursor(row=dune)
+        await pilot.press("u")
+        await settle(pilot)
+        assert any(r.title == "Dune" for r in screen.rows)
+        await pilot.press("k")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+
+
+async def test_hardcover_sync_action_and_log(
+    database: Database, home: Home, database_dsn, monkeypatch: pytest.MonkeyPatch
+):
+    pool = database.pool
+    await make_book(pool, "Dune", DOC_DUNE, isbn_13="9780441013593")
+    await make_book(pool, "Emma", DOC_EMMA, isbn_13="9780141439587")
+    await put(pool, DOC_DUNE, "kobo", 0.5)
+    await put(pool, DOC_EMMA, "kobo", 0.2)
+    fake = FakeHardcover()
+    fake.edition(isbn_13="9780441013593", id=11, book=22, pages=400)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    app = make_app(home, database_dsn, hardcover_url=URL)
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        router.post(URL).mock(side_effect=fake)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_progress(pilot)
+            await pilot.press("h")
+            await settle(pilot)
+            report = screen.last_report
+            assert report is not None and report.ok
+            assert report.message == "Hardcover: 1 synced, 1 not found"
+            strip = screen.query_one("#progress-strip", ProgressStrip)
+            assert strip.progress == (2, 2)
+            assert "1 synced" in screen_text(app)
+            assert TOKEN not in screen_text(app)
+
+            await pilot.press("g")
+            await settle(pilot)
+            assert isinstance(app.screen, SyncLogScreen)
+            log = screen_text(app)
+            assert "Dune" in log and "synced" in log and "page 200 of 400" in log
+            assert "Emma" in log and "not found" in log
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+    assert "InsertUserBook" in fake.operations()
+
+
+async def test_hardcover_without_a_token_says_how_to_set_one(
+    database: Database, home: Home, database_dsn, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    await seed(database.pool)
+    app = make_app(home, database_dsn, hardcover_url=URL)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        report = screen.last_report
+        assert report is not None and not report.ok
+        assert "shelver credentials add hardcover default" in report.message
+        assert TOKEN_ENV in report.message
+        assert "credentials add hardcover" in screen_text(app)
