@@ -104,6 +104,7 @@ class ReviewScreen(ShelverScreen):
     TITLE = "Review"
     DEFAULT_CSS = """
     ReviewScreen #review-table { height: 1fr; }
+    ReviewScreen #review-duplicate { text-wrap: nowrap; text-overflow: ellipsis; }
     ReviewScreen #review-detail {
         height: 3;
         padding: 0 1;
@@ -270,7 +271,7 @@ class ReviewScreen(ShelverScreen):
                 f"⚠ May duplicate “{clip(other.title, 30)}” ({other.status.value}, "
                 f"{other.published_year or 'year unknown'})"
             )
-            text.append("  d: keep both / replace / leave in inbox", "bold")
+            text.append("  d decides", "bold")
             banner.update(text)
 
     # The grid -----------------------------------------------------------------------------
