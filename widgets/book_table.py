@@ -10,6 +10,21 @@ posts ``CursorMoved`` (also once the row under the cursor has arrived), ``RowSel
 Enter, ``SelectionChanged`` when space marks rows, ``Counted`` when the total is known and
 ``LoadFailed`` when the source raised (the table never crashes the app for it).
 ``reload()`` refetches and keeps the cursor on the same row (by key) when it still exists.
+
+A screen puts it over the Library like this (``data.library_window.LibraryWindow`` is a
+``RowSource``; typing runs an exclusive worker, so an older search never lands after a newer)::
+
+    yield BookTable([Column("Title", lambda r: r.title or ""),
+                     Column("Author", lambda r: r.author or "", width=24)], id="books")
+
+    @work(exclusive=True, group="library-search")
+    async def search(self, text: str) -> None:
+        window = LibraryWindow(self.database.pool, LibraryQuery(text=text))
+        await window.fetch(0, BookTable.BLOCK_SIZE)  # rows ready before the swap
+        self.query_one(BookTable).set_source(window)
+
+After an edit, ``set_source(LibraryWindow(...), keep_cursor=True)`` keeps the cursor on the
+edited book even when its new title moves it elsewhere in the list.
 """
 
 from __future__ import annotations
