@@ -29,6 +29,7 @@ from data.library_models import (
     LibraryRow,
     LibrarySort,
     PageCursor,
+    without_nul,
 )
 from data.models import Book
 from data.queries import query
@@ -57,7 +58,8 @@ class BookNotFound(LookupError):
 
 async def search_tsquery(db: Executor, text: str) -> str | None:
     """The tsquery (as text) that ``text`` searches for, or None when it has no words."""
-    if not text or not text.strip():
+    text = without_nul(text or "")
+    if not text.strip():
         return None
     return await db.fetchval(query("library_search_tsquery"), text)
 
@@ -230,6 +232,7 @@ async def fuzzy_rows(
     db: Executor, text: str, *, exclude: Iterable[UUID] = (), limit: int = FUZZY_ROWS
 ) -> list[LibraryRow]:
     """Books whose title or author is spelled like ``text``, best first."""
+    text = without_nul(text)
     if len(text.strip()) < 3:
         return []
     skip = set(exclude)

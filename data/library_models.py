@@ -14,6 +14,11 @@ from data import validation
 from data.models import Book, BookFile, Row
 
 
+def without_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: a pasted one is dropped rather than failing the query."""
+    return value.replace("\x00", "")
+
+
 class LibrarySort(StrEnum):
     """Orders the Library can be listed in. Relevance needs a search; without one it is title."""
 
@@ -59,7 +64,7 @@ class LibraryFilters(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = " ".join(value.split())
+            value = " ".join(without_nul(value).split())
             return value or None
         return value
 
@@ -77,6 +82,11 @@ class LibraryQuery(BaseModel):
     filters: LibraryFilters = Field(default_factory=LibraryFilters)
     sort: LibrarySort = LibrarySort.RELEVANCE
     descending: bool = False
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return without_nul(value) if isinstance(value, str) else value
 
 
 class PageCursor(BaseModel):
@@ -196,7 +206,7 @@ class BookEdit(BaseModel):
     @classmethod
     def _trimmed(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return value.strip() or None
+            return without_nul(value).strip() or None
         return value
 
     @field_validator("isbn_10")

@@ -87,7 +87,7 @@ def clean_terms(values: list[str] | None) -> list[str]:
     seen: set[str] = set()
     terms: list[str] = []
     for value in values or []:
-        term = " ".join(str(value).split())
+        term = " ".join(str(value).replace("\x00", "").split())
         if term and term.casefold() not in seen:
             seen.add(term.casefold())
             terms.append(term)

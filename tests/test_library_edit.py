@@ -203,3 +203,9 @@ async def test_bulk_tag_edit(database):
     assert [r.id for r in await library.search(db, "signed")] and (
         {r.id for r in await library.search(db, "signed")} == {one, two}
     )
+
+
+def test_nul_characters_are_dropped_not_sent():
+    edit = BookEdit(title="Ti\x00tle", tags=["a\x00b"])
+    assert edit.title == "Title"
+    assert edit.tags == ["ab"]
