@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -196,3 +198,28 @@ async def test_any_typed_text_is_a_safe_search(shelf, text):
     result = await library.page(shelf, LibraryQuery(text=text), limit=20)
     assert "The Hobbit (inbox copy)" not in {row.title for row in result.rows}
     assert await library.count(shelf, LibraryQuery(text=text)) >= 0
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(value=st.text(max_size=30))
+async def test_any_filter_text_is_safe(shelf, value):
+    filters = LibraryFilters(author=value, genre=value, tag=value, language=value, format=value)
+    query = LibraryQuery(filters=filters, sort=LibrarySort.AUTHOR)
+    rows = (await library.page(shelf, query, limit=20)).rows
+    assert await library.count(shelf, query) == len(rows)
+    # an author filter alone matches by substring, with % and _ meaning themselves
+    only_author = LibraryQuery(filters=LibraryFilters(author=value))
+    found = {r.author for r in (await library.page(shelf, only_author, limit=50)).rows}
+    folded = " ".join(value.replace("\x00", "").split()).casefold()
+    if folded and all(ch.isascii() for ch in folded):
+        assert all(folded in plain(author or "") for author in found)
+
+
+def plain(value: str) -> str:
+    """Lower case without accents (enough for the names on the shelf)."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
