@@ -105,8 +105,16 @@ class ReviewScreen(ShelverScreen):
     DEFAULT_CSS = """
     ReviewScreen #review-table { height: 1fr; }
     ReviewScreen #review-duplicate { text-wrap: nowrap; text-overflow: ellipsis; }
+    ReviewScreen #review-detail-title {
+        height: 1;
+        padding: 0 1;
+        background: $boost;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    ReviewScreen #review-detail.-picture { height: 8; }
     ReviewScreen #review-detail {
-        height: 3;
+        height: 2;
         padding: 0 1;
         background: $boost;
         scrollbar-size-vertical: 1;
@@ -121,7 +129,8 @@ class ReviewScreen(ShelverScreen):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    ReviewScreen.-empty #review-detail, ReviewScreen.-empty #review-book { display: none; }
+    ReviewScreen.-empty #review-detail, ReviewScreen.-empty #review-book,
+    ReviewScreen.-empty #review-detail-title { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", id="review.approve"),
@@ -168,6 +177,7 @@ class ReviewScreen(ShelverScreen):
             header_height=2,
             zebra_stripes=True,
         )
+        yield Static(id="review-detail-title")
         with VerticalScroll(id="review-detail", can_focus=False):
             yield Static(id="review-detail-text")
             yield CoverView(id="review-cover")
@@ -352,22 +362,30 @@ class ReviewScreen(ShelverScreen):
         if source.confidence is not None and source.strength is not None:
             text.append(f" · {source.confidence * 100:.0f}% ", "dim")
             text.append(source.strength.value, STRENGTH_STYLES[source.strength])
-        text.append(" · chosen ✓" if chosen else " · enter takes it", "green" if chosen else "dim")
+        if chosen:
+            text.append(" · chosen ✓", "green")
+        else:
+            text.append(" · enter or 1–9 takes it, shift+1–9 for all fields", "dim")
         cover = self.query_one("#review-cover", CoverView)
         detail = self.query_one("#review-detail-text", Static)
+        area = self.query_one("#review-detail", VerticalScroll)
         if name == "cover_url":
             local = state.item.book.cover_path if source.key in (CURRENT, EDITED) else None
             if source.candidate is not None and source.candidate.source == "file":
                 local = state.item.book.cover_path
+            detail.display = False
             cover.display = True
-            cover.show(local, value if has_value(value) else None)
+            area.set_class(cover.show(local, value if has_value(value) else None), "-picture")
         else:
             cover.display = False
-            text.append("\n")
+            detail.display = True
+            area.remove_class("-picture")
             shown = value if isinstance(value, str) else cell_text(value)
-            text.append(shown if shown else "—", "" if shown else "dim")
-        detail.update(text)
-        self.query_one("#review-detail", VerticalScroll).scroll_home(animate=False)
+            detail.update(Text(shown) if shown else Text("—", "dim"))
+            if shown and len(shown) > 2 * (self.size.width - 4):
+                text = Text("] [ scroll · ", "dim") + text  # more than the area shows
+        self.query_one("#review-detail-title", Static).update(text)
+        area.scroll_home(animate=False)
 
     def action_scroll_detail(self, lines: int) -> None:
         self.query_one("#review-detail", VerticalScroll).scroll_relative(y=lines * 3, animate=False)

@@ -441,3 +441,27 @@ async def test_many_sources_scroll_sideways_and_the_next_book_is_prefetched(
         await pilot.press("enter")
         assert screen.state.chosen_value("title") == "Answer 6"
         assert "Google 6" in screen_text(app)
+
+
+async def test_description_is_edited_as_paragraphs(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    from textual.widgets import TextArea
+
+    await make_book(database, home, "Middlemarch")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        for _ in range(7):
+            await pilot.press("down")
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, FieldEditor)
+        await pilot.press(*"First", "enter", *"second a", "ctrl+s")  # "a" stays text
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert screen.state.chosen_value("description") == "First\nsecond a"
+        await pilot.press("e", "escape")  # escape leaves the value alone
+        await pilot.pause()
+        assert not app.screen.query(TextArea)
+        assert screen.state.chosen_value("description") == "First\nsecond a"

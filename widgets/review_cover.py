@@ -113,10 +113,13 @@ class CoverView(Widget):
         with Horizontal():
             yield Static(classes="cover-text")
 
-    def show(self, path: str | None, url: str | None) -> None:
+    def show(self, path: str | None, url: str | None) -> bool:
+        """Describe the cover and show its picture where possible; whether a picture shows."""
         self.query_one(".cover-text", Static).update(describe_cover(path, url))
         for old in self.query(".cover-picture"):
             old.remove()
         if _picture_widget is not None and path and Path(path).is_file():
             picture = _picture_widget(path, classes="cover-picture")
             self.query_one(Horizontal).mount(picture, before=0)
+            return True
+        return False

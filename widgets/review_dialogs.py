@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Static, TextArea
 
 from data.review import DuplicateAction
 from widgets.review_model import FIELD_LABELS, HINTS, format_for_edit, parse_field
@@ -35,6 +35,7 @@ ReviewDialog .dialog-title { text-style: bold; margin-bottom: 1; }
 ReviewDialog .dialog-hint { color: $text-muted; }
 ReviewDialog .dialog-error { color: $error; height: auto; }
 ReviewDialog Input { margin: 0 0 1 0; }
+ReviewDialog TextArea { height: 10; margin: 0 0 1 0; }
 ReviewDialog Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
 ReviewDialog Button { margin-left: 1; min-width: 10; }
 """
@@ -66,22 +67,39 @@ class FieldEditor(ReviewDialog):
         self.field_name = name
         self.initial = format_for_edit(value)
 
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Keep", show=False)]
+
+    @property
+    def multiline(self) -> bool:
+        return self.field_name == "description"
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"Edit {FIELD_LABELS[self.field_name]}", classes="dialog-title")
-            yield Input(self.initial, id="edit-value", select_on_focus=False)
+            if self.multiline:  # paragraphs: enter starts a new line, ctrl+s keeps the text
+                yield TextArea(self.initial, id="edit-text", soft_wrap=True)
+                keys = "ctrl+s keeps it, escape cancels"
+            else:
+                yield Input(self.initial, id="edit-value", select_on_focus=False)
+                keys = "enter keeps it, escape cancels, empty clears"
             yield Static("", id="edit-error", classes="dialog-error")
             hint = HINTS.get(self.field_name, "")
-            yield Static(
-                f"{hint + ' · ' if hint else ''}enter keeps it, escape cancels, empty clears",
-                classes="dialog-hint",
-            )
+            yield Static(f"{hint + ' · ' if hint else ''}{keys}", classes="dialog-hint")
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.keep(event.value)
+
+    def action_save(self) -> None:
+        if self.multiline:
+            self.keep(self.query_one(TextArea).text)
+        else:
+            self.keep(self.query_one(Input).value)
+
+    def keep(self, text: str) -> None:
         try:
-            value = parse_field(self.field_name, event.value)
+            value = parse_field(self.field_name, text)
         except ValueError as error:
             self.query_one("#edit-error", Static).update(Text(f"✗ {error}"))
             return
