@@ -30,6 +30,11 @@ class LibrarySort(StrEnum):
     READING = "reading"
 
 
+FINISHED_AT = Decimal("0.95")
+"""A book counts as finished from here (KOReader rarely reports exactly 1.0); the same line
+the app draws elsewhere, and the one sql/queries/library.sql filters on."""
+
+
 class ReadingState(StrEnum):
     """A book's reading state, from the furthest position any device reported for its files."""
 
@@ -41,7 +46,7 @@ class ReadingState(StrEnum):
     def of(cls, percentage: Decimal | float | None) -> ReadingState:
         if percentage is None or percentage <= 0:
             return cls.UNREAD
-        return cls.FINISHED if percentage >= Decimal("0.99") else cls.READING
+        return cls.FINISHED if percentage >= FINISHED_AT else cls.READING
 
 
 class LibraryFilters(BaseModel):
