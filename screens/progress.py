@@ -58,8 +58,8 @@ DETAIL_DELAY = 0.05
 
 LINK_WORDS = {
     LinkMethod.MANUAL: "linked by hand",
-    LinkMethod.CONTENT_HASH: "found by content hash",
-    LinkMethod.FILENAME: "found by file name",
+    LinkMethod.CONTENT_HASH: "by content hash",
+    LinkMethod.FILENAME: "by file name",
 }
 
 EMPTY_MESSAGE = (
@@ -266,15 +266,20 @@ class ProgressScreen(ShelverScreen):
             entries = await reading.document_history(database.pool, position.document)
         self.history = entries
         sessions = reading.sessions_from_history(entries)
+        count = f"{len(sessions)} session{'s' * (len(sessions) != 1)}"
         title = Text("History of ", "bold")
         if position.book_id is not None:
-            title.append(clip(book_label(position), 34), "bold")
-            if position.link_method is not None:
-                title.append(f" · {LINK_WORDS[position.link_method]}", "dim")
+            how = LINK_WORDS[position.link_method] if position.link_method else ""
+            # The title gets what the count and the link method leave of one line.
+            room = max(12, self.size.width - 14 - len(count) - len(how) - 8)
+            title.append(clip(book_label(position), room), "bold")
+            title.append(f" · {count}", "dim")
+            if how:
+                title.append(f" · {how}", "dim")
         else:
             title.append(clip(position.document, 16), "bold")
-            title.append(" · unlinked: k links it to a book", "yellow")
-        title.append(f" · {len(sessions)} session{'s' * (len(sessions) != 1)}", "dim")
+            title.append(f" · {count}", "dim")
+            title.append(" · unlinked: k links it", "yellow")
         self.query_one("#progress-detail-title", Static).update(title)
         self.query_one("#progress-chart", HistoryChart).show_history(entries)
         self.query_one("#progress-sessions", SessionsTable).show_sessions(sessions)
@@ -428,10 +433,10 @@ class ProgressScreen(ShelverScreen):
             self.app.bell()
         elif position.link_method is LinkMethod.MANUAL:
             self.unlink(position.document)
-        elif position.book_id is not None:
+        elif position.book_id is not None and position.link_method is not None:
             self.notify(
-                f"This document was {LINK_WORDS[position.link_method or LinkMethod.MANUAL]}, "
-                "not linked by hand; k links it to another book.",
+                f"This document's book was found {LINK_WORDS[position.link_method]}, "
+                "not linked by hand; k links it to another book instead.",
                 severity="warning",
             )
         else:
@@ -465,7 +470,10 @@ class ProgressScreen(ShelverScreen):
         finally:
             self._syncing = False
         self.last_report = report
-        strip.finish(f"{report.message} · g: log" if report.ok else report.message)
+        if report.ok:
+            strip.finish(f"{report.message} · g: log")
+        else:
+            strip.hide()  # nothing ran: the notice says what to do
         self.notify(report.message, severity="information" if report.ok else "error", timeout=10)
 
     def action_sync_log(self) -> None:

@@ -169,7 +169,10 @@ class SyncLogScreen(Screen[None]):
         )
         self.last_report = report
         self.syncing = False
-        strip.finish(report.message)
+        if report.ok:
+            strip.finish(report.message)
+        else:
+            strip.hide()  # nothing ran: the notice says what to do
         self.notify(report.message, severity="information" if report.ok else "error", timeout=8)
         await self.load().wait()
 

@@ -373,4 +373,6 @@ async def test_hardcover_without_a_token_says_how_to_set_one(
         assert report is not None and not report.ok
         assert "shelver credentials add hardcover default" in report.message
         assert TOKEN_ENV in report.message
-        assert "credentials add hardcover" in screen_text(app)
+        notices = [n.message for n in app._notifications]
+        assert any("credentials add hardcover default" in n for n in notices)
+        assert not screen.query_one("#progress-strip", ProgressStrip).has_class("-running")

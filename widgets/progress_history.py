@@ -10,9 +10,6 @@ from textual_plotext import PlotextPlot
 
 from data.reading import HistoryEntry, ReadingSession
 
-DATE_INPUT = "Y-m-d H:M:S"
-"""plotext's spelling of the format the points are handed over in."""
-
 
 def _local(moment: datetime) -> datetime:
     return moment.astimezone()
@@ -40,25 +37,30 @@ class HistoryChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.date_form(DATE_INPUT, _axis_form(entries))
         plt.ylim(0, 100)
         plt.yticks([0, 50, 100])
         if not series:
             plt.title("no history yet")
+        moments = sorted(moment for points in series.values() for moment, _ in points)
+        if moments:
+            # Plain numbers on the x axis with three labelled ticks: plotext's own date ticks
+            # repeat the same day when the history spans only a few days.
+            first, last = moments[0], moments[-1]
+            middle = first + (last - first) / 2
+            ticks = [first, middle, last] if last > first else [first]
+            form = "%H:%M" if last - first < timedelta(days=1) else "%d/%m"
+            plt.xticks([t.timestamp() for t in ticks], [t.strftime(form) for t in ticks])
+            if last == first:
+                plt.xlim(first.timestamp() - 60, first.timestamp() + 60)
         for device, points in series.items():
-            dates = [moment.strftime("%Y-%m-%d %H:%M:%S") for moment, _ in points]
-            values = [value for _, value in points]
-            # A single update still shows as a dot; two or more as a line.
-            label = device if len(series) > 1 else None
-            plt.plot(dates, values, marker="braille", label=label)
+            # One update still shows as a dot; two or more as a line.
+            plt.plot(
+                [moment.timestamp() for moment, _ in points],
+                [value for _, value in points],
+                marker="braille",
+                label=device if len(series) > 1 else None,
+            )
         self.refresh()
-
-
-def _axis_form(entries: list[HistoryEntry]) -> str:
-    """Day/month ticks, or hours and minutes when everything happened within a day."""
-    if entries and entries[-1].created_at - entries[0].created_at < timedelta(days=1):
-        return "H:M"
-    return "d/m"
 
 
 def duration_text(duration: timedelta) -> str:

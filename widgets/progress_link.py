@@ -47,6 +47,8 @@ class LinkBookDialog(ModalScreen[UUID | None]):
     #link-title { text-style: bold; }
     #link-document { color: $text-muted; }
     #link-results { height: 10; border: none; }
+    /* The cursor stays in the search field: show the pick even while the list is unfocused. */
+    #link-results > .option-list--option-highlighted { background: $accent 40%; }
     #link-hint { color: $text-muted; }
     """
 
