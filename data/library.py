@@ -3,7 +3,7 @@
 Search runs on ``books.search_vector``: every word must match and the last one is a prefix, so
 results follow each keystroke; the words are taken from the text by PostgreSQL itself (see
 ``shelver_search_tsquery`` in ``sql/migrations/0005_library.sql``), so nothing typed can act
-as a query operator. When full text finds little, a trigram search on title and author adds
+as a query operator. When full text finds nothing, a trigram search on title and author offers
 close spellings ("tolkein" finds Tolkien).
 
 Lists never load every row: ``page`` returns one keyset page (the sort keys of its last row are
@@ -48,8 +48,6 @@ FUZZY_ROWS = 20
 # cluster (every "Songs of ..." title) that a sort of a few thousand rows handles easily.
 RANK_LIMIT = 2_000
 SORT_LIMIT = 5_000
-# The key of a text sort column for a NULL value (see shelver_sort_key).
-NULL_TEXT_KEY = "\U0010ffff"
 
 
 class BookNotFound(LookupError):
