@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import unquote
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -50,6 +52,9 @@ class SettingsScreen(ShelverScreen):
 
     MODE = "settings"
     TITLE = "Settings"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("h", "hardcover", "Sync with Hardcover", id="settings.hardcover"),
+    ]
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="settings-scroll"):
@@ -170,3 +175,11 @@ class SettingsScreen(ShelverScreen):
                 ]
             ),
         )
+
+    # Hardcover (the Reading progress screen has the same action) ---------------------------
+
+    def action_hardcover(self) -> None:
+        """Sync with Hardcover now: the sync log opens and shows each book's outcome."""
+        from screens.sync_log import SyncLogScreen
+
+        self.app.push_screen(SyncLogScreen(sync_now=True))

@@ -376,3 +376,16 @@ async def test_hardcover_without_a_token_says_how_to_set_one(
         notices = [n.message for n in app._notifications]
         assert any("credentials add hardcover default" in n for n in notices)
         assert not screen.query_one("#progress-strip", ProgressStrip).has_class("-running")
+
+        # Settings has the same action: it opens the sync log and runs the sync there.
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        log = app.screen
+        assert isinstance(log, SyncLogScreen)
+        assert log.last_report is not None and not log.last_report.ok
+        assert "Hardcover sync log" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.current_mode == "settings" and not isinstance(app.screen, SyncLogScreen)
