@@ -338,7 +338,7 @@ class ReviewScreen(ShelverScreen):
         if coordinate.column >= 1:
             return name, coordinate.column - 1
         key = self.state.chosen_key(name)
-        return name, next(i for i, s in enumerate(self.state.sources) if s.key in (key, CURRENT))
+        return name, next((i for i, s in enumerate(self.state.sources) if s.key == key), 0)
 
     @on(DataTable.CellHighlighted, "#review-table")
     def _highlighted(self) -> None:

@@ -17,12 +17,13 @@ from data import books
 from data.db import Database, DatabaseTarget
 from data.home import Home
 from data.models import BookFields, BookStatus
+from data.review import ReviewItem
 from data.settings import ProviderSettings, Settings
 from screens.review import ReviewScreen
 from tests.tui_support import SIZE, screen_text, settle
 from widgets.review_cover import describe_cover, terminal_may_show_pictures
 from widgets.review_dialogs import DuplicateDialog, FieldEditor, SearchDialog
-from widgets.review_model import parse_field, source_names
+from widgets.review_model import ReviewState, parse_field, source_names
 
 GOOGLE = "https://books.review-test.example/books/v1"
 HARDCOVER = "https://hardcover.review-test.example/v1/graphql"
@@ -465,3 +466,69 @@ async def test_description_is_edited_as_paragraphs(
         await pilot.pause()
         assert not app.screen.query(TextArea)
         assert screen.state.chosen_value("description") == "First\nsecond a"
+
+
+def review_item(*candidates: tuple[str, float, dict]) -> ReviewItem:
+    """A ReviewItem built in memory (the choice logic needs no database)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from uuid import uuid4
+
+    from data.confidence import strength
+    from data.models import Book, Candidate
+    from data.review import ScoredCandidate
+
+    now = datetime.now(UTC)
+    book = Book(
+        id=uuid4(),
+        status=BookStatus.REVIEW,
+        title="emma",
+        author="Austen",
+        created_at=now,
+        updated_at=now,
+    )
+    scored = [
+        ScoredCandidate(
+            Candidate(
+                id=uuid4(),
+                book_id=book.id,
+                source=source,
+                normalized=fields,
+                confidence=Decimal(str(score)),
+            ),
+            strength(score),
+        )
+        for source, score, fields in candidates
+    ]
+    return ReviewItem(book=book, files=[], candidates=scored)
+
+
+def test_review_state_choices_and_approval() -> None:
+    item = review_item(
+        ("file", 1.0, {"title": "emma"}),
+        ("google_books", 0.9, {"title": "Emma", "author": "Jane Austen", "page_count": 474}),
+        ("hardcover", 0.65, {"title": "Emma (Penguin)", "published_year": 1815}),
+    )
+    state = ReviewState.from_item(item)
+    google, hardcover = (c.candidate for c in item.candidates[1:])
+    # The strong candidate pre-selects every field it has; the medium one nothing.
+    assert state.chosen == {n: str(google.id) for n in ("title", "author", "page_count")}
+    assert state.differs("title", state.sources[2]) and not state.differs("title", state.sources[1])
+    assert state.pick("published_year", 3) is None
+    assert state.pick("publisher", 3) == "Hardcover has no publisher"
+    assert state.pick("title", 0) is None  # back to the current value
+    state.edit("tags", ["classic"])
+    values, used = state.approval()
+    assert values == {
+        "author": "Jane Austen",
+        "published_year": 1815,
+        "page_count": 474,
+        "tags": ["classic"],
+    }
+    assert used == {google.id: ["author", "page_count"], hardcover.id: ["published_year"]}
+
+    # The same book loaded again (after a search) keeps the picks and the hand edits.
+    again = ReviewState.from_item(item, previous=state)
+    assert again.approval() == (values, used)
+    assert [s.short for s in again.sources] == ["Current", "File", "Google", "Hardcover", "Yours"]
+    assert again.pick_all(3) == 2 and again.chosen_value("title") == "Emma (Penguin)"

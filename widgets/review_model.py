@@ -130,12 +130,20 @@ class ReviewState:
             if name in FIELD_NAMES
         }
         if previous is not None and previous.item.book.id == item.book.id:
+            # The reviewer's choices are never overridden: a field left on the current value
+            # stays there; only a choice whose candidate was replaced (a new fetch) falls back
+            # to what pre-selection says.
+            preselected = dict(state.chosen)
             for name, value in previous.edits.items():
                 state.edit(name, value)
             keys = {s.key for s in state.sources}
-            state.chosen.update({f: k for f, k in previous.chosen.items() if k in keys})
-            for name in set(previous.edits) - set(previous.chosen):
-                state.chosen.pop(name, None)  # edited, then set back to the current value
+            state.chosen = {}
+            for name in FIELD_NAMES:
+                old = previous.chosen_key(name)
+                if old in keys and old != CURRENT:
+                    state.chosen[name] = old
+                elif old not in keys and name in preselected:
+                    state.chosen[name] = preselected[name]
             state.duplicate_decided = previous.duplicate_decided
         return state
 
