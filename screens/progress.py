@@ -288,6 +288,15 @@ class ProgressScreen(ShelverScreen):
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
+        self.start_listening()
+
+    def reload(self) -> None:
+        super().reload()
+        # After the database failed to open and a retry worked, listening starts here.
+        if self.is_current:
+            self.start_listening()
+
+    def start_listening(self) -> None:
         if self._listen_task is None or self._listen_task.done():
             # A plain task, not a worker: it never finishes by itself, and workers are what
             # the app and its tests wait on to be "done".
