@@ -504,6 +504,7 @@ class ReviewScreen(ShelverScreen):
                 self.position -= 1
         self.total = max(0, self.total - 1)
         self.state = None
+        self._note = None  # the approval's own note follows when it is done
         self.show_position()
         self.run_approval(book.id, book.title or "untitled", values, used, action)
 
