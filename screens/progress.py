@@ -51,7 +51,8 @@ from widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000
 COALESCE_SECONDS = 0.2
-"""After a notice, wait this long for the rest of its burst before refreshing."""
+"""After a refresh, notices wait this long and are then shown together (at most five
+refreshes a second however busy the sync server is)."""
 LISTEN_STOP_SECONDS = 2.0
 DETAIL_DELAY = 0.05
 """Scrolling fast through the list loads the history of where the cursor stops, not of each row."""
@@ -331,10 +332,12 @@ class ProgressScreen(ShelverScreen):
                     self._present_heading(self._shown)
                 while True:
                     batch = [await notices.get()]
-                    await asyncio.sleep(COALESCE_SECONDS)
                     while not notices.empty():
                         batch.append(notices.get_nowait())
                     await self._apply_notices(database, batch)
+                    # The first notice shows at once; what arrives in the next moment waits
+                    # and is shown together, so a burst costs a few refreshes a second.
+                    await asyncio.sleep(COALESCE_SECONDS)
         except asyncio.CancelledError:
             raise
         except Exception as error:
