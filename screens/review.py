@@ -156,6 +156,8 @@ class ReviewScreen(ShelverScreen):
     def __init__(self) -> None:
         super().__init__()
         self.queue: list[UUID] = []
+        self._opened: UUID | None = None
+        """A book asked for by `open_book`, shown first even when it is not in review."""
         self.total = 0
         self.position = 0
         self.state: ReviewState | None = None
@@ -200,6 +202,12 @@ class ReviewScreen(ShelverScreen):
 
     # Loading ------------------------------------------------------------------------------
 
+    def open_book(self, book_id: UUID) -> None:
+        """Show ``book_id`` now, wherever it is in the queue (or not yet in it: an inbox book
+        can be reviewed on its file's own metadata and approved as it is)."""
+        self._opened = book_id
+        self.reload()
+
     def on_screen_resume(self) -> None:
         if self._own_dialog:  # back from an edit or search: nothing changed underneath
             self._own_dialog = False
@@ -216,8 +224,13 @@ class ReviewScreen(ShelverScreen):
             overview.review_queue(database.pool, limit=PAGE_SIZE),
         )
         ids = [row.id for row in queue if row.id not in self._pending]
+        opened = self._opened
+        if opened is not None and opened not in self._pending and opened not in ids:
+            ids.insert(0, opened)  # a book opened from elsewhere, e.g. still in the inbox
         position = 0
-        if self.state is not None and self.state.item.book.id in ids:
+        if opened is not None and opened in ids:
+            position = ids.index(opened)
+        elif self.state is not None and self.state.item.book.id in ids:
             position = ids.index(self.state.item.book.id)  # stay on the book being looked at
         elif ids:
             position = min(self.position, len(ids) - 1)
@@ -497,6 +510,8 @@ class ReviewScreen(ShelverScreen):
         values, used = state.approval()
         self._pending.add(book.id)
         self._cache.pop(book.id, None)
+        if book.id == self._opened:
+            self._opened = None
         if book.id in self.queue:
             index = self.queue.index(book.id)
             self.queue.pop(index)
@@ -577,7 +592,7 @@ class ReviewScreen(ShelverScreen):
     async def load_book(self, book_id: UUID) -> None:
         database = await self.shelver.wait_for_database()
         item = await review.load_item(database.pool, book_id)
-        if item is None or item.book.status.value != "review":
+        if item is None or (item.book.status.value != "review" and book_id != self._opened):
             if book_id in self.queue:  # approved or deleted elsewhere
                 self.queue.remove(book_id)
                 self.total = max(0, self.total - 1)

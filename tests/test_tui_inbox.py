@@ -266,6 +266,16 @@ async def test_enter_opens_review(
         await pilot.press("enter")
         await settle(pilot)
         assert app.current_mode == "review"
+        # The inbox book itself is on screen (not the empty review queue), and approving it
+        # on its file's own metadata files it in the library.
+        assert "Any Book" in screen_text(app)
+        await pilot.press("a")
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+    book = await database.pool.fetchrow("SELECT status, title FROM books")
+    assert (book["status"], book["title"]) == ("organized", "Any Book")
+    stored = await database.pool.fetchval("SELECT storage_path FROM book_files")
+    assert stored and Path(stored).is_file()
 
 
 async def test_files_dropped_into_the_inbox_folder_appear(
