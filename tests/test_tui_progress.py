@@ -252,7 +252,7 @@ async def test_a_device_sync_updates_the_open_screen_live(
         assert float(dune.percentage) == 0.55
         assert any("55%" in line for line in cell_texts(screen))
         assert screen.selected_key() == selected  # the cursor stayed on Emma
-        assert screen.notices_received >= 2
+        assert await wait_for(pilot, lambda: screen.notices_received >= 2)
         assert screen.live_refreshes <= screen.notices_received
 
         # The selected book's own history follows too.
