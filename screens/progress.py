@@ -33,7 +33,7 @@ from data import reading
 from data.db import Database
 from data.reading import CurrentPosition, DeviceSummary, HistoryEntry, LinkMethod, ProgressNotice
 from screens.base import ShelverScreen
-from widgets.format import clip
+from widgets.format import clip, relative_time
 from widgets.progress_hardcover import SyncReport, run_sync
 from widgets.progress_history import HistoryChart, SessionsTable
 from widgets.progress_link import LinkBookDialog
@@ -54,6 +54,7 @@ COALESCE_SECONDS = 0.2
 """After a refresh, notices wait this long and are then shown together (at most five
 refreshes a second however busy the sync server is)."""
 LISTEN_STOP_SECONDS = 2.0
+AGES_EVERY_SECONDS = 30.0
 DETAIL_DELAY = 0.05
 """Scrolling fast through the list loads the history of where the cursor stops, not of each row."""
 
@@ -129,6 +130,10 @@ class ProgressScreen(ShelverScreen):
         self._syncing = False
         self._listen_task: asyncio.Task[None] | None = None
 
+    def on_mount(self) -> None:
+        # "2 min ago" keeps counting: lay the rows out again each minute (no database read).
+        self.set_interval(AGES_EVERY_SECONDS, self._rearrange)
+
     def compose_body(self) -> ComposeResult:
         yield Static("", id="progress-chips", classes="subheading")
         with Horizontal(id="progress-filter-row") as row:
@@ -203,13 +208,19 @@ class ProgressScreen(ShelverScreen):
         width = fit_title_width(table, COLUMNS, self.size.width)
         keys = [row_key(r) for r in rows]
         if width == self._title_width and keys == [row_key(r) for r in self.rows]:
-            # Same rows in the same order (a device moved on within a book): update cells.
+            # Same rows in the same order (a device moved on within a book, or the clock
+            # moved on): update only the cells that changed.
             for old, new in zip(self.rows, rows, strict=True):
+                key = row_key(new)
                 if old != new:
                     for (column, *_), cell in zip(
                         (("book",), *COLUMNS), row_cells(new, width, now), strict=True
                     ):
-                        table.update_cell(row_key(new), column, cell)
+                        table.update_cell(key, column, cell)
+                else:
+                    age = relative_time(new.updated_at, now)
+                    if str(table.get_cell(key, "updated")) != age:
+                        table.update_cell(key, "updated", age)
             self.rows = rows
             self._refresh_detail_if_changed()
             return
