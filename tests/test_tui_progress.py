@@ -101,6 +101,16 @@ def cell_texts(screen: ProgressScreen) -> list[str]:
     return [" | ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
 
 
+async def listeners(database: Database) -> int:
+    """Sessions of this database whose last statement was a LISTEN (other sessions' channels
+    are not visible, but a released or UNLISTENed connection has run something since)."""
+    return await database.pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND query ILIKE 'LISTEN %shelver_reading_progress%'"
+    )
+
+
 async def wait_for(pilot: Pilot, condition) -> bool:
     """Wait (bounded by steps, not by the clock) until ``condition()`` holds."""
     for _ in range(LIVE_WAIT_STEPS):
@@ -272,12 +282,17 @@ async def test_a_device_sync_updates_the_open_screen_live(
         assert screen.live_refreshes - before < 20
 
         # Leaving the screen stops listening (the connection goes back to the pool).
+        assert await listeners(database) == 1
         await pilot.press("l")
         await settle(pilot)
         assert not screen.listening
+        assert await listeners(database) == 0
         await pilot.press("p")
         await settle(pilot)
         assert await wait_for(pilot, lambda: screen.listening)
+        assert await listeners(database) == 1
+    # Quitting the app let go of it too.
+    assert await listeners(database) == 0
 
 
 async def test_link_and_unlink_by_hand(database: Database, home: Home, database_dsn):
