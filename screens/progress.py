@@ -23,7 +23,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -129,9 +129,10 @@ class ProgressScreen(ShelverScreen):
         self._detail_key: str | None = None
         self._syncing = False
         self._listen_task: asyncio.Task[None] | None = None
+        self._link_dialog: LinkBookDialog | None = None
 
     def on_mount(self) -> None:
-        # "2 min ago" keeps counting: lay the rows out again each minute (no database read).
+        # "2 min ago" keeps counting: lay the rows out again now and then (no database read).
         self.set_interval(AGES_EVERY_SECONDS, self._rearrange)
 
     def compose_body(self) -> ComposeResult:
@@ -404,7 +405,9 @@ class ProgressScreen(ShelverScreen):
 
     def action_filter(self) -> None:
         self.query_one("#progress-filter-row").display = True
-        self.query_one("#progress-filter", Input).focus()
+        # At once, not on the next turn of the loop (as Widget.focus does): keys typed right
+        # after "/" must land in the field, not on the screen's bindings.
+        self.set_focus(self.query_one("#progress-filter", Input))
 
     @on(Input.Changed, "#progress-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -413,13 +416,13 @@ class ProgressScreen(ShelverScreen):
 
     @on(Input.Submitted, "#progress-filter")
     def _filter_submitted(self) -> None:
-        self.query_one("#progress-table", DataTable).focus()
+        self.set_focus(self.query_one("#progress-table", DataTable))
 
     def action_leave_filter(self) -> None:
         """Escape: out of the filter field first; on the list, clear the text filter."""
         field = self.query_one("#progress-filter", Input)
         if field.has_focus:
-            self.query_one("#progress-table", DataTable).focus()
+            self.set_focus(self.query_one("#progress-table", DataTable))
             if not field.value:
                 self.query_one("#progress-filter-row").display = False
         elif field.value:
@@ -427,6 +430,22 @@ class ProgressScreen(ShelverScreen):
             self.query_one("#progress-filter-row").display = False
 
     # Linking -------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        # Keys typed straight after "k" are already on their way to this screen's list before
+        # a binding would open the dialog. So "k" opens it here, at once, and what follows
+        # goes into its search field until the dialog takes the keys itself.
+        if isinstance(self.focused, Input):
+            return
+        dialog = self._link_dialog
+        if dialog is None and event.key == "k":
+            event.stop()
+            event.prevent_default()
+            self.action_link()
+        elif dialog is not None and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            dialog.type_ahead(event.character)
 
     def action_link(self) -> None:
         position = self.selected_position()
@@ -437,10 +456,12 @@ class ProgressScreen(ShelverScreen):
         current = book_label(position) if position.book_id else None
 
         def chosen(book_id: UUID | None) -> None:
+            self._link_dialog = None
             if book_id is not None:
                 self.link(position.document, book_id)
 
-        self.app.push_screen(LinkBookDialog(database, position.document, current), chosen)
+        self._link_dialog = LinkBookDialog(database, position.document, current)
+        self.app.push_screen(self._link_dialog, chosen)
 
     @work(group="link", exit_on_error=False)
     async def link(self, document: str, book_id: UUID) -> None:

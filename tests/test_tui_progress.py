@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import respx
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -27,7 +28,7 @@ from tests.tui_support import SIZE, screen_text, settle
 from widgets.progress_history import HistoryChart, SessionsTable
 from widgets.progress_link import LinkBookDialog
 from widgets.progress_strip import ProgressStrip
-from widgets.progress_view import ProgressSort
+from widgets.progress_view import ProgressFilters, ProgressSort
 
 LIVE_WAIT_STEPS = 400
 """Pauses (each yields to the loop briefly) to wait for a notice-driven refresh."""
@@ -322,6 +323,17 @@ async def test_link_and_unlink_by_hand(database: Database, home: Home, database_
         await settle(pilot)
         row = next(r for r in screen.rows if r.document == DOC_LOOSE)
         assert row.book_id is None
+
+        # Typed in one go (all four keys queued before the dialog is up): nothing is lost.
+        for key in "kzor":
+            app.post_message(events.Key(key, key))
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, LinkBookDialog)
+        assert dialog.query_one("#link-search", Input).value == "zor"
+        assert screen.filters == ProgressFilters()  # no key reached the list's bindings
+        await pilot.press("escape")
+        await settle(pilot)
 
         # A digest match cannot be unlinked, only overridden; esc leaves the dialog.
         dune = next(i for i, r in enumerate(screen.rows) if r.title == "Dune")

@@ -57,6 +57,7 @@ class LinkBookDialog(ModalScreen[UUID | None]):
         self.database = database
         self.document = document
         self.current = current
+        self._typed = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="link-box"):
@@ -68,7 +69,19 @@ class LinkBookDialog(ModalScreen[UUID | None]):
             yield Static("↑↓ choose · enter link · esc cancel", id="link-hint")
 
     def on_mount(self) -> None:
-        self.search("")
+        field = self.query_one("#link-search", Input)
+        if self._typed:
+            field.value = self._typed  # Input.Changed searches for it
+        else:
+            self.search("")
+
+    def type_ahead(self, text: str) -> None:
+        """Keys typed right after the dialog was asked for, which reached the screen beneath
+        (its widgets had them queued already): they belong in the search field all the same."""
+        if self.is_mounted:
+            self.query_one("#link-search", Input).insert_text_at_cursor(text)
+        else:
+            self._typed += text
 
     @on(Input.Changed, "#link-search")
     def _changed(self, event: Input.Changed) -> None:

@@ -132,6 +132,15 @@ def chips(filters: ProgressFilters, shown: int, total: int) -> Text:
         chip("/", "text", clip(filters.text, 12), True)
     if shown != total:
         line.append(f"  {shown} of {total}", "dim")
+    # What else there is, while the line has room (it is cut at the screen's edge).
+    if filters.active:
+        line.append("  x", "bold")
+        line.append(" clear", "dim")
+    if not filters.text:
+        line.append("  /", "bold")
+        line.append(" filter", "dim")
+    line.append("  g", "bold")
+    line.append(" sync log", "dim")
     return line
 
 
