@@ -65,13 +65,14 @@ LINK_WORDS = {
 }
 
 EMPTY_MESSAGE = (
-    "[b]No reading progress yet.[/b]\n\n"
-    "1. Add a device login: [b]shelver credentials add kosync NAME[/b]\n"
-    "2. Start the sync server: [b]shelver serve[/b] (it prints its URL,\n"
-    "   http://127.0.0.1:8765 unless you pass --host/--port)\n"
-    "3. In KOReader: Tools › Progress sync › Custom sync server: that URL\n"
-    "   (use this machine's address), then log in as NAME.\n\n"
-    "Positions appear here as soon as a device syncs."
+    "[b]No reading progress yet.[/b] To connect KOReader:\n\n"
+    "1. Add a login for your devices:\n"
+    "     [b]shelver credentials add kosync NAME[/b]\n"
+    "2. Start the sync server, reachable from your network:\n"
+    "     [b]shelver serve --host 0.0.0.0[/b]   (it prints its URL; port 8765)\n"
+    "3. In KOReader: Tools › Progress sync › Custom sync server:\n"
+    "     http://THIS-MACHINE:8765, then Login as NAME.\n\n"
+    "Positions show up here, live, as soon as a device syncs."
 )
 
 
@@ -111,6 +112,8 @@ class ProgressScreen(ShelverScreen):
     ProgressScreen #progress-detail { height: 8; }
     ProgressScreen.-empty #progress-detail,
     ProgressScreen.-empty #progress-detail-title { display: none; }
+    ProgressScreen #empty { text-align: left; }
+    ProgressScreen.-no-progress #progress-chips { display: none; }
     """
 
     def __init__(self) -> None:
@@ -172,6 +175,7 @@ class ProgressScreen(ShelverScreen):
             chips(filters, len(rows), len(view.positions))
         )
         table = self.query_one("#progress-table", DataTable)
+        self.set_class(not view.devices, "-no-progress")
         if not view.devices:
             self.rows = []
             table.clear(columns=True)
