@@ -144,3 +144,27 @@ async def test_demo_never_overwrites_a_file_already_in_the_inbox(
     await seed_demo_library(database, home)
     assert mine.read_bytes() == b"my own copy"
     assert (home.inbox_dir / "beowulf (2).epub").is_file()
+
+
+async def test_demo_keeps_positions_a_device_already_reported(
+    database: Database, home: Home, tmp_path: Path
+) -> None:
+    """A device that synced before the demo was filled keeps its own position."""
+    assert await seed_demo_library(database, home) is True
+    document, device = await database.pool.fetchrow(
+        "SELECT document, device FROM reading_progress ORDER BY document, device LIMIT 1"
+    )
+    await database.pool.execute("DELETE FROM books")  # progress rows stay: they have no FK
+    await database.pool.execute(
+        "UPDATE reading_progress SET percentage = 0.1234 WHERE document = $1 AND device = $2",
+        document,
+        device,
+    )
+    other_home = Home.at(tmp_path / "second").ensure()
+    assert await seed_demo_library(database, other_home) is True
+    kept = await database.pool.fetchval(
+        "SELECT percentage FROM reading_progress WHERE document = $1 AND device = $2",
+        document,
+        device,
+    )
+    assert str(kept) == "0.1234"

@@ -32,7 +32,9 @@ VALUES ($1, $2, $3, $4, $5, $6);
 -- name: demo_insert_progress
 INSERT INTO reading_progress (document, device, device_id, progress, percentage, "timestamp",
                               raw_payload, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, to_timestamp($6::bigint));
+VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, to_timestamp($6::bigint))
+-- A device may already have reported this document: its real position wins over the sample.
+ON CONFLICT (document, device) DO NOTHING;
 
 -- name: demo_insert_progress_history
 INSERT INTO reading_progress_history (document, device, progress, percentage, "timestamp",
