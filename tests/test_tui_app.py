@@ -10,6 +10,7 @@ from data.db import Database
 from data.home import Home
 from screens.error_dialog import ErrorDialog
 from tests.tui_support import SIZE, make_app, screen_text, settle
+from widgets.book_table import BookTable
 from widgets.mode_bar import MODE_TABS
 
 SCREEN_NAMES = {
@@ -120,7 +121,7 @@ async def test_screens_show_demo_rows(database: Database, database_dsn: str, hom
         await settle(pilot)
         library = screen_text(app)
         assert "14 books" in library and "Anna" not in library and "Анна Каренина" in library
-        assert app.screen.query_one(DataTable).row_count == 14
+        assert app.screen.query_one(BookTable).total == 14
 
         await pilot.press("p")
         await settle(pilot)

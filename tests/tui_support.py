@@ -54,4 +54,22 @@ def screen_text(app: ShelverApp) -> str:
             for row in range(table.row_count):
                 parts.append(" | ".join(str(cell) for cell in table.get_row_at(row)))
             parts.extend(str(column.label) for column in table.columns.values())
+    parts.extend(book_table_text(screen))
     return "\n".join(parts)
+
+
+def book_table_text(screen: object) -> list[str]:
+    """The header and loaded rows of every shown BookTable (the Library's virtual table)."""
+    from widgets.book_table import BookTable
+
+    parts: list[str] = []
+    for table in screen.query(BookTable):  # type: ignore[attr-defined]
+        if not table.display:
+            continue
+        parts.append(" | ".join(column.label for column in table.columns))
+        for index in range(table.total):
+            row = table.row_at(index)
+            if row is not None:
+                cells = (c.render(row) for c in table.columns)
+                parts.append(" | ".join(c if isinstance(c, str) else c.plain for c in cells))
+    return parts

@@ -1,0 +1,149 @@
+"""The Library's small dialogs: choose filters, and add or remove tags on many books.
+
+Both are keyboard-only: tab moves between inputs, enter applies, escape cancels. Keys typed
+into their inputs never reach the screen underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from pydantic import ValidationError
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label, Static
+
+from data.library_models import LibraryFilters, ReadingState
+from data.validation import clean_terms
+from widgets.library_chips import FILTER_LABELS
+
+DIALOG_CSS = """
+LibraryDialog {
+    align: center middle;
+    background: $background 60%;
+}
+LibraryDialog > Vertical {
+    width: 72;
+    max-width: 100%;
+    height: auto;
+    max-height: 100%;
+    padding: 0 1;
+    border: thick $primary;
+    background: $surface;
+    overflow-y: auto;
+}
+LibraryDialog .dialog-title { text-style: bold; }
+LibraryDialog .dialog-hint { color: $text-muted; }
+LibraryDialog .dialog-error { color: $error; height: auto; }
+LibraryDialog Label { color: $text-muted; }
+LibraryDialog Input { border: none; height: 1; padding: 0 1; background: $boost; }
+LibraryDialog Input:focus { background: $accent 30%; }
+LibraryDialog TextArea { height: 6; }
+"""
+
+
+class LibraryDialog(ModalScreen[object]):
+    """Shared look; escape closes without an answer."""
+
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Apply"),
+    ]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        """Check the inputs and close with the answer (subclasses)."""
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+
+READING_CHOICES = [state.value for state in ReadingState]
+
+
+class FilterDialog(LibraryDialog):
+    """All six filters at once, filled with the ones in force; empty inputs drop a filter.
+
+    Each input suggests values from the book under the cursor (→ accepts), so "books by this
+    author" or "in this genre" is a couple of keys away."""
+
+    def __init__(
+        self, filters: LibraryFilters, suggestions: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        super().__init__()
+        self.filters = filters
+        self.suggestions = dict(suggestions or {})
+        self.suggestions["reading"] = READING_CHOICES
+
+    def compose(self) -> ComposeResult:
+        values = self.filters.model_dump()
+        with Vertical():
+            yield Static("Filter the library", classes="dialog-title")
+            for field, label in FILTER_LABELS.items():
+                value = values[field]
+                yield Label(label.title())
+                yield Input(
+                    "" if value is None else str(getattr(value, "value", value)),
+                    id=f"filter-{field}",
+                    placeholder=" / ".join(READING_CHOICES) if field == "reading" else "any",
+                    suggester=SuggestFromList(self.suggestions.get(field, []), case_sensitive=False)
+                    if self.suggestions.get(field)
+                    else None,
+                )
+            yield Static("", id="filter-error", classes="dialog-error")
+            yield Static(
+                "→ takes the suggestion · enter applies · empty drops a filter · escape cancels",
+                classes="dialog-hint",
+            )
+
+    def action_save(self) -> None:
+        values = {f: self.query_one(f"#filter-{f}", Input).value for f in FILTER_LABELS}
+        reading = values["reading"].strip().lower()
+        if reading and reading not in READING_CHOICES:
+            error = f"reading is one of {', '.join(READING_CHOICES)}"
+            self.query_one("#filter-error", Static).update(Text(f"✗ {error}"))
+            self.query_one("#filter-reading", Input).focus()
+            return
+        values["reading"] = reading or None
+        try:
+            self.dismiss(LibraryFilters(**values))
+        except ValidationError as error:
+            self.query_one("#filter-error", Static).update(Text(f"✗ {error.errors()[0]['msg']}"))
+
+
+class TagsDialog(LibraryDialog):
+    """Tags to add to and remove from ``count`` books, as comma-separated lists."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            books = "1 book" if self.count == 1 else f"{self.count:,} books"
+            yield Static(f"Tags of {books}", classes="dialog-title")
+            yield Label("Add (comma-separated)")
+            yield Input(id="tags-add", placeholder="e.g. to-read, favourite")
+            yield Label("Remove (comma-separated)")
+            yield Input(id="tags-remove")
+            yield Static("", id="tags-error", classes="dialog-error")
+            yield Static("enter applies · escape cancels", classes="dialog-hint")
+
+    def action_save(self) -> None:
+        add = clean_terms(self.query_one("#tags-add", Input).value.split(","))
+        remove = clean_terms(self.query_one("#tags-remove", Input).value.split(","))
+        if not add and not remove:
+            self.query_one("#tags-error", Static).update(Text("✗ name a tag to add or remove"))
+            return
+        self.dismiss((add, remove))
