@@ -20,7 +20,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -109,7 +109,9 @@ class LibraryScreen(ShelverScreen):
     TITLE = "Library"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_search", "Search", id="library.search"),
+        # A priority binding acts before the keys typed just after it are sent on, so a burst
+        # like "/dune" lands in the search box (it gives way while the box has the focus).
+        Binding("slash", "focus_search", "Search", id="library.search", priority=True),
         Binding("escape", "back", "Back", show=False, id="library.back"),
         Binding("f", "filter", "Filter", id="library.filter"),
         Binding("o", "cycle_sort", "Sort", id="library.sort"),
@@ -234,7 +236,7 @@ class LibraryScreen(ShelverScreen):
 
     def _update_heading(self) -> None:
         total = self.total or 0
-        searching = bool(self.text.strip()) or self.filters.active
+        searching = any(c.isalnum() for c in self.text) or self.filters.active
         noun = "match" if total == 1 else "matches"
         if not searching:
             noun = "book" if total == 1 else "books"
@@ -263,10 +265,25 @@ class LibraryScreen(ShelverScreen):
         self.table.focus()
 
     def action_focus_search(self) -> None:
-        self.query_one("#library-search", Input).focus()
+        # set_focus now, not focus() (which is queued): keys typed right after "/" (a paste,
+        # a fast typist, tmux send-keys) must land in the search box, not on the screen.
+        self.set_focus(self.query_one("#library-search", Input))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_search":
+            return not isinstance(self.focused, Input)
+        return True
+
+    def on_paste(self, event: events.Paste) -> None:
+        # Text pasted (or keys arriving in one burst) over the table is a search.
+        search = self.query_one("#library-search", Input)
+        if self.focused is not search and event.text.strip():
+            event.stop()
+            self.set_focus(search)
+            search.insert_text_at_cursor(" ".join(event.text.split()))
 
     def action_back(self) -> None:
-        self.table.focus()
+        self.set_focus(self.table)
 
     # Sorting ------------------------------------------------------------------------------
 

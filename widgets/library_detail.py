@@ -46,7 +46,7 @@ def hardcover_state(detail: BookDetail) -> Text:
     if sync is not None:
         text.append(f"; synced {sync.last_synced_at:%Y-%m-%d}", "dim")
         if sync.last_status:
-            text.append(f" as {sync.last_status}", "dim")
+            text.append(f", status {sync.last_status}", "dim")
     else:
         text.append("; never synced", "dim")
     return text

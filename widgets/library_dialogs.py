@@ -43,8 +43,9 @@ LibraryDialog .dialog-hint { color: $text-muted; }
 LibraryDialog .dialog-error { color: $error; height: auto; }
 LibraryDialog Label { color: $text-muted; }
 LibraryDialog Input { border: none; height: 1; padding: 0 1; background: $boost; }
-LibraryDialog Input:focus { background: $accent 30%; }
-LibraryDialog TextArea { height: 6; }
+LibraryDialog Input:focus { border: none; background: $accent 30%; }
+LibraryDialog TextArea { height: 5; border: none; background: $boost; }
+LibraryDialog TextArea:focus { border: none; background: $accent 30%; }
 """
 
 
