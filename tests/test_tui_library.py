@@ -310,3 +310,37 @@ async def test_screen_keys_do_not_fire_while_typing(
         assert app.screen is screen and app.current_mode == "library"
         assert screen.text == "ovetdxfirlpsq"
         assert screen.sort.value == "relevance" and not screen.has_class("-no-detail")
+
+
+async def test_cursor_survives_a_refresh_and_new_books(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    ids = await _shelf(database)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_library(pilot)
+        await pilot.press("down", "down")  # Germinal
+        await settle(pilot)
+        assert screen.table.cursor_row.id == ids["germinal"]
+        await add_book(database.pool, "Aaa First", "Someone")  # sorts before the cursor
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert screen.table.total == 5
+        assert screen.table.cursor_row.id == ids["germinal"]
+        assert "Germinal" in screen.query_one(LibraryDetail).plain
+
+
+async def test_wide_terminal_puts_the_detail_beside_the_table(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await _shelf(database)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await _open_library(pilot)
+        assert screen.has_class("-wide")
+        pane = screen.query_one(LibraryDetail)
+        assert pane.region.x > screen.table.region.x and pane.region.y == screen.table.region.y
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert not screen.has_class("-wide")
+        assert pane.region.y > screen.table.region.y

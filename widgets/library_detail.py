@@ -1,10 +1,11 @@
 """The Library's detail pane: everything about the book under the cursor.
 
-The cover comes first (a picture where the terminal shows one, through the Review screen's
-``CoverView``, always with a readable line saying what and where it is), then identifiers and
-Hardcover link state, files with their paths and sizes, each device's reading position, genres
-and tags, and the description. The pane scrolls, so a long description is read with the keys.
-``describe_detail`` builds the text and holds no widget, so it is tested on its own.
+Title, author and facts come first, with identifiers (ISBNs), Hardcover link state, genres and
+tags; then the cover (a picture where the terminal shows one, through the Review screen's
+``CoverView``, always with a readable line saying what and where it is); then the files with
+their paths and sizes, each device's reading position, and the description. The pane scrolls,
+so a long description is read with the keys. ``describe_book`` and ``describe_files`` build
+the text and hold no widget.
 """
 
 from __future__ import annotations
