@@ -97,16 +97,23 @@ class FilterDialog(LibraryDialog):
                 yield Input(
                     "" if value is None else str(getattr(value, "value", value)),
                     id=f"filter-{field}",
-                    placeholder=" / ".join(READING_CHOICES) if field == "reading" else "any",
+                    placeholder=self._placeholder(field),
                     suggester=SuggestFromList(self.suggestions.get(field, []), case_sensitive=False)
                     if self.suggestions.get(field)
                     else None,
                 )
             yield Static("", id="filter-error", classes="dialog-error")
             yield Static(
-                "→ takes the suggestion · enter applies · empty drops a filter · escape cancels",
+                "type a value's start, → completes it · enter applies · empty drops a filter"
+                " · escape cancels",
                 classes="dialog-hint",
             )
+
+    def _placeholder(self, field: str) -> str:
+        if field == "reading":
+            return " / ".join(READING_CHOICES)
+        here = self.suggestions.get(field)
+        return f"any · this book: {', '.join(here)}" if here else "any"
 
     def action_save(self) -> None:
         values = {f: self.query_one(f"#filter-{f}", Input).value for f in FILTER_LABELS}
