@@ -201,11 +201,16 @@ class LibraryScreen(ShelverScreen):
         return window, bool(rows)
 
     def present(self, shown: tuple[LibraryWindow, bool]) -> None:
+        # The base class lays `_shown` out again on resize; the table does that by itself, and
+        # an old window shown again would undo a search or filter made since.
+        self._shown = None
         window, has_rows = shown
         self._show_window(window, has_rows, keep_cursor=True)
 
     def _show_window(self, window: LibraryWindow, has_rows: bool, *, keep_cursor: bool) -> None:
         query = window.query
+        if query != self.library_query():
+            return  # the search, filters or order changed while it loaded: a newer one comes
         empty = not has_rows and not query.text.strip() and not query.filters.active
         self.show_empty(EMPTY_LIBRARY if empty else None)
         if empty:

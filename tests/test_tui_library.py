@@ -344,3 +344,22 @@ async def test_wide_terminal_puts_the_detail_beside_the_table(
         await settle(pilot)
         assert not screen.has_class("-wide")
         assert pane.region.y > screen.table.region.y
+
+
+async def test_a_resize_keeps_the_search_and_filters(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await _shelf(database)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_library(pilot)
+        await pilot.press("f", *"zola", "enter")
+        await settle(pilot)
+        assert _titles(screen.table) == ["Germinal"]
+        await pilot.resize_terminal(140, 30)
+        await settle(pilot)
+        assert _titles(screen.table) == ["Germinal"]
+        await pilot.press("x")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert len(_titles(screen.table)) == 4 and "4 books" in screen_text(app)
