@@ -138,4 +138,3 @@ class BookListRow(Row):
     candidate_count: int = 0
     possible_duplicate_of: UUID | None = None
     created_at: datetime
-
