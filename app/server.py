@@ -36,6 +36,8 @@ POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 WRITER_KEY = web.AppKey("writer", ProgressWriter)
 VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
 REGISTRATION_KEY = web.AppKey("allow_registration", bool)
+USER_KEY = web.RequestKey("user", str)
+"""The authenticated (or just registered) user of a request, for its log line."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,7 +72,7 @@ async def _authorize(request: web.Request) -> str:
     assert username is not None and key is not None
     if not await request.app[VERIFIER_KEY].verify(username, key):
         raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
-    request["user"] = username
+    request[USER_KEY] = username
     return username
 
 
@@ -81,7 +83,7 @@ async def create_user(request: web.Request) -> web.Response:
     if not await kosync.create_user(request.app[POOL_KEY], username, key):
         raise KoSyncError(kosync.ERROR_USER_EXISTS)
     request.app[VERIFIER_KEY].forget(username)
-    request["user"] = username
+    request[USER_KEY] = username
     return _json(201, {"username": username})
 
 
@@ -137,7 +139,7 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         _logged_path(request),
         response.status,
         (time.perf_counter() - started) * 1000,
-        request.get("user", "-"),
+        request.get(USER_KEY, "-"),
     )
     return response
 
