@@ -33,6 +33,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Protocol
 
 from rich.segment import Segment
@@ -219,8 +220,10 @@ class BookTable(ScrollView, can_focus=True):
             self.cursor_index = 0
             self.scroll_to(y=0, animate=False)
         if self.source is not None:
+            # A partial, not a coroutine: an exclusive worker cancelled before it starts
+            # must not leave a never-awaited coroutine behind.
             self.run_worker(
-                self._count(self._generation, self.cursor_index),
+                partial(self._count, self._generation, self.cursor_index),
                 group="book-table-count",
                 exclusive=True,
                 exit_on_error=False,
@@ -306,7 +309,7 @@ class BookTable(ScrollView, can_focus=True):
             if block not in self._blocks and block not in self._pending:
                 self._pending.add(block)
                 self.run_worker(
-                    self._load_block(self._generation, block),
+                    partial(self._load_block, self._generation, block),
                     group="book-table-fetch",
                     exit_on_error=False,
                 )
