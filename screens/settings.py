@@ -111,7 +111,11 @@ class SettingsScreen(ShelverScreen):
 
     def database_section(self, counts: DatabaseCounts) -> Group:
         target = self.shelver.target
-        where = "embedded cluster in the home" if target.cluster else "server from the config"
+        where = (
+            f"embedded cluster in {target.cluster.data_dir}"
+            if target.cluster
+            else "the server of --database-url / the config"
+        )
         return section(
             "Database",
             facts_table(
