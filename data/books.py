@@ -47,23 +47,7 @@ async def insert(
     status: BookStatus = BookStatus.INBOX,
     cover_path: str | None = None,
 ) -> Book:
-    record = await db.fetchrow(
-        query("insert_book"),
-        status.value,
-        fields.title,
-        fields.author,
-        fields.isbn_10,
-        fields.isbn_13,
-        fields.publisher,
-        fields.published_year,
-        fields.language,
-        fields.description,
-        fields.cover_url,
-        cover_path,
-        fields.page_count,
-        fields.genres,
-        fields.tags,
-    )
+    record = await db.fetchrow(query("insert_book"), status.value, *fields.sql_values(), cover_path)
     return Book.from_record(record)
 
 

@@ -45,6 +45,14 @@ class BookFields(BaseModel):
     genres: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
 
+    def sql_values(self) -> tuple[Any, ...]:
+        """The fields as statement parameters, in declaration order (title … tags).
+
+        Statements that write a whole book list these columns in this order, so callers pass
+        ``*fields.sql_values()`` instead of spelling out twelve arguments.
+        """
+        return tuple(getattr(self, name) for name in BookFields.model_fields)
+
 
 class Book(Row, BookFields):
     """A row of ``books`` (without the search vector, which only the database reads)."""

@@ -214,18 +214,7 @@ async def approve(
         record = await conn.fetchrow(
             query("review_write_book"),
             book_id,
-            fields.title,
-            fields.author,
-            fields.isbn_10,
-            fields.isbn_13,
-            fields.publisher,
-            fields.published_year,
-            fields.language,
-            fields.description,
-            fields.cover_url,
-            fields.page_count,
-            fields.genres,
-            fields.tags,
+            *fields.sql_values(),
             _hardcover_book_id(used),
         )
         await conn.execute(query("review_clear_selected_fields"), book_id)

@@ -32,7 +32,7 @@ FROM books WHERE id = $1;
 
 -- name: insert_book
 INSERT INTO books (status, title, author, isbn_10, isbn_13, publisher, published_year,
-                   language, description, cover_url, cover_path, page_count, genres, tags)
+                   language, description, cover_url, page_count, genres, tags, cover_path)
 VALUES ($1::book_status, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id, status, title, author, isbn_10, isbn_13, publisher, published_year, language,
           description, cover_url, cover_path, page_count, genres, tags, hardcover_book_id,
