@@ -135,6 +135,11 @@ class BookPosition(Row):
     updated_at: datetime
 
 
+CONNECTION_LOST = "connection-lost"
+"""The ``kind`` of the notice queued when the listening connection dies: nothing more will
+arrive on that queue, so the listener should open a new one (and re-read what it missed)."""
+
+
 class ProgressNotice(BaseModel):
     """One NOTIFY from :data:`PROGRESS_CHANNEL`."""
 
@@ -273,10 +278,16 @@ async def progress_notifications(
         if notice is not None:
             notices.put_nowait(notice)
 
+    def on_terminated(_conn: Any) -> None:
+        # A dropped session hears nothing more: say so instead of falling silent.
+        notices.put_nowait(ProgressNotice(kind=CONNECTION_LOST, document=""))
+
     async with pool.acquire() as conn:
+        conn.add_termination_listener(on_terminated)
         await conn.add_listener(PROGRESS_CHANNEL, on_notify)
         try:
             yield notices
         finally:
+            conn.remove_termination_listener(on_terminated)
             with contextlib.suppress(asyncpg.PostgresError, OSError):
                 await conn.remove_listener(PROGRESS_CHANNEL, on_notify)

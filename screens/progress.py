@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 from uuid import UUID
 
+import asyncpg
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -54,6 +55,9 @@ COALESCE_SECONDS = 0.2
 """After a refresh, notices wait this long and are then shown together (at most five
 refreshes a second however busy the sync server is)."""
 LISTEN_STOP_SECONDS = 2.0
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 30.0
+"""A dropped listener is re-opened after a pause that doubles up to this."""
 AGES_EVERY_SECONDS = 30.0
 DETAIL_DELAY = 0.05
 """Scrolling fast through the list loads the history of where the cursor stops, not of each row."""
@@ -121,6 +125,8 @@ class ProgressScreen(ShelverScreen):
         self.filters = ProgressFilters()
         self.rows: list[CurrentPosition] = []
         """The rows on screen, in table order."""
+        self.reconnects = 0
+        """How often the live listener came back after its connection dropped."""
         self.notices_received = 0
         """How many progress notices the live listener has taken (for the status and tests)."""
         self.live_refreshes = 0
@@ -205,6 +211,8 @@ class ProgressScreen(ShelverScreen):
             detail.append(f" · {unlinked} unlinked", "yellow")
         if self.listening:
             detail.append(" · live", "green")
+        elif self._listen_task is not None and not self._listen_task.done():
+            detail.append(" · reconnecting for live updates…", "yellow")
         self.set_heading(detail)
 
     def _fill_table(self, table: DataTable, rows: list[CurrentPosition]) -> None:
@@ -336,30 +344,64 @@ class ProgressScreen(ShelverScreen):
             await asyncio.wait_for(task, LISTEN_STOP_SECONDS)
 
     async def _listen(self) -> None:
-        """LISTEN while the screen is shown; each burst of notices becomes one refresh."""
+        """LISTEN while the screen is shown; each burst of notices becomes one refresh.
+
+        When the listening connection drops (a server restart, a network cut to a remote
+        database), the heading says so and the listener comes back with growing pauses,
+        re-reading the positions it may have missed.
+        """
         try:
             database = await self.shelver.wait_for_database()
         except Exception:
             return  # the screen already shows why the database is unavailable
         try:
-            async with reading.progress_notifications(database.pool) as notices:
-                self.listening = True
-                if self._shown is not None:
-                    self._present_heading(self._shown)
-                while True:
-                    batch = [await notices.get()]
-                    while not notices.empty():
-                        batch.append(notices.get_nowait())
-                    await self._apply_notices(database, batch)
-                    # The first notice shows at once; what arrives in the next moment waits
-                    # and is shown together, so a burst costs a few refreshes a second.
-                    await asyncio.sleep(COALESCE_SECONDS)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            self.shelver.show_error(error)
+            await self._listen_until_cancelled(database)
         finally:
             self.listening = False
+
+    async def _listen_until_cancelled(self, database: Database) -> None:
+        pause = RECONNECT_FIRST_SECONDS
+        reconnecting = False
+        while True:
+            try:
+                async with reading.progress_notifications(database.pool) as notices:
+                    self.listening = True
+                    self.reconnects += reconnecting
+                    if reconnecting:  # catch up on what arrived while deaf
+                        await self._apply_notices(database, [])
+                    elif self._shown is not None:
+                        self._present_heading(self._shown)
+                    pause = RECONNECT_FIRST_SECONDS
+                    await self._consume(database, notices)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                pass  # cannot listen right now: try again after a pause
+            except Exception as error:
+                self.shelver.show_error(error)
+                return
+            self.listening = False
+            reconnecting = True
+            if self._shown is not None:
+                self._present_heading(self._shown)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECONNECT_MAX_SECONDS)
+
+    async def _consume(self, database: Database, notices: asyncio.Queue[ProgressNotice]) -> None:
+        """Apply notices until the connection is reported lost."""
+        while True:
+            batch = [await notices.get()]
+            while not notices.empty():
+                batch.append(notices.get_nowait())
+            lost = any(n.kind == reading.CONNECTION_LOST for n in batch)
+            batch = [n for n in batch if n.kind != reading.CONNECTION_LOST]
+            if batch:
+                await self._apply_notices(database, batch)
+            if lost:
+                return
+            # The first notice shows at once; what arrives in the next moment waits and is
+            # shown together, so a burst costs a few refreshes a second.
+            await asyncio.sleep(COALESCE_SECONDS)
 
     async def _apply_notices(self, database: Database, batch: list[ProgressNotice]) -> None:
         self.notices_received += len(batch)

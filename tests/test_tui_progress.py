@@ -416,3 +416,30 @@ async def test_hardcover_without_a_token_says_how_to_set_one(
         await pilot.press("escape")
         await settle(pilot)
         assert app.current_mode == "settings" and not isinstance(app.screen, SyncLogScreen)
+
+
+async def test_live_updates_come_back_after_the_connection_drops(
+    database: Database, home: Home, database_dsn
+):
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        assert await wait_for(pilot, lambda: screen.listening)
+        # The server ends the listening session (as a restart or a network cut would).
+        ended = await database.pool.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query ILIKE 'LISTEN%'"
+        )
+        assert ended == 1
+        assert await wait_for(pilot, lambda: screen.reconnects == 1 and screen.listening)
+        # Updates arrive live again, without a key press.
+        await put(database.pool, DOC_DUNE, "phone", 0.77)
+        assert await wait_for(
+            pilot,
+            lambda: any(
+                float(r.percentage) == 0.77
+                for r in screen.rows
+                if (r.document, r.device) == (DOC_DUNE, "phone")
+            ),
+        )
