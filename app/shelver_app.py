@@ -169,6 +169,8 @@ class ShelverApp(App[None]):
             raise
         self.database = database
         future.set_result(database)
+        for warning in database.startup_warnings:  # e.g. a library move a crash left behind
+            self.notify(warning, title="At start-up", severity="warning", timeout=30)
         return database
 
     async def wait_for_database(self) -> Database:

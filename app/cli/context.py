@@ -91,7 +91,10 @@ class CliContext:
 
     async def open_database(self, **kwargs: Any) -> Database:
         self.home.ensure()
-        return await Database.open(self.target, **kwargs)
+        database = await Database.open(self.target, **kwargs)
+        for warning in database.startup_warnings:
+            print(f"shelver: warning: {warning}", file=sys.stderr)
+        return database
 
 
 def print_json(document: Any) -> None:
