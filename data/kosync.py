@@ -349,12 +349,20 @@ class ProgressWriter:
                 for _, future in batch:
                     _settle(future, exc)
 
-    async def _commit(self, batch: list[tuple[ProgressUpdate, asyncio.Future[None]]]) -> None:
+    async def _commit(
+        self, batch: list[tuple[ProgressUpdate, asyncio.Future[None]]], *, retried: bool = False
+    ) -> None:
         try:
             await write_batch(await self._session(), [update for update, _ in batch])
         except Exception as exc:
-            if self._connection is not None and not _usable(self._connection):
+            broken_session = _is_session_failure(exc) or (
+                self._connection is not None and not _usable(self._connection)
+            )
+            if broken_session:
                 await self._drop_connection()
+                if not retried:  # a dropped session is not the devices' fault: try a fresh one
+                    await self._commit(batch, retried=True)
+                    return
             if len(batch) == 1:
                 log.error("cannot store progress: %s", type(exc).__name__)
                 _settle(batch[0][1], exc)
@@ -367,6 +375,17 @@ class ProgressWriter:
         self.written += len(batch)
         for _, future in batch:
             _settle(future, None)
+
+
+def _is_session_failure(exc: BaseException) -> bool:
+    """An error of the connection rather than of the data: the session must be replaced.
+
+    A killed backend can surface as a client-side state error before asyncpg notices the
+    socket is gone, so anything that is not a server-reported data error counts.
+    """
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError):
+        return True
+    return not isinstance(exc, asyncpg.PostgresError)
 
 
 def _usable(connection: asyncpg.Connection) -> bool:
