@@ -5,28 +5,11 @@ Everything here returns pydantic models; the screens never see asyncpg records.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from uuid import UUID
-
-from pydantic import Field
 
 from data.books import Executor
 from data.models import BookListRow, Row
 from data.queries import query
-
-
-class LibraryRow(Row):
-    """One organized book as the library list shows it."""
-
-    id: UUID
-    title: str | None = None
-    author: str | None = None
-    published_year: int | None = None
-    language: str | None = None
-    formats: list[str] = Field(default_factory=list)
-    reading_percentage: Decimal | None = None
-    """The furthest position any device reported for one of the book's files."""
 
 
 class DatabaseCounts(Row):
@@ -45,13 +28,6 @@ async def review_queue(db: Executor, *, limit: int = 200) -> list[BookListRow]:
     """Books waiting for review, oldest first (the order they are worked through)."""
     return [
         BookListRow.from_record(r) for r in await db.fetch(query("overview_review_queue"), limit)
-    ]
-
-
-async def library_page(db: Executor, *, limit: int = 200) -> list[LibraryRow]:
-    """The first ``limit`` organized books, by title."""
-    return [
-        LibraryRow.from_record(r) for r in await db.fetch(query("overview_library_page"), limit)
     ]
 
 

@@ -16,10 +16,6 @@ VALUES ($1, $2, $3)
 ON CONFLICT (service, username) DO UPDATE SET password_hash = EXCLUDED.password_hash
 RETURNING id, (xmax = 0) AS created;
 
--- name: kosync_credential_secret
--- The stored secret of one login of any service (a hash, or a sealed token).
-SELECT password_hash FROM service_credentials WHERE service = $1 AND username = $2;
-
 -- name: kosync_first_credential_secret
 -- The stored secret of the first login of a service (for services with one account).
 SELECT password_hash FROM service_credentials WHERE service = $1 ORDER BY created_at, username

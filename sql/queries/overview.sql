@@ -18,27 +18,6 @@ WHERE b.status = 'review'
 ORDER BY b.created_at, b.id
 LIMIT $1;
 
--- name: overview_library_page
--- The first page of organized books by title (accent- and case-folded), with the furthest
--- reading position of any device whose document matches one of the book's files.
-SELECT b.id, b.title, b.author, b.published_year, b.language,
-       coalesce(f.formats, '{}') AS formats,
-       p.percentage AS reading_percentage
-FROM books b
-LEFT JOIN LATERAL (
-    SELECT array_agg(DISTINCT bf.format ORDER BY bf.format) AS formats
-    FROM book_files bf WHERE bf.book_id = b.id
-) f ON true
-LEFT JOIN LATERAL (
-    SELECT max(rp.percentage) AS percentage
-    FROM book_files bf
-    JOIN reading_progress rp ON rp.document = bf.content_hash
-    WHERE bf.book_id = b.id
-) p ON true
-WHERE b.status = 'organized'
-ORDER BY shelver_fold(coalesce(b.title, '')), b.id
-LIMIT $1;
-
 -- name: overview_database_counts
 SELECT (SELECT count(*) FROM books)                                AS books,
        (SELECT count(*) FROM book_files)                           AS files,
