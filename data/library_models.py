@@ -11,7 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from data import validation
-from data.models import Book, BookFile, Row
+from data.models import Book, BookFile, DevicePositionFields, Row
 
 
 def without_nul(value: str) -> str:
@@ -144,16 +144,9 @@ class LibraryPage(BaseModel):
     fuzzy: bool = False
 
 
-class DevicePosition(Row):
-    """Where one device is in a book."""
+class DevicePosition(DevicePositionFields):
+    """Where one device is in a book (through which of its files)."""
 
-    document: str
-    device: str
-    device_id: str | None = None
-    percentage: Decimal
-    progress: str
-    timestamp: int
-    updated_at: datetime
     file_id: UUID
 
 

@@ -96,18 +96,23 @@ class Candidate(Row):
     selected_fields: list[str] = Field(default_factory=list)
 
 
-class ReadingProgress(Row):
-    """A row of ``reading_progress``: the current position of one document on one device."""
+class DevicePositionFields(Row):
+    """Where one document stands on one device: the columns every view of a position shares."""
 
-    id: UUID
     document: str
     device: str
     device_id: str | None = None
     progress: str
     percentage: Decimal = Decimal(0)
     timestamp: int = 0
-    raw_payload: Any = None
     updated_at: datetime
+
+
+class ReadingProgress(DevicePositionFields):
+    """A row of ``reading_progress``: the current position of one document on one device."""
+
+    id: UUID
+    raw_payload: Any = None
 
 
 class ServiceCredential(Row):

@@ -39,7 +39,7 @@ import asyncpg
 from pydantic import BaseModel, ValidationError
 
 from data.books import Executor
-from data.models import Row
+from data.models import DevicePositionFields, Row
 from data.queries import query
 
 PROGRESS_CHANNEL = "shelver_reading_progress"
@@ -69,16 +69,9 @@ class UnknownBook(Exception):
     """A link names a book that does not exist."""
 
 
-class CurrentPosition(Row):
+class CurrentPosition(DevicePositionFields):
     """The current position of one document on one device, with its book when linked."""
 
-    document: str
-    device: str
-    device_id: str | None = None
-    percentage: Decimal
-    progress: str
-    timestamp: int
-    updated_at: datetime
     state: ReadingState
     book_id: UUID | None = None
     """None: no book matches the document yet (shown as unlinked)."""
