@@ -19,7 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
-from app.demo_catalogue import (
+from shelver.app.demo_catalogue import (
     CATALOGUE,
     DEVICES,
     UNLINKED_DOCUMENT,
@@ -28,13 +28,13 @@ from app.demo_catalogue import (
     Reading,
     SampleBook,
 )
-from app.demo_files import koreader_partial_md5, sample_file_bytes, sha256, unused_path
-from data import demo_seed
-from data.db import Database
-from data.home import Home
-from data.models import BookFields, BookStatus
-from data.providers.google_books import normalize_volume
-from data.providers.hardcover import normalize_document
+from shelver.app.demo_files import koreader_partial_md5, sample_file_bytes, sha256, unused_path
+from shelver.data import demo_seed
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.providers.google_books import normalize_volume
+from shelver.data.providers.hardcover import normalize_document
 
 # Provider answers in their services' shapes -------------------------------------------
 

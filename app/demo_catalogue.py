@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from data.models import BookFields, BookStatus
+from shelver.data.models import BookFields, BookStatus
 
 # ISBNs -------------------------------------------------------------------------------------
 

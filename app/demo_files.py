@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from data.models import BookFields
+from shelver.data.models import BookFields
 
 # Fixed zip timestamps keep each sample file's bytes (and so its checksum) the same every run.
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)

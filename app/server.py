@@ -22,12 +22,12 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from data import kosync
-from data.db import Database
-from data.home import Home
-from data.kosync import KoSyncError, ProgressWriter
-from data.passwords import KeyVerifier
-from data.settings import Settings
+from shelver.data import kosync
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.kosync import KoSyncError, ProgressWriter
+from shelver.data.passwords import KeyVerifier
+from shelver.data.settings import Settings
 
 log = logging.getLogger("shelver.serve")
 access_log = logging.getLogger("shelver.serve.access")
@@ -179,7 +179,7 @@ class ServeOptions:
 def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
     """The inbox watcher's entry point when ``data.watcher`` provides one (it is optional)."""
     try:
-        module = importlib.import_module("data.watcher")
+        module = importlib.import_module("shelver.data.watcher")
     except ImportError:
         return None
     for name in ("watch_inbox", "run_watcher", "run"):

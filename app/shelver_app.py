@@ -15,44 +15,44 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from app.messages import DatabaseOpened
-from data.db import Database, DatabaseTarget
-from data.home import Home
-from data.settings import Settings
-from screens.base import ShelverScreen
-from screens.error_dialog import DialogChoice, ErrorDialog, describe_failure
-from widgets.mode_bar import MODE_TABS
+from shelver.data.db import Database, DatabaseTarget
+from shelver.data.home import Home
+from shelver.data.settings import Settings
+from shelver.screens.base import ShelverScreen
+from shelver.screens.error_dialog import DialogChoice, ErrorDialog, describe_failure
+from shelver.screens.messages import DatabaseOpened
+from shelver.widgets.mode_bar import MODE_TABS
 
 POOL_CLOSE_SECONDS = 5.0
 
 
 # Screens are imported when first shown, so start-up only pays for the Inbox.
 def _inbox() -> Screen:
-    from screens.inbox import InboxScreen
+    from shelver.screens.inbox import InboxScreen
 
     return InboxScreen()
 
 
 def _review() -> Screen:
-    from screens.review import ReviewScreen
+    from shelver.screens.review import ReviewScreen
 
     return ReviewScreen()
 
 
 def _library() -> Screen:
-    from screens.library import LibraryScreen
+    from shelver.screens.library import LibraryScreen
 
     return LibraryScreen()
 
 
 def _progress() -> Screen:
-    from screens.progress import ProgressScreen
+    from shelver.screens.progress import ProgressScreen
 
     return ProgressScreen()
 
 
 def _settings() -> Screen:
-    from screens.settings import SettingsScreen
+    from shelver.screens.settings import SettingsScreen
 
     return SettingsScreen()
 
@@ -123,8 +123,8 @@ class ShelverApp(App[None]):
 
     async def _watch_inbox_folder(self) -> None:
         """Run the inbox folder watcher once the database is open; the Inbox shows arrivals."""
-        from data.watcher import watch_inbox
-        from widgets.inbox_pool import prepare_process_pools
+        from shelver.data.watcher import watch_inbox
+        from shelver.widgets.inbox_pool import prepare_process_pools
 
         try:
             database = await self.wait_for_database()

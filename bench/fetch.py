@@ -38,11 +38,11 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
-from data.cluster import EmbeddedCluster  # noqa: E402
-from data.db import Database, DatabaseTarget  # noqa: E402
-from data.fetching import ProviderKeys, fetch_candidates  # noqa: E402
-from data.home import Home  # noqa: E402
-from data.settings import ProviderSettings, Settings  # noqa: E402
+from shelver.data.cluster import EmbeddedCluster  # noqa: E402
+from shelver.data.db import Database, DatabaseTarget  # noqa: E402
+from shelver.data.fetching import ProviderKeys, fetch_candidates  # noqa: E402
+from shelver.data.home import Home  # noqa: E402
+from shelver.data.settings import ProviderSettings, Settings  # noqa: E402
 
 HARDCOVER_PER_MINUTE = 600
 HARDCOVER_BURST = 10

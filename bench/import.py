@@ -25,9 +25,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.db import Database, DatabaseTarget
-from data.home import Home
-from data.importing import import_paths
+from shelver.data.db import Database, DatabaseTarget
+from shelver.data.home import Home
+from shelver.data.importing import import_paths
 
 CALIBRE_BOOKS_PER_SECOND = 31  # `calibredb add` on this machine, per the issue
 

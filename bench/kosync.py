@@ -38,7 +38,7 @@ USER, PASSWORD = "bench", "bench password"
 
 
 def shelver(home: Path, database_url: str | None, *args: str) -> list[str]:
-    command = [sys.executable, "-m", "app", "--home", str(home)]
+    command = [sys.executable, "-m", "shelver", "--home", str(home)]
     if database_url:
         command += ["--database-url", database_url]
     return [*command, *args]

@@ -37,10 +37,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from library_data import fill  # noqa: E402
 
-from data import library  # noqa: E402
-from data.db import Database, DatabaseTarget  # noqa: E402
-from data.library_models import LibraryQuery, LibraryRow  # noqa: E402
-from data.library_window import LibraryWindow  # noqa: E402
+from shelver.data import library  # noqa: E402
+from shelver.data.db import Database, DatabaseTarget  # noqa: E402
+from shelver.data.library_models import LibraryQuery, LibraryRow  # noqa: E402
+from shelver.data.library_window import LibraryWindow  # noqa: E402
 
 TYPED_QUERIES = ("tolkien", "the hobbit", "garcia marq", "emile zola germ", "shadow of")
 
@@ -164,7 +164,7 @@ async def table_measurements(dsn: str) -> dict:
     from textual.app import App, ComposeResult
     from textual.widgets import Input
 
-    from widgets.book_table import BookTable, Column, settle
+    from shelver.widgets.book_table import BookTable, Column, settle
 
     painted: dict[str, float] = {}
 
@@ -299,8 +299,8 @@ async def main_async(args: argparse.Namespace) -> None:
     cluster = None
     dsn = args.database_url
     if dsn is None:
-        from data.cluster import EmbeddedCluster
-        from data.home import Home
+        from shelver.data.cluster import EmbeddedCluster
+        from shelver.data.home import Home
 
         home_root = Path(tempfile.mkdtemp(prefix="shelver-bench-"))
         cluster = EmbeddedCluster(Home.at(home_root))

@@ -40,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from library_data import fill  # noqa: E402
 
-from data.db import Database, DatabaseTarget  # noqa: E402
+from shelver.data.db import Database, DatabaseTarget  # noqa: E402
 
 TYPED_QUERIES = ("tolkien", "the hobbit", "garcia marq", "emile zola germ", "shadow of")
 KEY_TIMEOUT = 10.0
@@ -68,10 +68,10 @@ async def prepare(dsn: str, books: int) -> None:
 
 async def screen_measurements(dsn: str, home_root: str, scroll: bool) -> dict:
     """One app run: first paint, keystrokes, and (when ``scroll``) the scrolling RSS."""
-    from app.shelver_app import ShelverApp
-    from data.home import Home
-    from data.settings import Settings
-    from widgets.book_table import BookTable, settle
+    from shelver.app.shelver_app import ShelverApp
+    from shelver.data.home import Home
+    from shelver.data.settings import Settings
+    from shelver.widgets.book_table import BookTable, settle
 
     painted: dict[str, float] = {}
     original = BookTable.render_line
@@ -218,8 +218,8 @@ def main() -> None:
     dsn = args.database_url
     try:
         if dsn is None:
-            from data.cluster import EmbeddedCluster
-            from data.home import Home
+            from shelver.data.cluster import EmbeddedCluster
+            from shelver.data.home import Home
 
             cluster = EmbeddedCluster(Home.at(work_root / "db"))
             cluster.ensure_running()

@@ -26,14 +26,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.shelver_app import ShelverApp  # noqa: E402
-from data import books, kosync  # noqa: E402
-from data.db import Database, DatabaseTarget  # noqa: E402
-from data.home import Home  # noqa: E402
-from data.kosync import ProgressUpdate  # noqa: E402
-from data.models import BookFields, BookStatus  # noqa: E402
-from data.settings import Settings  # noqa: E402
-from screens.progress import COALESCE_SECONDS, ProgressScreen  # noqa: E402
+from shelver.app.shelver_app import ShelverApp  # noqa: E402
+from shelver.data import books, kosync  # noqa: E402
+from shelver.data.db import Database, DatabaseTarget  # noqa: E402
+from shelver.data.home import Home  # noqa: E402
+from shelver.data.kosync import ProgressUpdate  # noqa: E402
+from shelver.data.models import BookFields, BookStatus  # noqa: E402
+from shelver.data.settings import Settings  # noqa: E402
+from shelver.screens.progress import COALESCE_SECONDS, ProgressScreen  # noqa: E402
 
 DEVICES = ("kobo", "kindle", "phone", "boox")
 

@@ -27,13 +27,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.shelver_app import ShelverApp  # noqa: E402
-from data import books  # noqa: E402
-from data.db import Database, DatabaseTarget  # noqa: E402
-from data.home import Home  # noqa: E402
-from data.models import BookFields, BookStatus  # noqa: E402
-from data.settings import Settings  # noqa: E402
-from screens.review import ReviewScreen  # noqa: E402
+from shelver.app.shelver_app import ShelverApp  # noqa: E402
+from shelver.data import books  # noqa: E402
+from shelver.data.db import Database, DatabaseTarget  # noqa: E402
+from shelver.data.home import Home  # noqa: E402
+from shelver.data.models import BookFields, BookStatus  # noqa: E402
+from shelver.data.settings import Settings  # noqa: E402
+from shelver.screens.review import ReviewScreen  # noqa: E402
 
 
 async def fill(database: Database, home: Home, count: int) -> None:

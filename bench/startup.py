@@ -25,9 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from data.cluster import EmbeddedCluster  # noqa: E402
-from data.db import Database, DatabaseTarget  # noqa: E402
-from data.home import Home  # noqa: E402
+from shelver.data.cluster import EmbeddedCluster  # noqa: E402
+from shelver.data.db import Database, DatabaseTarget  # noqa: E402
+from shelver.data.home import Home  # noqa: E402
 
 BOOKS = 10_000
 NEWEST_TITLE = "Zzyzx Startup Marker"
@@ -62,7 +62,7 @@ async def fill(target: DatabaseTarget) -> None:
 def time_to_first_inbox_paint(home: Path, timeout: float = 30.0) -> float:
     session = f"shelver-bench-{os.getpid()}"
     installed = Path(sys.executable).with_name("shelver")
-    shelver = str(installed) if installed.exists() else f"{sys.executable} -m app"
+    shelver = str(installed) if installed.exists() else f"{sys.executable} -m shelver"
     started = time.perf_counter()
     subprocess.run(
         [

@@ -9,8 +9,16 @@ from uuid import UUID
 
 import asyncpg
 
-from data.models import Book, BookFields, BookFile, BookListRow, BookStatus, Candidate, StatusCounts
-from data.queries import query
+from shelver.data.models import (
+    Book,
+    BookFields,
+    BookFile,
+    BookListRow,
+    BookStatus,
+    Candidate,
+    StatusCounts,
+)
+from shelver.data.queries import query
 
 Executor = asyncpg.Pool | asyncpg.Connection
 

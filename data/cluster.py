@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from data.home import Home
+from shelver.data.home import Home
 
 SERVER_USER = "shelver-pg"
 ROOT_STATE_DIR = Path("/var/lib/shelver")

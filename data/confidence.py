@@ -27,8 +27,8 @@ from enum import StrEnum
 
 from rapidfuzz import fuzz
 
-from data.models import BookFields
-from data.providers import normalize
+from shelver.data.models import BookFields
+from shelver.data.providers import normalize
 
 STRONG = 0.85
 MEDIUM = 0.60

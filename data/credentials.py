@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from data.books import Executor
-from data.models import ServiceCredential
-from data.queries import query
+from shelver.data.books import Executor
+from shelver.data.models import ServiceCredential
+from shelver.data.queries import query
 
 
 async def list_all(db: Executor) -> list[ServiceCredential]:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from data.cluster import ClusterError, EmbeddedCluster
-from data.home import Home
-from data.migrations import MigrationError, migrate
+from shelver.data.cluster import ClusterError, EmbeddedCluster
+from shelver.data.home import Home
+from shelver.data.migrations import MigrationError, migrate
 
 
 class DatabaseUnavailable(Exception):
@@ -107,7 +107,7 @@ class Database:
 
     async def _recover_interrupted_moves(self) -> None:
         """Finish or undo library moves that a crash interrupted (see data.organize)."""
-        from data.organize import recover_interrupted_moves  # only needed at start-up
+        from shelver.data.organize import recover_interrupted_moves  # only needed at start-up
 
         try:
             report = await recover_interrupted_moves(self)

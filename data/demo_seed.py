@@ -14,8 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
-from data.models import BookFields, BookStatus
-from data.queries import query
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.queries import query
 
 
 async def seed_once(

@@ -30,17 +30,17 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from data import confidence
-from data.books import Executor
-from data.db import Database
-from data.models import Book, BookFields, Candidate, Row
-from data.passwords import SecretUnavailable, unseal_token
-from data.providers import google_books, hardcover
-from data.providers.base import BookQuery, Match, Provider
-from data.providers.http import ProviderError, make_client
-from data.providers.ratelimit import RateLimiter
-from data.queries import query
-from data.settings import Settings
+from shelver.data import confidence
+from shelver.data.books import Executor
+from shelver.data.db import Database
+from shelver.data.models import Book, BookFields, Candidate, Row
+from shelver.data.passwords import SecretUnavailable, unseal_token
+from shelver.data.providers import google_books, hardcover
+from shelver.data.providers.base import BookQuery, Match, Provider
+from shelver.data.providers.http import ProviderError, make_client
+from shelver.data.providers.ratelimit import RateLimiter
+from shelver.data.queries import query
+from shelver.data.settings import Settings
 
 GOOGLE_KEY_ENV = "SHELVER_GOOGLE_BOOKS_KEY"
 HARDCOVER_TOKEN_ENV = "SHELVER_HARDCOVER_TOKEN"

@@ -40,12 +40,12 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel
 
-from data.books import Executor
-from data.models import Row
-from data.passwords import SecretUnavailable, unseal_token
-from data.queries import query
-from data.reading import ReadingState, state_of
-from data.settings import ProviderSettings
+from shelver.data.books import Executor
+from shelver.data.models import Row
+from shelver.data.passwords import SecretUnavailable, unseal_token
+from shelver.data.queries import query
+from shelver.data.reading import ReadingState, state_of
+from shelver.data.settings import ProviderSettings
 
 log = logging.getLogger("shelver.hardcover")
 

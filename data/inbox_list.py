@@ -11,9 +11,9 @@ from uuid import UUID
 
 from pydantic import Field
 
-from data.books import Executor
-from data.models import Row
-from data.queries import query
+from shelver.data.books import Executor
+from shelver.data.models import Row
+from shelver.data.queries import query
 
 SOURCE_LABELS = {"google_books": "Google Books", "hardcover": "Hardcover"}
 

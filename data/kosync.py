@@ -28,9 +28,9 @@ from typing import Any
 
 import asyncpg
 
-from data.books import Executor
-from data.passwords import hash_secret
-from data.queries import query
+from shelver.data.books import Executor
+from shelver.data.passwords import hash_secret
+from shelver.data.queries import query
 
 log = logging.getLogger("shelver.kosync")
 

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from data import books
-from data.books import Executor
-from data.library_models import (
+from shelver.data import books
+from shelver.data.books import Executor
+from shelver.data.library_models import (
     BookDetail,
     BookEdit,
     DevicePosition,
@@ -31,9 +31,9 @@ from data.library_models import (
     PageCursor,
     without_nul,
 )
-from data.models import Book
-from data.queries import query
-from data.validation import clean_terms
+from shelver.data.models import Book
+from shelver.data.queries import query
+from shelver.data.validation import clean_terms
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 5_000

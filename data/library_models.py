@@ -10,8 +10,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from data import validation
-from data.models import Book, BookFile, DevicePositionFields, Row
+from shelver.data import validation
+from shelver.data.models import Book, BookFile, DevicePositionFields, Row
 
 
 def without_nul(value: str) -> str:

@@ -12,9 +12,15 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from data import library
-from data.books import Executor
-from data.library_models import LibraryPage, LibraryQuery, LibraryRow, LibrarySort, PageCursor
+from shelver.data import library
+from shelver.data.books import Executor
+from shelver.data.library_models import (
+    LibraryPage,
+    LibraryQuery,
+    LibraryRow,
+    LibrarySort,
+    PageCursor,
+)
 
 BLOCK_SIZE = 100
 WALK_PAGE = 2_000

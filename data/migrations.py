@@ -57,7 +57,7 @@ class MigrationState:
 def bundled_migrations() -> list[Migration]:
     """The migration files shipped in the ``sql`` package, in version order."""
     found = []
-    for entry in resources.files("sql").joinpath("migrations").iterdir():
+    for entry in resources.files("shelver.sql").joinpath("migrations").iterdir():
         match = MIGRATION_NAME.match(entry.name)
         if not match:
             continue

@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from data.books import Executor
-from data.home import Home
-from data.models import BookFields, BookFile
-from data.queries import query
-from data.settings import Settings
+from shelver.data.books import Executor
+from shelver.data.home import Home
+from shelver.data.models import BookFields, BookFile
+from shelver.data.queries import query
+from shelver.data.settings import Settings
 
 MAX_PART_BYTES = 200
 PAUSE_AT_ENV = "SHELVER_ORGANIZE_PAUSE_AT"
@@ -470,7 +470,7 @@ async def organize_book(
     pool: Any, home: Home, settings: Settings, book_id: UUID, fields: BookFields
 ) -> list[Path]:
     """Move every file of a book to its templated place in the library; the new paths."""
-    from data import books
+    from shelver.data import books
 
     root = library_root(home, settings)
     placed = []
@@ -487,7 +487,7 @@ async def organize_book(
 
 async def reject_book_files(pool: Any, home: Home, book_id: UUID, reason: str) -> list[Path]:
     """Move every file of a book to ``rejected/`` with a ``.reason.txt`` beside it."""
-    from data import books
+    from shelver.data import books
 
     root = rejected_root(home)
     moved = []

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from data.books import Executor
-from data.models import BookListRow, Row
-from data.queries import query
+from shelver.data.books import Executor
+from shelver.data.models import BookListRow, Row
+from shelver.data.queries import query
 
 
 class DatabaseCounts(Row):

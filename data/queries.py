@@ -37,7 +37,7 @@ def parse_queries(text: str, origin: str = "<string>") -> dict[str, str]:
 def all_queries() -> dict[str, str]:
     """Every named query of every file, read once per process."""
     combined: dict[str, str] = {}
-    folder = resources.files("sql").joinpath("queries")
+    folder = resources.files("shelver.sql").joinpath("queries")
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):
             continue

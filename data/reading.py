@@ -38,9 +38,9 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ValidationError
 
-from data.books import Executor
-from data.models import DevicePositionFields, Row
-from data.queries import query
+from shelver.data.books import Executor
+from shelver.data.models import DevicePositionFields, Row
+from shelver.data.queries import query
 
 PROGRESS_CHANNEL = "shelver_reading_progress"
 """NOTIFY channel announcing changes of current positions and hand-made links."""

@@ -22,13 +22,13 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from data import books, confidence, fetching
-from data.books import Executor
-from data.home import Home
-from data.models import Book, BookFields, BookFile, Candidate
-from data.organize import OrganizeError, organize_book, reject_book_files
-from data.queries import query
-from data.settings import Settings
+from shelver.data import books, confidence, fetching
+from shelver.data.books import Executor
+from shelver.data.home import Home
+from shelver.data.models import Book, BookFields, BookFile, Candidate
+from shelver.data.organize import OrganizeError, organize_book, reject_book_files
+from shelver.data.queries import query
+from shelver.data.settings import Settings
 
 EDITABLE_FIELDS = tuple(BookFields.model_fields)
 """The fields a reviewer chooses, in display order."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from data.importing.isbn import valid_isbn10, valid_isbn13
-from data.importing.languages import normalize_language
+from shelver.data.importing.isbn import valid_isbn10, valid_isbn13
+from shelver.data.importing.languages import normalize_language
 
 # Every ISO 639-1 code (the two-letter column of ISO 639-2's registry).
 _ISO_639_1_CODES = """

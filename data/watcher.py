@@ -16,9 +16,9 @@ from pathlib import Path
 
 import watchfiles
 
-from data.db import Database
-from data.home import Home
-from data.importing.pipeline import IN_FLIGHT, ImportReport, import_paths
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.importing.pipeline import IN_FLIGHT, ImportReport, import_paths
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
-from app.messages import DatabaseOpened
-from data.db import Database
-from widgets.empty_state import EmptyState
-from widgets.mode_bar import ModeBar
+from shelver.data.db import Database
+from shelver.screens.messages import DatabaseOpened
+from shelver.widgets.empty_state import EmptyState
+from shelver.widgets.mode_bar import ModeBar
 
 if TYPE_CHECKING:
-    from app.shelver_app import ShelverApp
+    from shelver.screens.host import ShelverHost
 
 PAGE_SIZE = 200
 """Rows a list screen loads at once (later issues page further)."""
@@ -45,8 +45,8 @@ class ShelverScreen(Screen[None]):
         yield from ()
 
     @property
-    def shelver(self) -> ShelverApp:
-        return cast("ShelverApp", self.app)
+    def shelver(self) -> ShelverHost:
+        return cast("ShelverHost", self.app)
 
     # Loading ------------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from data.db import DatabaseUnavailable, describe_connection_error
-from data.migrations import MigrationError
+from shelver.data.db import DatabaseUnavailable, describe_connection_error
+from shelver.data.migrations import MigrationError
 
 DialogChoice = Literal["retry", "quit", "close"]
 

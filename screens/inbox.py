@@ -22,18 +22,18 @@ from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import DataTable, Input, Label, Static
 
-from data import books
-from data.db import Database
-from data.fetching import FetchReport, fetch_candidates
-from data.importing import ImportReport, reject_inbox_book
-from data.inbox_list import InboxPage, InboxRow, inbox_page
-from data.models import StatusCounts
-from screens.base import PAGE_SIZE, ShelverScreen
-from widgets.format import clip, human_size, relative_time
-from widgets.inbox_confirm import ConfirmDialog
-from widgets.inbox_import import ImportDialog
-from widgets.progress_strip import ProgressStrip
-from widgets.tables import fit_title_width
+from shelver.data import books
+from shelver.data.db import Database
+from shelver.data.fetching import FetchReport, fetch_candidates
+from shelver.data.importing import ImportReport, reject_inbox_book
+from shelver.data.inbox_list import InboxPage, InboxRow, inbox_page
+from shelver.data.models import StatusCounts
+from shelver.screens.base import PAGE_SIZE, ShelverScreen
+from shelver.screens.dialogs.inbox_import import ImportDialog
+from shelver.widgets.format import clip, human_size, relative_time
+from shelver.widgets.inbox_confirm import ConfirmDialog
+from shelver.widgets.progress_strip import ProgressStrip
+from shelver.widgets.tables import fit_title_width
 
 RELOAD_EVERY = 0.5
 """Seconds between list refreshes while a fetch runs (the status column fills in as it goes)."""

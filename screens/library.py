@@ -26,23 +26,23 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import Input
 
-from data import books, library
-from data.db import Database
-from data.library_models import (
+from shelver.data import books, library
+from shelver.data.db import Database
+from shelver.data.library_models import (
     BookDetail,
     LibraryFilters,
     LibraryQuery,
     LibraryRow,
     LibrarySort,
 )
-from data.library_window import LibraryWindow
-from screens.base import ShelverScreen
-from widgets.book_table import BookTable, Column
-from widgets.format import fraction_bar
-from widgets.library_chips import FilterChip, FilterChips
-from widgets.library_detail import LibraryDetail
-from widgets.library_dialogs import FilterDialog, TagsDialog
-from widgets.library_edit import EditDialog
+from shelver.data.library_window import LibraryWindow
+from shelver.screens.base import ShelverScreen
+from shelver.widgets.book_table import BookTable, Column
+from shelver.widgets.format import fraction_bar
+from shelver.widgets.library_chips import FilterChip, FilterChips
+from shelver.widgets.library_detail import LibraryDetail
+from shelver.widgets.library_dialogs import FilterDialog, TagsDialog
+from shelver.widgets.library_edit import EditDialog
 
 DETAIL_DELAY = 0.12
 """Seconds the cursor rests on a book before its detail is fetched."""

@@ -30,16 +30,22 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
 
-from data import reading
-from data.db import Database
-from data.reading import CurrentPosition, DeviceSummary, HistoryEntry, LinkMethod, ProgressNotice
-from screens.base import ShelverScreen
-from widgets.format import clip, relative_time
-from widgets.progress_hardcover import SyncReport, run_sync
-from widgets.progress_history import HistoryChart, SessionsTable
-from widgets.progress_link import LinkBookDialog
-from widgets.progress_strip import ProgressStrip
-from widgets.progress_view import (
+from shelver.data import reading
+from shelver.data.db import Database
+from shelver.data.reading import (
+    CurrentPosition,
+    DeviceSummary,
+    HistoryEntry,
+    LinkMethod,
+    ProgressNotice,
+)
+from shelver.screens.base import ShelverScreen
+from shelver.widgets.format import clip, relative_time
+from shelver.widgets.progress_hardcover import SyncReport, run_sync
+from shelver.widgets.progress_history import HistoryChart, SessionsTable
+from shelver.widgets.progress_link import LinkBookDialog
+from shelver.widgets.progress_strip import ProgressStrip
+from shelver.widgets.progress_view import (
     COLUMNS,
     ProgressFilters,
     arrange,
@@ -48,7 +54,7 @@ from widgets.progress_view import (
     row_cells,
     row_key,
 )
-from widgets.tables import fit_title_width
+from shelver.widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000
 COALESCE_SECONDS = 0.2
@@ -567,6 +573,6 @@ class ProgressScreen(ShelverScreen):
         self.notify(report.message, severity="information" if report.ok else "error", timeout=10)
 
     def action_sync_log(self) -> None:
-        from screens.sync_log import SyncLogScreen
+        from shelver.screens.sync_log import SyncLogScreen
 
         self.app.push_screen(SyncLogScreen())

@@ -30,15 +30,15 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, ProgressBar, Static
 
-from data import books, fetching, overview, review
-from data.confidence import Strength
-from data.db import Database
-from data.review import DuplicateAction, ReviewError, ReviewItem
-from screens.base import PAGE_SIZE, ShelverScreen
-from widgets.format import clip
-from widgets.review_cover import CoverView
-from widgets.review_dialogs import DuplicateDialog, Edited, FieldEditor, SearchDialog
-from widgets.review_model import (
+from shelver.data import books, fetching, overview, review
+from shelver.data.confidence import Strength
+from shelver.data.db import Database
+from shelver.data.review import DuplicateAction, ReviewError, ReviewItem
+from shelver.screens.base import PAGE_SIZE, ShelverScreen
+from shelver.widgets.format import clip
+from shelver.widgets.review_cover import CoverView
+from shelver.widgets.review_dialogs import DuplicateDialog, Edited, FieldEditor, SearchDialog
+from shelver.widgets.review_model import (
     CURRENT,
     EDITED,
     FIELD_LABELS,

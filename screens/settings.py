@@ -16,14 +16,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from data import credentials, overview
-from data.db import Database
-from data.migrations import MigrationState
-from data.migrations import status as migration_status
-from data.models import ServiceCredential
-from data.overview import DatabaseCounts, redact_dsn
-from screens.base import ShelverScreen
-from widgets.format import relative_time
+from shelver.data import credentials, overview
+from shelver.data.db import Database
+from shelver.data.migrations import MigrationState
+from shelver.data.migrations import status as migration_status
+from shelver.data.models import ServiceCredential
+from shelver.data.overview import DatabaseCounts, redact_dsn
+from shelver.screens.base import ShelverScreen
+from shelver.widgets.format import relative_time
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,6 @@ class SettingsScreen(ShelverScreen):
 
     def action_hardcover(self) -> None:
         """Sync with Hardcover now: the sync log opens and shows each book's outcome."""
-        from screens.sync_log import SyncLogScreen
+        from shelver.screens.sync_log import SyncLogScreen
 
         self.app.push_screen(SyncLogScreen(sync_now=True))

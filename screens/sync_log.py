@@ -16,16 +16,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker
 
-from data import hardcover_sync
-from data.hardcover_sync import SyncLogLine
-from widgets.empty_state import EmptyState
-from widgets.format import clip, relative_time
-from widgets.progress_hardcover import SyncReport, outcome_text, run_sync
-from widgets.progress_strip import ProgressStrip
-from widgets.tables import fit_title_width
+from shelver.data import hardcover_sync
+from shelver.data.hardcover_sync import SyncLogLine
+from shelver.widgets.empty_state import EmptyState
+from shelver.widgets.format import clip, relative_time
+from shelver.widgets.progress_hardcover import SyncReport, outcome_text, run_sync
+from shelver.widgets.progress_strip import ProgressStrip
+from shelver.widgets.tables import fit_title_width
 
 if TYPE_CHECKING:
-    from app.shelver_app import ShelverApp
+    from shelver.screens.host import ShelverHost
 
 TITLE_WIDTH = 22
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -87,8 +87,8 @@ class SyncLogScreen(Screen[None]):
         self.syncing = False
 
     @property
-    def shelver(self) -> ShelverApp:
-        return cast("ShelverApp", self.app)
+    def shelver(self) -> ShelverHost:
+        return cast("ShelverHost", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.TITLE, "bold"), id="heading", classes="heading")

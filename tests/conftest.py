@@ -18,10 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from data.cluster import EmbeddedCluster
-from data.db import Database, DatabaseTarget
-from data.home import Home
-from data.migrations import migrate
+from shelver.data.cluster import EmbeddedCluster
+from shelver.data.db import Database, DatabaseTarget
+from shelver.data.home import Home
+from shelver.data.migrations import migrate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TEMPLATE_DATABASE = "shelver_test_template"

@@ -58,7 +58,7 @@ async def drop_database(server_dsn: str, dsn: str) -> None:
 
 
 def shelver_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "app", *args]
+    return [sys.executable, "-m", "shelver", *args]
 
 
 def shelver_env(database_url: str) -> dict[str, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from uuid import UUID
 
-from data import books
-from data.books import Executor
-from data.models import BookFields, BookStatus
+from shelver.data import books
+from shelver.data.books import Executor
+from shelver.data.models import BookFields, BookStatus
 
 
 async def add_book(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from textual.app import App, ComposeResult
 
-from widgets.book_table import BookTable, Column, settle
+from shelver.widgets.book_table import BookTable, Column, settle
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from data import books
-from data.models import BookFields, BookStatus
+from shelver.data import books
+from shelver.data.models import BookFields, BookStatus
 
 
 async def test_insert_and_get_round_trip_every_field(database):

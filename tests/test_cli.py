@@ -10,14 +10,14 @@ from pathlib import Path
 
 import asyncpg
 
-from data.cluster import find_server_binaries
+from shelver.data.cluster import find_server_binaries
 
 
 def run_shelver(
     *args: str, env: dict | None = None, cwd: Path | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "app", *args],
+        [sys.executable, "-m", "shelver", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -132,7 +132,7 @@ def test_the_installed_command_works_from_another_directory(tmp_path: Path, data
         [
             sys.executable,
             "-c",
-            "import sys; from app.cli import main; "
+            "import sys; from shelver.app.cli import main; "
             "sys.exit(main(['--home', sys.argv[1], 'db', 'status']))",
             str(tmp_path),
         ],

@@ -16,7 +16,7 @@ import asyncpg
 import psutil
 import pytest
 
-from data.cluster import (
+from shelver.data.cluster import (
     MAX_SOCKET_PATH_BYTES,
     PORT,
     ROOT_STATE_DIR,
@@ -24,8 +24,8 @@ from data.cluster import (
     _mirror_binaries,
     find_server_binaries,
 )
-from data.home import Home
-from data.migrations import migrate
+from shelver.data.home import Home
+from shelver.data.migrations import migrate
 
 FAST = {"fsync": "off"}
 
@@ -110,7 +110,7 @@ def test_concurrent_processes_share_one_cluster(tmp_path: Path):
     home = tmp_path / "shared-home"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "app", "--home", str(home), "db", "start", "--json"],
+            [sys.executable, "-m", "shelver", "--home", str(home), "db", "start", "--json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -239,7 +239,7 @@ def test_a_normal_user_gets_a_cluster_inside_their_own_home(tmp_path: Path):
 
     def as_user(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "app", "--home", str(base / "home"), *args],
+            [sys.executable, "-m", "shelver", "--home", str(base / "home"), *args],
             user=account.pw_uid,
             group=account.pw_gid,
             extra_groups=[],

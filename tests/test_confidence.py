@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data.confidence import (
+from shelver.data.confidence import (
     Strength,
     author_similarity,
     score,
@@ -12,7 +12,7 @@ from data.confidence import (
     title_keys,
     title_similarity,
 )
-from data.models import BookFields
+from shelver.data.models import BookFields
 
 F = BookFields
 

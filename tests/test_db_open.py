@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from data.db import Database, DatabaseTarget, DatabaseUnavailable
+from shelver.data.db import Database, DatabaseTarget, DatabaseUnavailable
 from tests.tui_support import SIZE, make_app, settle
 
 
@@ -83,7 +83,7 @@ async def test_a_stuck_move_is_told_to_the_person_and_kept(database_dsn, tmp_pat
 def test_the_command_line_prints_start_up_warnings(database_dsn, tmp_path: Path):
     asyncio.run(journal_a_move_whose_file_is_gone(database_dsn, tmp_path))
     result = subprocess.run(
-        [sys.executable, "-m", "app", "--home", str(tmp_path / "h"), "search", "anything"],
+        [sys.executable, "-m", "shelver", "--home", str(tmp_path / "h"), "search", "anything"],
         env={**os.environ, "SHELVER_DATABASE_URL": database_dsn},
         capture_output=True,
         text=True,

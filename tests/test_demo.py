@@ -5,16 +5,16 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from app.demo import seed_demo_library
-from app.demo_catalogue import CATALOGUE, isbn10_of, isbn13
-from app.demo_files import koreader_partial_md5, sha256
-from data import books, credentials, overview, reading
-from data import library as library_view
-from data.db import Database
-from data.home import Home
-from data.importing.hashing import partial_md5
-from data.library_models import LibraryQuery
-from data.models import BookFields, BookStatus
+from shelver.app.demo import seed_demo_library
+from shelver.app.demo_catalogue import CATALOGUE, isbn10_of, isbn13
+from shelver.app.demo_files import koreader_partial_md5, sha256
+from shelver.data import books, credentials, overview, reading
+from shelver.data import library as library_view
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.importing.hashing import partial_md5
+from shelver.data.library_models import LibraryQuery
+from shelver.data.models import BookFields, BookStatus
 
 
 def isbn13_valid(isbn: str) -> bool:

@@ -10,13 +10,13 @@ import httpx
 import pytest
 import respx
 
-from app.cli import main
-from data import books, fetching
-from data.db import Database
-from data.fetching import ProviderKeys, fetch_candidates, resolve_keys
-from data.home import Home
-from data.models import BookFields, BookStatus
-from data.settings import ProviderSettings, Settings
+from shelver.app.cli import main
+from shelver.data import books, fetching
+from shelver.data.db import Database
+from shelver.data.fetching import ProviderKeys, fetch_candidates, resolve_keys
+from shelver.data.home import Home
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.settings import ProviderSettings, Settings
 
 GOOGLE = "https://books.example.test/books/v1"
 HARDCOVER = "https://hardcover.example.test/v1/graphql"
@@ -160,7 +160,7 @@ async def test_unknown_ids_are_reported(database: Database) -> None:
 
 
 async def test_keys_from_environment_and_sealed_store(database: Database, home: Home) -> None:
-    from data.passwords import seal_token
+    from shelver.data.passwords import seal_token
 
     keys, notes = await resolve_keys(
         database.pool, home.config_dir, {"SHELVER_HARDCOVER_TOKEN": "from-env"}
@@ -212,7 +212,7 @@ def test_cli_fetch_json(
     import asyncio
 
     async def seed() -> uuid.UUID:
-        from data.db import DatabaseTarget
+        from shelver.data.db import DatabaseTarget
 
         db = await Database.open(DatabaseTarget(dsn=database_dsn), max_size=2)
         try:

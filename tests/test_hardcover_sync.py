@@ -13,18 +13,18 @@ import httpx
 import pytest
 import respx
 
-from data import books, hardcover_sync, kosync
-from data.hardcover_sync import (
+from shelver.data import books, hardcover_sync, kosync
+from shelver.data.hardcover_sync import (
     HardcoverAuthError,
     HardcoverError,
     HardcoverUnavailable,
     RateLimiter,
     retry_after_seconds,
 )
-from data.kosync import ProgressUpdate
-from data.models import BookFields, BookStatus
-from data.passwords import seal_token
-from data.settings import ProviderSettings
+from shelver.data.kosync import ProgressUpdate
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.passwords import seal_token
+from shelver.data.settings import ProviderSettings
 from tests.kosync_support import shelver_command, shelver_env
 
 URL = "https://hardcover.invalid/v1/graphql"

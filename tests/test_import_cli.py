@@ -17,7 +17,7 @@ def shelver(home: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str
     env = {**os.environ, "SHELVER_DATABASE_URL": dsn}
     env.pop("SHELVER_HOME", None)
     return subprocess.run(
-        [sys.executable, "-m", "app", "--home", str(home), *args],
+        [sys.executable, "-m", "shelver", "--home", str(home), *args],
         env=env,
         capture_output=True,
         text=True,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from data import books
-from data.db import Database
-from data.home import Home
-from data.importing import import_paths
+from shelver.data import books
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.importing import import_paths
 
 MANIFEST_AUTHOR_WIDTH = 70  # the manifest cuts long author lists at about this width
 

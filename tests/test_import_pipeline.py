@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from data import books
-from data.db import Database
-from data.home import Home
-from data.importing import import_paths, reject_inbox_book
-from data.importing.hashing import digest_file
+from shelver.data import books
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.importing import import_paths, reject_inbox_book
+from shelver.data.importing.hashing import digest_file
 from tests import import_support as gen
 
 
@@ -228,7 +228,7 @@ async def test_a_crashing_reader_refuses_only_its_file(
 ) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
-    from data.importing import pipeline
+    from shelver.data.importing import pipeline
 
     real = pipeline.examine
 
@@ -250,7 +250,7 @@ async def test_a_crashing_reader_refuses_only_its_file(
 async def test_big_epubs_skip_ebooklib(
     database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from data.importing import epub
+    from shelver.data.importing import epub
 
     monkeypatch.setattr(epub, "EBOOKLIB_MAX_INFLATED", 100)
     gen.make_epub(drop / "big.epub", title="Big One")
@@ -302,7 +302,7 @@ async def test_the_unique_index_is_the_last_gate(
     database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As if another import committed the same bytes between our check and our insert."""
-    from data.importing import pipeline
+    from shelver.data.importing import pipeline
 
     source = gen.make_epub(drop / "raced.epub", title="Raced")
     first = await import_paths(database, home, [source])
@@ -325,7 +325,7 @@ async def test_the_unique_index_is_the_last_gate(
 async def test_a_failing_database_write_refuses_the_batch_and_loses_nothing(
     database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from data.importing import pipeline
+    from shelver.data.importing import pipeline
 
     async def broken_insert(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise ConnectionResetError("connection lost")

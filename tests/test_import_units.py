@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.importing.dates import normalize_year
-from data.importing.duplicates import DuplicateKey, is_near_duplicate, title_numbers
-from data.importing.errors import Refused
-from data.importing.examine import Examined, ExamineTask, Unreadable, examine
-from data.importing.formats import detect_format
-from data.importing.hashing import digest_file, digest_stream, partial_md5
-from data.importing.isbn import isbn10_to_13, isbn13_to_10, normalize_isbn, valid_isbn13
-from data.importing.languages import normalize_language
-from data.importing.names import safe_name
-from data.importing.text import TITLE_MAX, clean_line, strip_html
+from shelver.data.importing.dates import normalize_year
+from shelver.data.importing.duplicates import DuplicateKey, is_near_duplicate, title_numbers
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.examine import Examined, ExamineTask, Unreadable, examine
+from shelver.data.importing.formats import detect_format
+from shelver.data.importing.hashing import digest_file, digest_stream, partial_md5
+from shelver.data.importing.isbn import isbn10_to_13, isbn13_to_10, normalize_isbn, valid_isbn13
+from shelver.data.importing.languages import normalize_language
+from shelver.data.importing.names import safe_name
+from shelver.data.importing.text import TITLE_MAX, clean_line, strip_html
 from tests import import_support as gen
 
 # --- partial MD5 -------------------------------------------------------------------------------
@@ -471,10 +471,11 @@ def test_importing_never_loads_the_ui() -> None:
     import subprocess
     import sys
 
+    ui = ("textual", "shelver.app", "shelver.screens", "shelver.widgets")
     code = (
-        "import sys, data.importing.pipeline, data.watcher, data.importing.examine;"
-        "sys.exit(any(m.split('.')[0] in ('textual', 'app', 'screens', 'widgets')"
-        " for m in sys.modules))"
+        "import sys, shelver.data.importing.pipeline, shelver.data.watcher,"
+        " shelver.data.importing.examine;"
+        f"sys.exit(any(m == u or m.startswith(u + '.') for m in sys.modules for u in {ui!r}))"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 

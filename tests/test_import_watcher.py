@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from data import books
-from data.db import Database
-from data.home import Home
-from data.importing.pipeline import ImportReport
-from data.models import BookStatus
-from data.watcher import watch_inbox
+from shelver.data import books
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.importing.pipeline import ImportReport
+from shelver.data.models import BookStatus
+from shelver.data.watcher import watch_inbox
 from tests import import_support as gen
 
 

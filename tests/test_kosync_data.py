@@ -8,9 +8,9 @@ import json
 import asyncpg
 import pytest
 
-from data import kosync
-from data.kosync import KoSyncError, ProgressUpdate, ProgressWriter
-from data.passwords import (
+from shelver.data import kosync
+from shelver.data.kosync import KoSyncError, ProgressUpdate, ProgressWriter
+from shelver.data.passwords import (
     KeyVerifier,
     SecretUnavailable,
     hash_secret,

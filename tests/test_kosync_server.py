@@ -699,9 +699,9 @@ async def test_database_failure_is_answered_with_code_2000(database_dsn: str):
     """In-process: a pool that has been closed makes every query fail; the answer is 502/2000."""
     from aiohttp.test_utils import TestServer
 
-    from app.server import create_app
-    from data.kosync import ProgressWriter
-    from data.passwords import hash_secret
+    from shelver.app.server import create_app
+    from shelver.data.kosync import ProgressWriter
+    from shelver.data.passwords import hash_secret
 
     pool = await asyncpg.create_pool(database_dsn, min_size=1, max_size=1)
     await pool.execute(
@@ -735,7 +735,7 @@ async def test_serve_watches_the_inbox_and_progress_links_itself(
     """A device syncs a book shelver does not know yet; the file then lands in the inbox."""
     import shutil
 
-    from data.importing.hashing import partial_md5
+    from shelver.data.importing.hashing import partial_md5
 
     source = shared_dir / "corpus" / "calibre-quick-start-eng__deb-calibre.epub"
     if not source.exists():

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from data import library, validation
-from data.library_models import BookEdit, LibraryQuery
+from shelver.data import library, validation
+from shelver.data.library_models import BookEdit, LibraryQuery
 from tests.library_support import add_book
 
 # ---- field checks -------------------------------------------------------------------------

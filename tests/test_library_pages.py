@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from data import library
-from data.library_models import (
+from shelver.data import library
+from shelver.data.library_models import (
     LibraryFilters,
     LibraryQuery,
     LibraryRow,

@@ -8,11 +8,11 @@ import uuid
 import pytest
 from textual.app import App, ComposeResult
 
-from data import library
-from data.library_models import LibraryQuery, LibraryRow
-from data.library_window import LibraryWindow
+from shelver.data import library
+from shelver.data.library_models import LibraryQuery, LibraryRow
+from shelver.data.library_window import LibraryWindow
+from shelver.widgets.book_table import BookTable, Column, settle
 from tests.library_support import add_book
-from widgets.book_table import BookTable, Column, settle
 
 SIZE = 1_234
 

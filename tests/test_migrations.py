@@ -10,11 +10,11 @@ import sys
 import asyncpg
 import pytest
 
-from data.migrations import Migration, MigrationError, bundled_migrations, migrate, status
+from shelver.data.migrations import Migration, MigrationError, bundled_migrations, migrate, status
 
 
 def shelver_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "app", *args]
+    return [sys.executable, "-m", "shelver", *args]
 
 
 def test_bundled_migrations_are_numbered_and_ordered():

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data import books, organize
-from data.db import Database
-from data.models import BookFields, BookFile
-from data.organize import (
+from shelver.data import books, organize
+from shelver.data.db import Database
+from shelver.data.models import BookFields, BookFile
+from shelver.data.organize import (
     MAX_PART_BYTES,
     WINDOWS_RESERVED,
     OrganizeError,
@@ -161,8 +161,8 @@ CHILD = """
 import asyncio, sys
 from pathlib import Path
 from uuid import UUID
-from data import books, organize
-from data.db import Database, DatabaseTarget
+from shelver.data import books, organize
+from shelver.data.db import Database, DatabaseTarget
 
 async def main(dsn, file_id, target):
     db = await Database.open(DatabaseTarget(dsn=dsn), apply_migrations=False, max_size=2)
@@ -170,7 +170,7 @@ async def main(dsn, file_id, target):
         "SELECT id, book_id, format, original_name, storage_path, inbox_path, file_size, "
         "checksum, content_hash, created_at, updated_at FROM book_files WHERE id = $1",
         UUID(file_id))
-    from data.models import BookFile
+    from shelver.data.models import BookFile
     await organize.move_file(db.pool, BookFile.from_record(row), Path(target))
     await db.close()
 

@@ -12,17 +12,17 @@ import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.providers import google_books, hardcover, normalize
-from data.providers.base import BookQuery
-from data.providers.http import (
+from shelver.data.providers import google_books, hardcover, normalize
+from shelver.data.providers.base import BookQuery
+from shelver.data.providers.http import (
     FailureKind,
     ProviderError,
     RetryPolicy,
     make_client,
     parse_retry_after,
 )
-from data.providers.ratelimit import RateLimiter
-from data.settings import ProviderSettings
+from shelver.data.providers.ratelimit import RateLimiter
+from shelver.data.settings import ProviderSettings
 
 GOOGLE = "https://books.example.test/books/v1"
 HARDCOVER = "https://hardcover.example.test/v1/graphql"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data.queries import UnknownQuery, all_queries, parse_queries, query
+from shelver.data.queries import UnknownQuery, all_queries, parse_queries, query
 
 
 def test_parse_splits_named_statements():

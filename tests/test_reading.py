@@ -11,10 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from data import books, kosync, reading
-from data.kosync import ProgressUpdate
-from data.models import BookFields, BookStatus
-from data.reading import LinkMethod, ReadingState
+from shelver.data import books, kosync, reading
+from shelver.data.kosync import ProgressUpdate
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.reading import LinkMethod, ReadingState
 
 
 def md5(text: str) -> str:

@@ -9,12 +9,12 @@ from uuid import UUID
 
 import pytest
 
-from data import books, review
-from data.db import Database
-from data.home import Home
-from data.models import BookFields, BookStatus, Candidate
-from data.review import DuplicateAction, ReviewError, approve, next_in_queue, preselect
-from data.settings import Settings
+from shelver.data import books, review
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.models import BookFields, BookStatus, Candidate
+from shelver.data.review import DuplicateAction, ReviewError, approve, next_in_queue, preselect
+from shelver.data.settings import Settings
 
 SETTINGS = Settings()
 

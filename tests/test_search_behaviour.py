@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data import library
-from data.library_models import LibraryFilters, LibraryQuery, LibrarySort
-from data.models import BookStatus
+from shelver.data import library
+from shelver.data.library_models import LibraryFilters, LibraryQuery, LibrarySort
+from shelver.data.models import BookStatus
 from tests.library_support import add_book
 
 

@@ -11,7 +11,16 @@ from tests.library_support import add_book
 
 def shelver(dsn: str, home, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "app", "--home", str(home.data_dir), "--database-url", dsn, *args],
+        [
+            sys.executable,
+            "-m",
+            "shelver",
+            "--home",
+            str(home.data_dir),
+            "--database-url",
+            dsn,
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input
 
-from app.demo import seed_demo_library
-from data.db import Database
-from data.home import Home
-from screens.error_dialog import ErrorDialog
+from shelver.app.demo import seed_demo_library
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.screens.error_dialog import ErrorDialog
+from shelver.widgets.book_table import BookTable
+from shelver.widgets.mode_bar import MODE_TABS
 from tests.tui_support import SIZE, make_app, screen_text, settle
-from widgets.book_table import BookTable
-from widgets.mode_bar import MODE_TABS
 
 SCREEN_NAMES = {
     "inbox": "InboxScreen",

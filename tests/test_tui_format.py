@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.cells import cell_len
 
-from data.overview import redact_dsn
-from widgets.format import clip, fraction_bar, human_size, relative_time
+from shelver.data.overview import redact_dsn
+from shelver.widgets.format import clip, fraction_bar, human_size, relative_time
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -88,8 +88,8 @@ def test_redact_dsn_hides_passwords(dsn: str, shown: str) -> None:
 def test_failures_are_described_for_people() -> None:
     import asyncpg
 
-    from data.db import DatabaseUnavailable
-    from screens.error_dialog import describe_failure
+    from shelver.data.db import DatabaseUnavailable
+    from shelver.screens.error_dialog import describe_failure
 
     assert describe_failure(DatabaseUnavailable("no server")).title == "Cannot open the database"
     undefined = asyncpg.UndefinedTableError('relation "books" does not exist')

@@ -12,17 +12,17 @@ import respx
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, ProgressBar
 
-from app.shelver_app import ShelverApp
-from data.db import Database, DatabaseTarget
-from data.home import Home
-from data.importing import import_paths
-from data.settings import ProviderSettings, Settings
-from screens.inbox import InboxScreen
+from shelver.app.shelver_app import ShelverApp
+from shelver.data.db import Database, DatabaseTarget
+from shelver.data.home import Home
+from shelver.data.importing import import_paths
+from shelver.data.settings import ProviderSettings, Settings
+from shelver.screens.dialogs.inbox_import import ImportDialog
+from shelver.screens.inbox import InboxScreen
+from shelver.widgets.inbox_confirm import ConfirmDialog
+from shelver.widgets.path_input import PathInput
 from tests import import_support as gen
 from tests.tui_support import SIZE, make_app, plain, screen_text, settle
-from widgets.inbox_confirm import ConfirmDialog
-from widgets.inbox_import import ImportDialog
-from widgets.path_input import PathInput
 
 GOOGLE = "https://books.example.test/books/v1"
 HARDCOVER = "https://hardcover.example.test/v1/graphql"

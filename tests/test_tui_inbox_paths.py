@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from data.inbox_list import InboxRow
-from widgets.path_input import complete
+from shelver.data.inbox_list import InboxRow
+from shelver.widgets.path_input import complete
 
 
 @pytest.fixture

@@ -8,20 +8,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-import data
+import shelver.data
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("textual", "app", "screens", "widgets")
+FORBIDDEN = ("textual", "shelver.app", "shelver.screens", "shelver.widgets")
 
 
 def data_modules() -> list[str]:
     """Every module under data/, sub-packages included."""
-    return sorted(m.name for m in pkgutil.walk_packages(data.__path__, prefix="data."))
+    return sorted(
+        m.name for m in pkgutil.walk_packages(shelver.data.__path__, prefix="shelver.data.")
+    )
 
 
 def test_every_data_module_is_found() -> None:
     modules = data_modules()
-    assert {"data.db", "data.books", "data.overview", "data.demo_seed"} <= set(modules)
+    assert {
+        "shelver.data.db",
+        "shelver.data.books",
+        "shelver.data.overview",
+        "shelver.data.demo_seed",
+    } <= set(modules)
 
 
 def test_data_never_imports_the_ui() -> None:

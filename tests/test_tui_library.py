@@ -9,17 +9,17 @@ from uuid import UUID
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from data import books, library
-from data.db import Database
-from data.home import Home
-from screens.library import LibraryScreen
+from shelver.data import books, library
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.screens.library import LibraryScreen
+from shelver.widgets.book_table import BookTable
+from shelver.widgets.library_chips import FilterChip, FilterChips
+from shelver.widgets.library_detail import LibraryDetail
+from shelver.widgets.library_dialogs import FilterDialog, TagsDialog
+from shelver.widgets.library_edit import EditDialog
 from tests.library_support import add_book
 from tests.tui_support import SIZE, make_app, screen_text, settle
-from widgets.book_table import BookTable
-from widgets.library_chips import FilterChip, FilterChips
-from widgets.library_detail import LibraryDetail
-from widgets.library_dialogs import FilterDialog, TagsDialog
-from widgets.library_edit import EditDialog
 
 
 async def _shelf(database: Database) -> dict[str, UUID]:

@@ -12,23 +12,23 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from app.shelver_app import ShelverApp
-from data import books, kosync
-from data.db import Database, DatabaseTarget
-from data.hardcover_sync import TOKEN_ENV
-from data.home import Home
-from data.kosync import ProgressUpdate
-from data.models import BookFields, BookStatus
-from data.reading import ReadingState
-from data.settings import ProviderSettings, Settings
-from screens.progress import ProgressScreen
-from screens.sync_log import SyncLogScreen
+from shelver.app.shelver_app import ShelverApp
+from shelver.data import books, kosync
+from shelver.data.db import Database, DatabaseTarget
+from shelver.data.hardcover_sync import TOKEN_ENV
+from shelver.data.home import Home
+from shelver.data.kosync import ProgressUpdate
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.reading import ReadingState
+from shelver.data.settings import ProviderSettings, Settings
+from shelver.screens.progress import ProgressScreen
+from shelver.screens.sync_log import SyncLogScreen
+from shelver.widgets.progress_history import HistoryChart, SessionsTable
+from shelver.widgets.progress_link import LinkBookDialog
+from shelver.widgets.progress_strip import ProgressStrip
+from shelver.widgets.progress_view import ProgressFilters, ProgressSort
 from tests.test_hardcover_sync import TOKEN, URL, FakeHardcover
 from tests.tui_support import SIZE, screen_text, settle
-from widgets.progress_history import HistoryChart, SessionsTable
-from widgets.progress_link import LinkBookDialog
-from widgets.progress_strip import ProgressStrip
-from widgets.progress_view import ProgressFilters, ProgressSort
 
 LIVE_WAIT_STEPS = 400
 """Pauses (each yields to the loop briefly) to wait for a notice-driven refresh."""

@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from data.reading import CurrentPosition, ReadingSession, ReadingState
-from widgets.progress_hardcover import summarize
-from widgets.progress_history import duration_text
-from widgets.progress_view import (
+from shelver.data.reading import CurrentPosition, ReadingSession, ReadingState
+from shelver.widgets.progress_hardcover import summarize
+from shelver.widgets.progress_history import duration_text
+from shelver.widgets.progress_view import (
     ProgressFilters,
     ProgressSort,
     arrange,

@@ -12,18 +12,18 @@ import pytest
 import respx
 from textual.widgets import DataTable, Input
 
-from app.shelver_app import ShelverApp
-from data import books
-from data.db import Database, DatabaseTarget
-from data.home import Home
-from data.models import BookFields, BookStatus
-from data.review import ReviewItem
-from data.settings import ProviderSettings, Settings
-from screens.review import ReviewScreen
+from shelver.app.shelver_app import ShelverApp
+from shelver.data import books
+from shelver.data.db import Database, DatabaseTarget
+from shelver.data.home import Home
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.review import ReviewItem
+from shelver.data.settings import ProviderSettings, Settings
+from shelver.screens.review import ReviewScreen
+from shelver.widgets.review_cover import describe_cover, terminal_may_show_pictures
+from shelver.widgets.review_dialogs import DuplicateDialog, FieldEditor, SearchDialog
+from shelver.widgets.review_model import ReviewState, parse_field, source_names
 from tests.tui_support import SIZE, screen_text, settle
-from widgets.review_cover import describe_cover, terminal_may_show_pictures
-from widgets.review_dialogs import DuplicateDialog, FieldEditor, SearchDialog
-from widgets.review_model import ReviewState, parse_field, source_names
 
 GOOGLE = "https://books.review-test.example/books/v1"
 HARDCOVER = "https://hardcover.review-test.example/v1/graphql"
@@ -199,7 +199,7 @@ async def test_duplicate_banner_skip_keep_both_replace(
     database: Database, database_dsn: str, home: Home
 ) -> None:
     old = await make_book(database, home, "Old Dune", status=BookStatus.REVIEW)
-    from data import review
+    from shelver.data import review
 
     await review.approve(database, home, SETTINGS, old, {"title": "Dune"}, {})
     (old_file,) = await books.files_of(database.pool, old)
@@ -474,9 +474,9 @@ def review_item(*candidates: tuple[str, float, dict]) -> ReviewItem:
     from decimal import Decimal
     from uuid import uuid4
 
-    from data.confidence import strength
-    from data.models import Book, Candidate
-    from data.review import ScoredCandidate
+    from shelver.data.confidence import strength
+    from shelver.data.models import Book, Candidate
+    from shelver.data.review import ScoredCandidate
 
     now = datetime.now(UTC)
     book = Book(

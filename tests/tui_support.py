@@ -10,10 +10,10 @@ from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from app.shelver_app import ShelverApp
-from data.db import DatabaseTarget
-from data.home import Home
-from data.settings import Settings
+from shelver.app.shelver_app import ShelverApp
+from shelver.data.db import DatabaseTarget
+from shelver.data.home import Home
+from shelver.data.settings import Settings
 
 SIZE = (80, 24)
 
@@ -60,7 +60,7 @@ def screen_text(app: ShelverApp) -> str:
 
 def book_table_text(screen: object) -> list[str]:
     """The header and loaded rows of every shown BookTable (the Library's virtual table)."""
-    from widgets.book_table import BookTable
+    from shelver.widgets.book_table import BookTable
 
     parts: list[str] = []
     for table in screen.query(BookTable):  # type: ignore[attr-defined]

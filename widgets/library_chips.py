@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from data.library_models import LibraryFilters
+from shelver.data.library_models import LibraryFilters
 
 FILTER_LABELS: dict[str, str] = {
     "author": "author",

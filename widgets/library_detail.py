@@ -15,9 +15,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from data.library_models import BookDetail, ReadingState
-from widgets.format import human_size
-from widgets.review_cover import CoverView
+from shelver.data.library_models import BookDetail, ReadingState
+from shelver.widgets.format import human_size
+from shelver.widgets.review_cover import CoverView
 
 
 def _line(text: Text, label: str, value: str | Text | None) -> None:

@@ -19,9 +19,9 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
-from data.library_models import LibraryFilters, ReadingState
-from data.validation import clean_terms
-from widgets.library_chips import FILTER_LABELS
+from shelver.data.library_models import LibraryFilters, ReadingState
+from shelver.data.validation import clean_terms
+from shelver.widgets.library_chips import FILTER_LABELS
 
 DIALOG_CSS = """
 LibraryDialog {

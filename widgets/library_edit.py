@@ -19,9 +19,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static, TextArea
 
-from data.library_models import BookEdit
-from data.models import Book
-from widgets.library_dialogs import LibraryDialog
+from shelver.data.library_models import BookEdit
+from shelver.data.models import Book
+from shelver.widgets.library_dialogs import LibraryDialog
 
 EDIT_FIELDS: dict[str, str] = {
     "title": "Title",

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from data import hardcover_sync
-from data.db import Database
-from data.hardcover_sync import HardcoverAuthError, HardcoverUnavailable, SyncOutcome
-from data.home import Home
-from data.settings import Settings
+from shelver.data import hardcover_sync
+from shelver.data.db import Database
+from shelver.data.hardcover_sync import HardcoverAuthError, HardcoverUnavailable, SyncOutcome
+from shelver.data.home import Home
+from shelver.data.settings import Settings
 
 HOW_TO_SET_TOKEN = (
     "store your Hardcover API token with 'shelver credentials add hardcover default' "

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 
-from data.reading import HistoryEntry, ReadingSession
+from shelver.data.reading import HistoryEntry, ReadingSession
 
 
 def _local(moment: datetime) -> datetime:

@@ -14,10 +14,10 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
-from data import library
-from data.db import Database
-from data.library_models import LibraryRow
-from widgets.format import clip
+from shelver.data import library
+from shelver.data.db import Database
+from shelver.data.library_models import LibraryRow
+from shelver.widgets.format import clip
 
 RESULTS = 20
 

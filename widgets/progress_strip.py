@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from widgets.format import clip
+from shelver.widgets.format import clip
 
 
 class ProgressStrip(Horizontal):

@@ -12,8 +12,8 @@ from enum import StrEnum
 
 from rich.text import Text
 
-from data.reading import CurrentPosition, ReadingState
-from widgets.format import clip, fraction_bar, relative_time
+from shelver.data.reading import CurrentPosition, ReadingState
+from shelver.widgets.format import clip, fraction_bar, relative_time
 
 
 class ProgressSort(StrEnum):

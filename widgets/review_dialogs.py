@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, TextArea
 
-from data.review import DuplicateAction
-from widgets.review_model import FIELD_LABELS, HINTS, format_for_edit, parse_field
+from shelver.data.review import DuplicateAction
+from shelver.widgets.review_model import FIELD_LABELS, HINTS, format_for_edit, parse_field
 
 DIALOG_CSS = """
 ReviewDialog {

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from data.confidence import Strength
-from data.fetching import MANUAL_PREFIX
-from data.models import Candidate
-from data.review import ReviewItem, preselect
-from data.validation import (
+from shelver.data.confidence import Strength
+from shelver.data.fetching import MANUAL_PREFIX
+from shelver.data.models import Candidate
+from shelver.data.review import ReviewItem, preselect
+from shelver.data.validation import (
     EARLIEST_YEAR,
     check_isbn10,
     check_isbn13,

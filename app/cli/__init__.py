@@ -7,7 +7,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from app.cli import (
+from shelver.app.cli import (
     commands_credentials,
     commands_db,
     commands_fetch,
@@ -17,7 +17,7 @@ from app.cli import (
     commands_sync,
     commands_tui,
 )
-from app.cli.context import (
+from shelver.app.cli.context import (
     EXIT_SOME_FAILED,
     EXIT_USAGE,
     CliContext,
@@ -26,10 +26,10 @@ from app.cli.context import (
     SubParser,
     add_global_options,
 )
-from data.cluster import ClusterError
-from data.db import DatabaseUnavailable
-from data.migrations import MigrationError
-from data.settings import ConfigError
+from shelver.data.cluster import ClusterError
+from shelver.data.db import DatabaseUnavailable
+from shelver.data.migrations import MigrationError
+from shelver.data.settings import ConfigError
 
 # Each module adds its sub-commands; the order is the order of `shelver --help`.
 COMMAND_MODULES = (

@@ -14,8 +14,8 @@ import asyncio
 import getpass
 import sys
 
-from app.cli.context import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliContext, CommandError
-from app.cli.context import print_json as _print_json
+from shelver.app.cli.context import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, CliContext, CommandError
+from shelver.app.cli.context import print_json as _print_json
 
 LOGIN_SERVICES = ("kosync", "opds")
 TOKEN_SERVICES = ("hardcover", "google_books")
@@ -54,8 +54,8 @@ def _read_secret(what: str) -> str:
 
 def run_add(context: CliContext, args: argparse.Namespace) -> int:
     # Imported here so that other commands (and the TUI) start without them.
-    from data import kosync
-    from data.passwords import hash_secret, md5_key, seal_token
+    from shelver.data import kosync
+    from shelver.data.passwords import hash_secret, md5_key, seal_token
 
     service = args.service.lower()
     if service not in LOGIN_SERVICES + TOKEN_SERVICES:

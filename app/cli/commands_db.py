@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError, print_json
-from data import migrations
+from shelver.app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError, print_json
+from shelver.data import migrations
 
 
 def register(commands: argparse._SubParsersAction) -> None:

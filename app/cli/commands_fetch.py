@@ -7,7 +7,7 @@ import asyncio
 import sys
 from uuid import UUID
 
-from app.cli.context import (
+from shelver.app.cli.context import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
@@ -15,7 +15,7 @@ from app.cli.context import (
     CommandError,
     print_json,
 )
-from data.fetching import FetchReport, fetch_candidates
+from shelver.data.fetching import FetchReport, fetch_candidates
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -8,8 +8,8 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from app.cli.context import EXIT_OK, EXIT_SOME_FAILED, CliContext, print_json
-from data.importing import ImportReport, import_paths
+from shelver.app.cli.context import EXIT_OK, EXIT_SOME_FAILED, CliContext, print_json
+from shelver.data.importing import ImportReport, import_paths
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError, print_json
-from data import library
-from data.library_models import LibraryRow
+from shelver.app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError, print_json
+from shelver.data import library
+from shelver.data.library_models import LibraryRow
 
 MAX_LIMIT = 1000
 

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError
+from shelver.app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def run_serve(context: CliContext, args: argparse.Namespace) -> int:
-    from app.server import ServeError, ServeOptions, serve
+    from shelver.app.server import ServeError, ServeOptions, serve
 
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port must be between 0 and 65535, not {args.port}", EXIT_USAGE)

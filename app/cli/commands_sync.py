@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
-from app.cli.context import (
+from shelver.app.cli.context import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
@@ -17,7 +17,7 @@ from app.cli.context import (
 )
 
 if TYPE_CHECKING:
-    from data.hardcover_sync import SyncOutcome
+    from shelver.data.hardcover_sync import SyncOutcome
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -47,8 +47,8 @@ def _parse_ids(values: list[str]) -> list[uuid.UUID] | None:
 
 def run_hardcover(context: CliContext, args: argparse.Namespace) -> int:
     # Imported here so that other commands (and the TUI) start without httpx and friends.
-    from data import hardcover_sync
-    from data.hardcover_sync import HardcoverAuthError, HardcoverUnavailable
+    from shelver.data import hardcover_sync
+    from shelver.data.hardcover_sync import HardcoverAuthError, HardcoverUnavailable
 
     book_ids = _parse_ids(args.book_ids)
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.cli.context import EXIT_OK, CliContext
-from data.db import DatabaseTarget
-from data.home import Home
+from shelver.app.cli.context import EXIT_OK, CliContext
+from shelver.data.db import DatabaseTarget
+from shelver.data.home import Home
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -49,7 +49,7 @@ def _exit_cleanly_on_hangup(app: Any) -> Iterator[None]:
 
 
 def run_tui(context: CliContext, args: argparse.Namespace) -> int:
-    from app.shelver_app import ShelverApp  # Textual loads only when the TUI opens
+    from shelver.app.shelver_app import ShelverApp  # Textual loads only when the TUI opens
 
     context.home.ensure()
     app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
@@ -61,8 +61,8 @@ def run_tui(context: CliContext, args: argparse.Namespace) -> int:
 
 def run_demo(context: CliContext, args: argparse.Namespace) -> int:
     """Fill a home with sample data (only if it has no books) and open the TUI on it."""
-    from app.demo import seed_demo_library
-    from app.shelver_app import ShelverApp
+    from shelver.app.demo import seed_demo_library
+    from shelver.app.shelver_app import ShelverApp
 
     throwaway = args.home is None
     if throwaway:
@@ -95,6 +95,6 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
 def _probe_terminal_pictures() -> None:
     """Ask the terminal whether it shows pictures (Review's covers): only possible before
     Textual starts reading the terminal."""
-    from widgets.review_cover import probe_graphics
+    from shelver.widgets.review_cover import probe_graphics
 
     probe_graphics()

@@ -8,9 +8,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from data.db import Database, DatabaseTarget
-from data.home import Home
-from data.settings import Settings, load_settings
+from shelver.data.db import Database, DatabaseTarget
+from shelver.data.home import Home
+from shelver.data.settings import Settings, load_settings
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1

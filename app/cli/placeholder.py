@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from app.cli.context import EXIT_USAGE, CliContext, CommandError
+from shelver.app.cli.context import EXIT_USAGE, CliContext, CommandError
 
 
 def not_yet(feature: str) -> Callable[[CliContext, argparse.Namespace], int]:

@@ -22,7 +22,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from data.importing import pipeline
+        from shelver.data.importing import pipeline
 
         return getattr(pipeline, name)
     raise AttributeError(name)

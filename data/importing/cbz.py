@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
-from data.importing.errors import Refused
-from data.importing.formats import IMAGE_SUFFIXES
-from data.importing.raw import RawMetadata
-from data.importing.safezip import find_member, open_zip, read_member
-from data.importing.xml import local, parse_bytes, text_of
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.formats import IMAGE_SUFFIXES
+from shelver.data.importing.raw import RawMetadata
+from shelver.data.importing.safezip import find_member, open_zip, read_member
+from shelver.data.importing.xml import local, parse_bytes, text_of
 
 _DIGITS = re.compile(r"(\d+)")
 

@@ -13,10 +13,10 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote
 
-from data.importing.errors import Refused
-from data.importing.raw import RawMetadata
-from data.importing.safezip import find_member, open_zip, read_member
-from data.importing.xml import local, parse_bytes, text_of
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.raw import RawMetadata
+from shelver.data.importing.safezip import find_member, open_zip, read_member
+from shelver.data.importing.xml import local, parse_bytes, text_of
 
 # Font obfuscation (IDPF and Adobe) also uses encryption.xml; it protects fonts, not the book.
 FONT_OBFUSCATION = frozenset(

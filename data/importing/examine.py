@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data.importing.covers import save_cover
-from data.importing.errors import Refused
-from data.importing.formats import detect_format
-from data.importing.hashing import FileDigest, digest_stream
-from data.importing.raw import RawMetadata
-from data.models import BookFields
+from shelver.data.importing.covers import save_cover
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.formats import detect_format
+from shelver.data.importing.hashing import FileDigest, digest_stream
+from shelver.data.importing.raw import RawMetadata
+from shelver.data.models import BookFields
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,11 @@ class Unreadable:
 
 
 def _readers() -> dict[str, Callable[[Path], RawMetadata]]:
-    from data.importing.cbz import read_cbz
-    from data.importing.epub import read_epub
-    from data.importing.fb2 import read_fb2
-    from data.importing.mobi import read_mobi
-    from data.importing.pdf import read_pdf
+    from shelver.data.importing.cbz import read_cbz
+    from shelver.data.importing.epub import read_epub
+    from shelver.data.importing.fb2 import read_fb2
+    from shelver.data.importing.mobi import read_mobi
+    from shelver.data.importing.pdf import read_pdf
 
     return {
         "epub": read_epub,
@@ -106,7 +106,7 @@ def _hash(task: ExamineTask) -> FileDigest:
 
 def examine(task: ExamineTask) -> Examined | Unreadable:
     """Examine one file; never raises for a bad file, only reports it."""
-    from data.importing.normalize import normalize, raw_document
+    from shelver.data.importing.normalize import normalize, raw_document
 
     started = time.perf_counter()
     hashed = started

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from data.importing.errors import Refused
-from data.importing.raw import RawMetadata
-from data.importing.xml import local, parser, text_of
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.raw import RawMetadata
+from shelver.data.importing.xml import local, parser, text_of
 
 MAX_FB2_SIZE = 256 << 20  # parsed in memory; real FB2s with images stay far below this
 

@@ -6,8 +6,8 @@ import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from data.importing.errors import Refused
-from data.importing.safezip import find_member, open_zip, read_member
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.safezip import find_member, open_zip, read_member
 
 EXTENSIONS = {
     "epub": ("epub",),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from data.importing.errors import Refused
-from data.importing.raw import RawMetadata
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.raw import RawMetadata
 
 # EXTH record types (MobileRead wiki, "MOBI" page).
 EXTH_AUTHOR = 100

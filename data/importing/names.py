@@ -8,7 +8,7 @@ import re
 import unicodedata
 from pathlib import Path, PurePosixPath
 
-from data.importing.formats import EXTENSIONS, fits_extension
+from shelver.data.importing.formats import EXTENSIONS, fits_extension
 
 NAME_MAX_BYTES = 200  # well under the usual 255-byte limit, leaving room for " (12)"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.importing.dates import normalize_year
-from data.importing.isbn import find_isbns
-from data.importing.languages import first_language
-from data.importing.raw import RawMetadata
-from data.importing.text import (
+from shelver.data.importing.dates import normalize_year
+from shelver.data.importing.isbn import find_isbns
+from shelver.data.importing.languages import first_language
+from shelver.data.importing.raw import RawMetadata
+from shelver.data.importing.text import (
     SHORT_MAX,
     TITLE_MAX,
     clean_line,
@@ -16,7 +16,7 @@ from data.importing.text import (
     join_authors,
     strip_html,
 )
-from data.models import BookFields
+from shelver.data.models import BookFields
 
 RAW_VALUE_MAX = 2_000  # per value kept in the candidate's raw_response
 MAX_PAGES = 100_000

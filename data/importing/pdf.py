@@ -6,8 +6,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from data.importing.errors import Refused
-from data.importing.raw import RawMetadata
+from shelver.data.importing.errors import Refused
+from shelver.data.importing.raw import RawMetadata
 
 # Producers write these when the author typed nothing.
 _PLACEHOLDER_TITLES = ("untitled", "microsoft word - ", "document", "title")

@@ -27,12 +27,12 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, Field
 
-from data.db import Database
-from data.home import Home
-from data.importing.duplicates import DuplicateIndex, DuplicateKey, first_match
-from data.importing.examine import Examined, ExamineTask, Unreadable, examine
-from data.importing.names import move_unique, place_unique, safe_name
-from data.queries import query
+from shelver.data.db import Database
+from shelver.data.home import Home
+from shelver.data.importing.duplicates import DuplicateIndex, DuplicateKey, first_match
+from shelver.data.importing.examine import Examined, ExamineTask, Unreadable, examine
+from shelver.data.importing.names import move_unique, place_unique, safe_name
+from shelver.data.queries import query
 
 Progress = Callable[[int, int, str], None]
 BATCH_SIZE = 100

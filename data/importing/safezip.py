@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from data.importing.errors import Refused
+from shelver.data.importing.errors import Refused
 
 MAX_ENTRIES = 20_000
 MAX_TOTAL_INFLATED = 4 << 30  # 4 GiB: large comic archives are real

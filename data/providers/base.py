@@ -8,9 +8,9 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from data.models import BookFields
-from data.providers import normalize
-from data.providers.http import RequestStats
+from shelver.data.models import BookFields
+from shelver.data.providers import normalize
+from shelver.data.providers.http import RequestStats
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from data.models import BookFields
-from data.providers import normalize
-from data.providers.base import BookQuery, Match, dedupe, tolerant
-from data.providers.http import (
+from shelver.data.models import BookFields
+from shelver.data.providers import normalize
+from shelver.data.providers.base import BookQuery, Match, dedupe, tolerant
+from shelver.data.providers.http import (
     DEFAULT_POLICY,
     FailureKind,
     ProviderError,

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from data.providers.ratelimit import RateLimiter
-from data.settings import ProviderSettings
+from shelver.data.providers.ratelimit import RateLimiter
+from shelver.data.settings import ProviderSettings
 
 USER_AGENT = "shelver/0.1 (terminal ebook library manager; +https://github.com/shelver)"
 RETRIABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})

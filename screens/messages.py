@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from data.db import Database
+from shelver.data.db import Database
 
 
 @dataclass

@@ -15,13 +15,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from data.importing import ImportReport, import_paths
-from widgets.inbox_pool import prepare_process_pools
-from widgets.path_input import PathInput
-from widgets.progress_strip import ProgressStrip
+from shelver.data.importing import ImportReport, import_paths
+from shelver.widgets.inbox_pool import prepare_process_pools
+from shelver.widgets.path_input import PathInput
+from shelver.widgets.progress_strip import ProgressStrip
 
 if TYPE_CHECKING:
-    from app.shelver_app import ShelverApp
+    from shelver.screens.host import ShelverHost
 
 SHOWN_MATCHES = 6
 LISTED = 300
@@ -96,8 +96,8 @@ class ImportDialog(ModalScreen[ImportReport | None]):
         self.running = False
 
     @property
-    def shelver(self) -> ShelverApp:
-        return cast("ShelverApp", self.app)
+    def shelver(self) -> ShelverHost:
+        return cast("ShelverHost", self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="import-box"):
