@@ -2,13 +2,18 @@
 
 * ``load_item`` gathers one book with its files, candidates (with strength), fetch statuses and
   the book it may duplicate: one call, so the next book can be prefetched while the user works.
-* ``preselect`` says which candidate each field starts on: only **strong** candidates pre-select.
+* ``preselect`` says which candidate each field starts on: only **strong** candidates pre-select,
+  and ISBN-13 and ISBN-10 always come from one candidate (one edition).
 * ``approve`` writes the chosen values, ``selected_fields`` on each candidate used,
-  ``approved_at`` and status ``organized``, and files the book (``data.organize``).
-* Duplicates (``possible_duplicate_of``): ``skip`` leaves the book in the inbox; ``keep_both``
-  approves it beside the other; ``replace`` moves the other book's files to ``rejected/`` (never
-  deleted, a ``.reason.txt`` beside them holding its metadata) and removes its row. Approving a
-  flagged book without an action keeps both: the screen showed the banner.
+  ``approved_at`` and status ``organized``, and files the book (``data.organize``). It names the
+  version of the book that was shown; ``data.review_guard`` refuses a book decided or changed
+  elsewhere. A Hardcover link (``hardcover_book_id``/``hardcover_edition_id``) follows identity:
+  only a candidate whose title and author, or whose ISBN, were taken (or one linked explicitly).
+* Duplicates (``possible_duplicate_of``), decided at approval: ``skip`` rejects the new file
+  (``data.decisions.reject``); ``keep_both`` approves it beside the other; ``replace`` moves the
+  other book's files to ``rejected/`` (never deleted, a ``.reason.txt`` beside them) and removes
+  its row; ``add_format`` files the new file beside the existing book's as another of its
+  ``book_files`` and drops the new row. Approving a flagged book without an action keeps both.
 * ``next_in_queue`` walks the review queue, oldest first, wrapping around.
 """
 
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -25,25 +32,36 @@ from pydantic import ValidationError
 from shelver.data import books, confidence, fetching
 from shelver.data.books import Executor
 from shelver.data.home import Home
-from shelver.data.models import Book, BookFields, BookFile, Candidate
-from shelver.data.organize import OrganizeError, organize_book, reject_book_files
+from shelver.data.importing.isbn import isbn13_to_10
+from shelver.data.models import Book, BookFields, BookFile, BookStatus, Candidate
+from shelver.data.organize import (
+    OrganizeError,
+    library_root,
+    move_file,
+    organize_book,
+    reject_book_files,
+    relative_path,
+)
 from shelver.data.queries import query
+from shelver.data.review_guard import ReviewError, StaleBook, decision_on, quoted
 from shelver.data.settings import Settings
+
+__all__ = ["ReviewError", "StaleBook"]
 
 EDITABLE_FIELDS = tuple(BookFields.model_fields)
 """The fields a reviewer chooses, in display order."""
-
-
-class ReviewError(Exception):
-    """An approval that cannot be done as asked; one readable line, nothing changed."""
 
 
 class DuplicateAction(StrEnum):
     """What to do with a book that may duplicate another."""
 
     SKIP = "skip"
+    """Reject the new file (to rejected/, nothing deleted)."""
     KEEP_BOTH = "keep_both"
     REPLACE = "replace"
+    """The new book takes the other's place; the other's files go to rejected/."""
+    ADD_FORMAT = "add_format"
+    """The new file becomes another format of the existing book, filed in its folder."""
 
 
 @dataclass
@@ -94,6 +112,10 @@ async def load_item(db: Executor, book_id: UUID) -> ReviewItem | None:
     )
 
 
+ISBN_FIELDS = ("isbn_13", "isbn_10")
+"""Taken together from one source: two ISBNs of one edition."""
+
+
 def _has_value(value: Any) -> bool:
     return value not in (None, "", [], {})
 
@@ -110,8 +132,16 @@ def preselect(candidates: list[Candidate]) -> dict[str, UUID]:
     strong.sort(key=lambda c: c.confidence, reverse=True)
     for candidate in strong:
         for name in EDITABLE_FIELDS:
+            if name in ISBN_FIELDS:
+                continue
             if name not in chosen and _has_value(candidate.normalized.get(name)):
                 chosen[name] = candidate.id
+    # Both ISBNs from one candidate (one edition): the best strong one that has either.
+    for candidate in strong:
+        names = [n for n in ISBN_FIELDS if _has_value(candidate.normalized.get(n))]
+        if names:
+            chosen.update(dict.fromkeys(names, candidate.id))
+            break
     return chosen
 
 
@@ -124,54 +154,109 @@ async def next_in_queue(database: Any, after_book_id: UUID | None = None) -> Boo
     return await books.get(pool, book_id) if book_id else None
 
 
-async def skip(database: Any, book_id: UUID) -> Book:
-    """Leave a (possibly duplicate) book in the inbox, untouched otherwise."""
-    pool = getattr(database, "pool", database)
-    record = await pool.fetchrow(query("review_back_to_inbox"), book_id)
-    if record is None:
-        raise ReviewError(f"no book {book_id}")
-    return Book.from_record(record)
-
-
 def merge_choice(book: Book, chosen: dict[str, Any]) -> BookFields:
     """The book's fields with the chosen values laid over them, validated."""
     unknown = sorted(set(chosen) - set(EDITABLE_FIELDS))
     if unknown:
         raise ReviewError(f"not a book field: {', '.join(unknown)}")
+    for name, value in chosen.items():
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ReviewError(f"{name}: holds a NUL character, which no book field can store")
     current = book.model_dump(include=set(EDITABLE_FIELDS))
     try:
-        return BookFields.model_validate({**current, **chosen})
+        fields = BookFields.model_validate({**current, **chosen})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ReviewError(f"{where}: {first['msg']}") from None
+    if set(ISBN_FIELDS) & set(chosen) and not same_edition(fields.isbn_13, fields.isbn_10):
+        raise ReviewError(
+            f"ISBN-13 {fields.isbn_13} and ISBN-10 {fields.isbn_10} are not the same edition; "
+            "take both from one source"
+        )
+    return fields
 
 
-def _hardcover_book_id(used: list[Candidate]) -> int | None:
-    for candidate in used:
+def same_edition(isbn_13: str | None, isbn_10: str | None) -> bool:
+    """Can these two ISBNs name one edition? (A 978 ISBN-13 determines its ISBN-10.)"""
+    if not isbn_13 or not isbn_10:
+        return True
+    return isbn13_to_10(isbn_13) == isbn_10.upper()
+
+
+@dataclass(frozen=True)
+class HardcoverLink:
+    book_id: int | None = None
+    edition_id: int | None = None
+
+
+def _as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def hardcover_link(
+    used: list[tuple[Candidate, list[str]]], linked: Candidate | None = None
+) -> HardcoverLink:
+    """The Hardcover work/edition a book takes: only from a candidate whose identity was taken
+    (title and author, or an ISBN), or one linked explicitly. One field (pages, say) taken
+    from a weak match does not make the book that work."""
+    for candidate, names in [*([(linked, [])] if linked else []), *used]:
         stem = candidate.source.removeprefix(fetching.MANUAL_PREFIX).split("#")[0]
-        value = candidate.normalized.get("hardcover_book_id")
-        if stem == "hardcover" and isinstance(value, int):
-            return value
-    return None
+        if stem != "hardcover":
+            continue
+        work = _as_int(candidate.normalized.get("hardcover_book_id"))
+        edition = _as_int(candidate.normalized.get("hardcover_edition_id"))
+        took_isbn = bool(set(names) & set(ISBN_FIELDS))
+        took_work = {"title", "author"} <= set(names)
+        if candidate is linked or took_isbn:
+            return HardcoverLink(work, edition)
+        if took_work:
+            return HardcoverLink(work, None)  # the work, but no particular edition
+    return HardcoverLink()
 
 
-async def _replace(database: Any, home: Home, book: Book) -> None:
+async def _replace(conn: Any, pool: Any, home: Home, book: Book, old: Book) -> None:
     """Move the older duplicate's files to rejected/ and remove its row."""
-    pool = database.pool
-    old = await books.get(pool, book.possible_duplicate_of) if book.possible_duplicate_of else None
-    if old is None:
-        return
-    metadata = old.model_dump(mode="json", include=set(EDITABLE_FIELDS) | {"id", "status"})
+    metadata = old.model_dump(mode="json", include=set(EDITABLE_FIELDS) | {"status"})
     reason = (
-        f"replaced by book {book.id} ({book.title or 'untitled'}) during review.\n"
+        f"replaced by {quoted(book.title)} during review.\n"
         f"The replaced book's metadata:\n{json.dumps(metadata, ensure_ascii=False, indent=2)}"
     )
     try:
         await reject_book_files(pool, home, old.id, reason)
     except OrganizeError as exc:
         raise ReviewError(f"could not set the replaced book aside: {exc}") from None
-    await pool.execute(query("review_delete_replaced_book"), old.id)
+    await conn.execute(query("review_delete_replaced_book"), old.id)
+
+
+async def _add_as_format(
+    conn: Any, pool: Any, home: Home, settings: Settings, book: Book, existing: Book
+) -> Book:
+    """File the book's files in the existing book's folder, as more of its ``book_files``."""
+    if existing.status is not BookStatus.ORGANIZED:
+        raise ReviewError(
+            f"{quoted(existing.title)} is not in the library yet; approve it first, then add "
+            "this file to it"
+        )
+    existing_fields = BookFields.model_validate(existing.model_dump(include=set(EDITABLE_FIELDS)))
+    placed = [f for f in await books.files_of(conn, existing.id) if f.storage_path]
+    for book_file in await books.files_of(conn, book.id):
+        relative = relative_path(
+            settings.library_template, existing_fields, book_file.original_name, book_file.format
+        )
+        folder = (
+            Path(placed[0].storage_path).parent
+            if placed and placed[0].storage_path
+            else library_root(home, settings) / relative.parent
+        )
+        try:
+            await move_file(pool, book_file, folder / relative.name)
+        except OrganizeError as exc:
+            raise ReviewError(str(exc)) from None
+        await conn.execute(query("review_move_file_to_book"), book_file.id, existing.id)
+    await conn.execute(query("review_delete_book"), book.id)
+    return existing
 
 
 async def approve(
@@ -183,39 +268,76 @@ async def approve(
     used_candidates: dict[UUID, list[str]],
     *,
     duplicate: DuplicateAction | None = None,
+    expected_version: datetime | None = None,
+    title: str | None = None,
+    link_candidate: UUID | None = None,
 ) -> Book:
     """Approve a book: write ``chosen``, mark the candidates used, file it in the library.
 
     ``chosen`` maps field -> value (fields not named keep their value); ``used_candidates``
-    maps candidate id -> the fields taken from it. Raises ``ReviewError`` (one line) when the
-    choice is invalid or the files cannot be filed; the book then stays where it was.
+    maps candidate id -> the fields taken from it. ``expected_version`` is the ``updated_at`` of
+    the book as shown (``StaleBook`` when it was decided or changed since; ``title`` names it
+    then). Raises ``ReviewError`` (one line) when the choice is invalid or the files cannot be
+    filed; the book then stays where it was. Returns the book as approved (for ``add_format``:
+    the existing book the file joined).
     """
     pool = database.pool
     if duplicate is DuplicateAction.SKIP:
-        return await skip(database, book_id)
-    book = await books.get(pool, book_id)
-    if book is None:
-        raise ReviewError(f"no book {book_id}")
-    fields = merge_choice(book, chosen)
-    candidates = {c.id: c for c in await books.candidates_of(pool, book_id)}
-    for candidate_id, names in used_candidates.items():
-        if candidate_id not in candidates:
-            raise ReviewError(f"candidate {candidate_id} does not belong to this book")
-        if bad := sorted(set(names) - set(EDITABLE_FIELDS)):
-            raise ReviewError(f"not a book field: {', '.join(bad)}")
-    if duplicate is DuplicateAction.REPLACE:
-        await _replace(database, home, book)
-    try:
-        await organize_book(pool, home, settings, book_id, fields)
-    except OrganizeError as exc:
-        raise ReviewError(str(exc)) from None
-    used = [candidates[c] for c in used_candidates]
-    async with pool.acquire() as conn, conn.transaction():
+        from shelver.data.decisions import reject
+
+        rejected = await reject(
+            database,
+            home,
+            book_id,
+            "skipped during review: a duplicate of a book already there",
+            expected_version=expected_version,
+            title=title,
+        )
+        return rejected.book
+    async with decision_on(
+        pool,
+        book_id,
+        statuses=(BookStatus.REVIEW, BookStatus.INBOX),
+        expected_version=expected_version,
+        title=title,
+    ) as (conn, book):
+        fields = merge_choice(book, chosen)
+        candidates = {c.id: c for c in await books.candidates_of(conn, book_id)}
+        for candidate_id, names in used_candidates.items():
+            if candidate_id not in candidates:
+                raise StaleBook(
+                    f"a source of {quoted(book.title)} was replaced by a new fetch; look again"
+                )
+            if bad := sorted(set(names) - set(EDITABLE_FIELDS)):
+                raise ReviewError(f"not a book field: {', '.join(bad)}")
+        if link_candidate is not None and link_candidate not in candidates:
+            raise StaleBook(f"the linked candidate of {quoted(book.title)} is gone; look again")
+        other = (
+            await books.get(conn, book.possible_duplicate_of)
+            if book.possible_duplicate_of
+            else None
+        )
+        if duplicate is DuplicateAction.ADD_FORMAT:
+            if other is None:
+                raise StaleBook(f"the book {quoted(book.title)} duplicated is gone; look again")
+            return await _add_as_format(conn, pool, home, settings, book, other)
+        if duplicate is DuplicateAction.REPLACE and other is not None:
+            await _replace(conn, pool, home, book, other)
+            if book.cover_path is None and other.cover_path is not None:
+                # The replacement keeps the replaced book's cover when it has none of its own.
+                await conn.execute(query("review_take_cover"), book_id, other.cover_path)
+        try:
+            await organize_book(pool, home, settings, book_id, fields)
+        except OrganizeError as exc:
+            raise ReviewError(str(exc)) from None
+        used = [(candidates[c], names) for c, names in used_candidates.items()]
+        link = hardcover_link(used, candidates.get(link_candidate) if link_candidate else None)
         record = await conn.fetchrow(
             query("review_write_book"),
             book_id,
             *fields.sql_values(),
-            _hardcover_book_id(used),
+            link.book_id,
+            link.edition_id,
         )
         await conn.execute(query("review_clear_selected_fields"), book_id)
         for candidate_id, names in used_candidates.items():
