@@ -15,7 +15,6 @@ written when the book was decided or changed elsewhere.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,15 +22,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from shelver.data import books
+from shelver.data import books, move_journal
 from shelver.data.home import Home
 from shelver.data.models import Book, BookFields, BookFile, BookStatus
-from shelver.data.organize import OrganizeError, move_file, reject_book_files
+from shelver.data.move_journal import MoveError, PlannedMove
+from shelver.data.organize import rejection_plan
 from shelver.data.queries import query
 from shelver.data.review_guard import ReviewError, StaleBook, decision_on, quoted
 
 EDITABLE = set(BookFields.model_fields)
-REASON_SUFFIX = ".reason.txt"
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,22 @@ class Rejection:
 
     book: Book
     moved_to: list[Path]
+
+
+@move_journal.finisher
+async def finish_rejection(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of a rejection: the snapshot (files at their old places, and where
+    they went) is kept in ``rejected_books``; the row goes."""
+    book_id = UUID(payload["book_id"])
+    moved_to = {}
+    for book_file in await books.files_of(conn, book_id):
+        moved_to[str(book_file.id)] = book_file.storage_path
+        inbox, storage = payload["places"].get(str(book_file.id), [None, None])
+        await conn.execute(query("review_place_file"), book_file.id, inbox, storage)
+    await conn.execute(
+        query("review_record_rejection"), book_id, payload["reason"], json.dumps(moved_to)
+    )
+    await conn.execute(query("review_delete_book"), book_id)
 
 
 async def reject(
@@ -53,7 +68,7 @@ async def reject(
     statuses: tuple[BookStatus, ...] = (BookStatus.REVIEW, BookStatus.INBOX),
 ) -> Rejection:
     """Move the book's files to rejected/ with the reason beside them; remove its row (kept
-    whole in ``rejected_books``)."""
+    whole in ``rejected_books``). One journaled operation."""
     pool = database.pool
     async with decision_on(
         pool, book_id, statuses=statuses, expected_version=expected_version, title=title
@@ -64,23 +79,21 @@ async def reject(
             f"Its metadata:\n{json.dumps(metadata, ensure_ascii=False, indent=2)}"
         )
         files = await books.files_of(conn, book_id)
+        payload = {
+            "book_id": str(book_id),
+            "reason": reason,
+            "places": {str(f.id): [f.inbox_path, f.storage_path] for f in files},
+        }
         try:
-            moved = await reject_book_files(pool, home, book_id, text)
-        except OrganizeError as exc:
+            moved = await move_journal.apply(
+                pool,
+                await rejection_plan(pool, home, book_id, text),
+                finisher=finish_rejection,
+                payload=payload,
+            )
+        except MoveError as exc:
             raise ReviewError(f"could not set {quoted(book.title)} aside: {exc}") from None
-        # The snapshot keeps each file's place before the move; moved_to says where it is now.
-        where = {str(f.id): str(p) for f, p in zip(files, moved, strict=True)}
-        await _restore_file_places(conn, files)  # the snapshot must hold the old places
-        await conn.execute(query("review_record_rejection"), book_id, reason, json.dumps(where))
-        await conn.execute(query("review_delete_book"), book_id)
     return Rejection(book, moved)
-
-
-async def _restore_file_places(conn: Any, files: list[BookFile]) -> None:
-    for book_file in files:
-        await conn.execute(
-            query("review_place_file"), book_file.id, book_file.inbox_path, book_file.storage_path
-        )
 
 
 async def restore_rejected(database: Any, home: Home, book_id: UUID) -> Book:
@@ -89,37 +102,56 @@ async def restore_rejected(database: Any, home: Home, book_id: UUID) -> Book:
     record = await pool.fetchrow(query("review_rejection"), book_id)
     if record is None:
         raise StaleBook("that rejection is no longer on record; nothing to undo")
-    moved_to: dict[str, str] = json.loads(record["moved_to"])
+    moved_to: dict[str, str | None] = json.loads(record["moved_to"])
     async with pool.acquire() as conn, conn.transaction():
         if await books.get(conn, book_id) is not None:
             raise StaleBook(f"{quoted(record['title'])} is already back")
         await conn.fetchrow(query("review_restore_rejected"), book_id)
         await conn.execute(query("review_forget_rejection"), book_id)
         files = await books.files_of(conn, book_id)
-    # The row is back (committed) pointing at the old places; now the files follow.
-    for book_file in files:
-        now_at = moved_to.get(str(book_file.id))
-        back_to = book_file.inbox_path or book_file.storage_path
-        if now_at is None or back_to is None or now_at == back_to:
-            continue
-        await _move_back(pool, book_file, Path(now_at), Path(back_to))
+        # The rows say where the files are now (rejected/); the move below takes them back.
+        for book_file in files:
+            if moved_to.get(str(book_file.id)):
+                await conn.execute(
+                    query("review_place_file"), book_file.id, None, moved_to[str(book_file.id)]
+                )
+    plan = []
+    for old in files:
+        now_at = moved_to.get(str(old.id))
+        back_to = old.inbox_path or old.storage_path
+        if now_at and back_to and now_at != back_to:
+            plan.append(_back(old, Path(now_at), Path(back_to)))
+    try:
+        await move_journal.apply(pool, plan)
+    except MoveError as exc:
+        raise ReviewError(f"could not move {quoted(record['title'])} back: {exc}") from None
+    for move in plan:
+        reason = move.book_file.storage_path + move_journal.SIDECAR_SUFFIX
+        Path(reason).unlink(missing_ok=True)
     book = await books.get(pool, book_id)
     assert book is not None
     return book
 
 
-async def _move_back(pool: Any, book_file: BookFile, now_at: Path, back_to: Path) -> None:
-    """Move one file from ``now_at`` to ``back_to`` and point its row there again."""
-    at_now = book_file.model_copy(update={"inbox_path": None, "storage_path": str(now_at)})
-    try:
-        target = await move_file(pool, at_now, back_to)
-    except OrganizeError as exc:
-        raise ReviewError(f"could not move {book_file.original_name} back: {exc}") from None
-    inbox = str(target) if book_file.inbox_path else None
-    storage = None if book_file.inbox_path else str(target)
-    await pool.execute(query("review_place_file"), book_file.id, inbox, storage)
-    reason = now_at.with_name(now_at.name + REASON_SUFFIX)
-    await asyncio.to_thread(reason.unlink, missing_ok=True)
+def _back(old: BookFile, now_at: Path, back_to: Path) -> PlannedMove:
+    """The move of one file from ``now_at`` back to where it was (inbox or library)."""
+    at_now = old.model_copy(update={"inbox_path": None, "storage_path": str(now_at)})
+    return PlannedMove(at_now, back_to, lands_in="inbox" if old.inbox_path else "storage")
+
+
+@move_journal.finisher
+async def finish_undo_approval(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of undoing an approval: the values as they were, back in review."""
+    book_id = UUID(payload["book_id"])
+    await conn.execute(
+        query("review_restore_fields"),
+        book_id,
+        *BookFields.model_validate(payload["fields"]).sql_values(),
+        payload["hardcover_book_id"],
+        payload["hardcover_edition_id"],
+        UUID(payload["duplicate_of"]) if payload["duplicate_of"] else None,
+    )
+    await conn.execute(query("review_clear_selected_fields"), book_id)
 
 
 async def undo_approval(
@@ -141,23 +173,28 @@ async def undo_approval(
         title=before.title,
     ) as (conn, _):
         now = {f.id: f for f in await books.files_of(conn, before.id)}
+        plan = []
         for old in files_before:
             current = now.get(old.id)
-            if current is None or current.storage_path is None:
-                continue
             back_to = old.inbox_path or old.storage_path
-            if back_to and back_to != current.storage_path:
-                await _move_back(pool, old, Path(current.storage_path), Path(back_to))
-        record = await conn.fetchrow(
-            query("review_restore_fields"),
-            before.id,
-            *BookFields.model_validate(before.model_dump(include=EDITABLE)).sql_values(),
-            before.hardcover_book_id,
-            before.hardcover_edition_id,
-            before.possible_duplicate_of,
-        )
-        await conn.execute(query("review_clear_selected_fields"), before.id)
-    return Book.from_record(record)
+            if current and current.storage_path and back_to and back_to != current.storage_path:
+                plan.append(_back(old, Path(current.storage_path), Path(back_to)))
+        payload = {
+            "book_id": str(before.id),
+            "fields": BookFields.model_validate(before.model_dump(include=EDITABLE)).model_dump(
+                mode="json"
+            ),
+            "hardcover_book_id": before.hardcover_book_id,
+            "hardcover_edition_id": before.hardcover_edition_id,
+            "duplicate_of": str(before.possible_duplicate_of or "") or None,
+        }
+        try:
+            await move_journal.apply(pool, plan, finisher=finish_undo_approval, payload=payload)
+        except MoveError as exc:
+            raise ReviewError(f"could not undo {quoted(before.title)}: {exc}") from None
+    book = await books.get(pool, before.id)
+    assert book is not None
+    return book
 
 
 async def send_back_to_review(

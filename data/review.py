@@ -4,8 +4,11 @@
   the book it may duplicate: one call, so the next book can be prefetched while the user works.
 * ``preselect`` says which candidate each field starts on: only **strong** candidates pre-select,
   and ISBN-13 and ISBN-10 always come from one candidate (one edition).
-* ``approve`` writes the chosen values, ``selected_fields`` on each candidate used,
-  ``approved_at`` and status ``organized``, and files the book (``data.organize``). It names the
+* ``approve`` files the book (``data.organize``) and writes the chosen values,
+  ``selected_fields`` on each candidate used, ``approved_at`` and status ``organized``: one
+  operation of the move journal (``data.move_journal``), so a crash at any moment leaves the
+  book either in review with its files in the inbox or organized with its files in the library
+  and the approved values stored. It names the
   version of the book that was shown; ``data.review_guard`` refuses a book decided or changed
   elsewhere. A Hardcover link (``hardcover_book_id``/``hardcover_edition_id``) follows identity:
   only a candidate whose title and author, or whose ISBN, were taken (or one linked explicitly).
@@ -29,19 +32,13 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from shelver.data import books, confidence, fetching
+from shelver.data import books, confidence, fetching, move_journal
 from shelver.data.books import Executor
 from shelver.data.home import Home
 from shelver.data.importing.isbn import isbn13_to_10
 from shelver.data.models import Book, BookFields, BookFile, BookStatus, Candidate
-from shelver.data.organize import (
-    OrganizeError,
-    library_root,
-    move_file,
-    organize_book,
-    reject_book_files,
-    relative_path,
-)
+from shelver.data.move_journal import MoveError, PlannedMove
+from shelver.data.organize import library_plan, library_root, rejection_plan, relative_path
 from shelver.data.queries import query
 from shelver.data.review_guard import ReviewError, StaleBook, decision_on, quoted
 from shelver.data.settings import Settings
@@ -159,10 +156,6 @@ def merge_choice(book: Book, chosen: dict[str, Any]) -> BookFields:
     unknown = sorted(set(chosen) - set(EDITABLE_FIELDS))
     if unknown:
         raise ReviewError(f"not a book field: {', '.join(unknown)}")
-    for name, value in chosen.items():
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ReviewError(f"{name}: holds a NUL character, which no book field can store")
     current = book.model_dump(include=set(EDITABLE_FIELDS))
     try:
         fields = BookFields.model_validate({**current, **chosen})
@@ -170,6 +163,10 @@ def merge_choice(book: Book, chosen: dict[str, Any]) -> BookFields:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ReviewError(f"{where}: {first['msg']}") from None
+    try:  # text the database cannot hold is refused here, before any file moves
+        move_journal.check_storable(fields.model_dump(mode="json"))
+    except MoveError as exc:
+        raise ReviewError(str(exc)) from None
     if set(ISBN_FIELDS) & set(chosen) and not same_edition(fields.isbn_13, fields.isbn_10):
         raise ReviewError(
             f"ISBN-13 {fields.isbn_13} and ISBN-10 {fields.isbn_10} are not the same edition; "
@@ -216,22 +213,68 @@ def hardcover_link(
     return HardcoverLink()
 
 
-async def _replace(conn: Any, pool: Any, home: Home, book: Book, old: Book) -> None:
-    """Move the older duplicate's files to rejected/ and remove its row."""
+async def _replacement_plan(pool: Any, home: Home, book: Book, old: Book) -> list[PlannedMove]:
+    """The older duplicate's files to rejected/, with its metadata beside them."""
     metadata = old.model_dump(mode="json", include=set(EDITABLE_FIELDS) | {"status"})
     reason = (
         f"replaced by {quoted(book.title)} during review.\n"
         f"The replaced book's metadata:\n{json.dumps(metadata, ensure_ascii=False, indent=2)}"
     )
+    return await rejection_plan(pool, home, old.id, reason)
+
+
+@move_journal.finisher
+async def finish_replacement(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of setting a replaced duplicate aside: its row goes; the replacement
+    keeps its cover when it has none of its own."""
+    await conn.execute(query("review_take_cover"), UUID(payload["by"]), UUID(payload["book_id"]))
+    await conn.execute(query("review_delete_replaced_book"), UUID(payload["book_id"]))
+
+
+async def _replace(pool: Any, home: Home, book: Book, old: Book) -> None:
+    """Move the older duplicate's files to rejected/ and remove its row: one operation, done
+    before the approval so the new book can take the names it frees."""
+    plan = await _replacement_plan(pool, home, book, old)
     try:
-        await reject_book_files(pool, home, old.id, reason)
-    except OrganizeError as exc:
+        await move_journal.apply(
+            pool,
+            plan,
+            finisher=finish_replacement,
+            payload={"book_id": str(old.id), "by": str(book.id)},
+        )
+    except MoveError as exc:
         raise ReviewError(f"could not set the replaced book aside: {exc}") from None
-    await conn.execute(query("review_delete_replaced_book"), old.id)
+
+
+@move_journal.finisher
+async def finish_approval(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of an approval (run by the move journal once the files are placed)."""
+    book_id = UUID(payload["book_id"])
+    fields = BookFields.model_validate(payload["fields"])
+    await conn.execute(
+        query("review_write_book"),
+        book_id,
+        *fields.sql_values(),
+        payload["hardcover_book_id"],
+        payload.get("hardcover_edition_id"),
+    )
+    await conn.execute(query("review_clear_selected_fields"), book_id)
+    for candidate_id, names in payload["used_candidates"].items():
+        await conn.execute(query("review_set_selected_fields"), UUID(candidate_id), book_id, names)
+
+
+@move_journal.finisher
+async def finish_add_format(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of "add as another format": the files join the existing book, the
+    new book's row goes."""
+    existing = UUID(payload["existing_id"])
+    for file_id in payload["file_ids"]:
+        await conn.execute(query("review_move_file_to_book"), UUID(file_id), existing)
+    await conn.execute(query("review_delete_book"), UUID(payload["book_id"]))
 
 
 async def _add_as_format(
-    conn: Any, pool: Any, home: Home, settings: Settings, book: Book, existing: Book
+    pool: Any, home: Home, settings: Settings, book: Book, existing: Book
 ) -> Book:
     """File the book's files in the existing book's folder, as more of its ``book_files``."""
     if existing.status is not BookStatus.ORGANIZED:
@@ -240,25 +283,24 @@ async def _add_as_format(
             "this file to it"
         )
     existing_fields = BookFields.model_validate(existing.model_dump(include=set(EDITABLE_FIELDS)))
-    placed = [f for f in await books.files_of(conn, existing.id) if f.storage_path]
-    for book_file in await books.files_of(conn, book.id):
+    placed = [f.storage_path for f in await books.files_of(pool, existing.id) if f.storage_path]
+    plan = []
+    for book_file in await books.files_of(pool, book.id):
         relative = relative_path(
             settings.library_template, existing_fields, book_file.original_name, book_file.format
         )
-        folder = (
-            Path(placed[0].storage_path).parent
-            if placed and placed[0].storage_path
-            else library_root(home, settings) / relative.parent
-        )
-        try:
-            await move_file(pool, book_file, folder / relative.name)
-        except OrganizeError as exc:
-            raise ReviewError(str(exc)) from None
-        await conn.execute(query("review_move_file_to_book"), book_file.id, existing.id)
-    await conn.execute(query("review_delete_book"), book.id)
+        folder = Path(placed[0]).parent if placed else library_root(home, settings) / relative.parent
+        plan.append(PlannedMove(book_file, folder / relative.name))
+    payload = {
+        "book_id": str(book.id),
+        "existing_id": str(existing.id),
+        "file_ids": [str(m.book_file.id) for m in plan],
+    }
+    try:
+        await move_journal.apply(pool, plan, finisher=finish_add_format, payload=payload)
+    except MoveError as exc:
+        raise ReviewError(str(exc)) from None
     return existing
-
-
 async def approve(
     database: Any,
     home: Home,
@@ -320,27 +362,27 @@ async def approve(
         if duplicate is DuplicateAction.ADD_FORMAT:
             if other is None:
                 raise StaleBook(f"the book {quoted(book.title)} duplicated is gone; look again")
-            return await _add_as_format(conn, pool, home, settings, book, other)
-        if duplicate is DuplicateAction.REPLACE and other is not None:
-            await _replace(conn, pool, home, book, other)
-            if book.cover_path is None and other.cover_path is not None:
-                # The replacement keeps the replaced book's cover when it has none of its own.
-                await conn.execute(query("review_take_cover"), book_id, other.cover_path)
-        try:
-            await organize_book(pool, home, settings, book_id, fields)
-        except OrganizeError as exc:
-            raise ReviewError(str(exc)) from None
+            return await _add_as_format(pool, home, settings, book, other)
         used = [(candidates[c], names) for c, names in used_candidates.items()]
         link = hardcover_link(used, candidates.get(link_candidate) if link_candidate else None)
-        record = await conn.fetchrow(
-            query("review_write_book"),
-            book_id,
-            *fields.sql_values(),
-            link.book_id,
-            link.edition_id,
-        )
-        await conn.execute(query("review_clear_selected_fields"), book_id)
-        for candidate_id, names in used_candidates.items():
-            ordered = [n for n in EDITABLE_FIELDS if n in set(names)]
-            await conn.execute(query("review_set_selected_fields"), candidate_id, book_id, ordered)
-    return Book.from_record(record)
+        payload = {
+            "book_id": str(book_id),
+            "fields": fields.model_dump(mode="json"),
+            "hardcover_book_id": link.book_id,
+            "hardcover_edition_id": link.edition_id,
+            "used_candidates": {
+                str(candidate_id): [n for n in EDITABLE_FIELDS if n in set(names)]
+                for candidate_id, names in used_candidates.items()
+            },
+        }
+        if duplicate is DuplicateAction.REPLACE and other is not None:
+            await _replace(pool, home, book, other)
+        try:
+            plan = await library_plan(pool, home, settings, book_id, fields)
+            await move_journal.apply(pool, plan, finisher=finish_approval, payload=payload)
+        except MoveError as exc:
+            raise ReviewError(str(exc)) from None
+    approved = await books.get(pool, book_id)
+    if approved is None:
+        raise StaleBook(f"{quoted(book.title)} vanished while it was approved")
+    return approved

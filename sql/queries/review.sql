@@ -42,7 +42,8 @@ SELECT id FROM books
 
 -- name: review_take_cover
 -- A replacement without a cover of its own keeps the replaced book's.
-UPDATE books SET cover_path = $2 WHERE id = $1 AND cover_path IS NULL;
+UPDATE books SET cover_path = (SELECT cover_path FROM books WHERE id = $2)
+ WHERE id = $1 AND cover_path IS NULL;
 
 -- name: review_delete_replaced_book
 DELETE FROM books WHERE id = $1;

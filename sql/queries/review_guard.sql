@@ -1,12 +1,11 @@
--- Review decisions: the row lock every decision takes, and what rejection and undo write.
+-- Review decisions: the lock every decision takes, and what rejection and undo write.
 
--- name: review_lock_book
--- Held until the decision's transaction ends; NOWAIT: a second window is told at once.
-SELECT id, status, title, author, isbn_10, isbn_13, publisher, published_year, language,
-       description, cover_url, cover_path, page_count, genres, tags, hardcover_book_id,
-       hardcover_edition_id, possible_duplicate_of, approved_at, created_at, updated_at
-FROM books WHERE id = $1
-FOR UPDATE NOWAIT;
+-- name: review_try_lock_decision
+-- Held by a decision (approve, reject, undo...) for its whole run, file moves included.
+SELECT pg_try_advisory_lock(hashtextextended('shelver-decide/' || $1::uuid::text, 0));
+
+-- name: review_unlock_decision
+SELECT pg_advisory_unlock(hashtextextended('shelver-decide/' || $1::uuid::text, 0));
 
 -- name: review_record_rejection
 INSERT INTO rejected_books (book_id, title, author, reason, book, files, candidates, moved_to)
