@@ -289,7 +289,8 @@ async def _add_as_format(
         relative = relative_path(
             settings.library_template, existing_fields, book_file.original_name, book_file.format
         )
-        folder = Path(placed[0]).parent if placed else library_root(home, settings) / relative.parent
+        root = library_root(home, settings)
+        folder = Path(placed[0]).parent if placed else root / relative.parent
         plan.append(PlannedMove(book_file, folder / relative.name))
     payload = {
         "book_id": str(book.id),
@@ -301,6 +302,8 @@ async def _add_as_format(
     except MoveError as exc:
         raise ReviewError(str(exc)) from None
     return existing
+
+
 async def approve(
     database: Any,
     home: Home,

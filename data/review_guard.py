@@ -5,8 +5,8 @@ A decision (approve, reject, undo, send back) names the book *and* the version t
 lock, tried without waiting: a second shelver window deciding the same book is told at once) for
 the whole decision, file moves included, and refuses, with nothing written, when the book is
 gone, has left the statuses the decision applies to, or changed since it was shown. An advisory
-lock, not a row lock: the move journal's finisher writes the row from its own connection. Two windows can therefore never approve one
-book twice, nor approve values neither of them saw.
+lock, not a row lock: the move journal's finisher writes the row from its own connection.
+Two windows can therefore never approve one book twice, nor approve values neither saw.
 """
 
 from __future__ import annotations
