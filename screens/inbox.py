@@ -29,9 +29,9 @@ from shelver.data.importing import ImportReport, reject_inbox_book
 from shelver.data.inbox_list import InboxPage, InboxRow, inbox_page
 from shelver.data.models import StatusCounts
 from shelver.screens.base import PAGE_SIZE, ShelverScreen
+from shelver.screens.dialogs.confirm import ConfirmDialog
 from shelver.screens.dialogs.inbox_import import ImportDialog
 from shelver.widgets.format import clip, human_size, relative_time
-from shelver.widgets.inbox_confirm import ConfirmDialog
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 

@@ -37,12 +37,12 @@ from shelver.data.library_models import (
 )
 from shelver.data.library_window import LibraryWindow
 from shelver.screens.base import ShelverScreen
+from shelver.screens.dialogs.library_edit import EditDialog
+from shelver.screens.dialogs.library_filters import FilterDialog, TagsDialog
 from shelver.widgets.book_table import BookTable, Column
 from shelver.widgets.format import fraction_bar
 from shelver.widgets.library_chips import FilterChip, FilterChips
 from shelver.widgets.library_detail import LibraryDetail
-from shelver.widgets.library_dialogs import FilterDialog, TagsDialog
-from shelver.widgets.library_edit import EditDialog
 
 DETAIL_DELAY = 0.12
 """Seconds the cursor rests on a book before its detail is fetched."""

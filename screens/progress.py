@@ -40,12 +40,9 @@ from shelver.data.reading import (
     ProgressNotice,
 )
 from shelver.screens.base import ShelverScreen
-from shelver.widgets.format import clip, relative_time
-from shelver.widgets.progress_hardcover import SyncReport, run_sync
-from shelver.widgets.progress_history import HistoryChart, SessionsTable
-from shelver.widgets.progress_link import LinkBookDialog
-from shelver.widgets.progress_strip import ProgressStrip
-from shelver.widgets.progress_view import (
+from shelver.screens.dialogs.progress_link import LinkBookDialog
+from shelver.screens.progress_hardcover import SyncReport, run_sync
+from shelver.screens.progress_view import (
     COLUMNS,
     ProgressFilters,
     arrange,
@@ -54,6 +51,9 @@ from shelver.widgets.progress_view import (
     row_cells,
     row_key,
 )
+from shelver.widgets.format import clip, relative_time
+from shelver.widgets.progress_history import HistoryChart, SessionsTable
+from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000

@@ -18,9 +18,9 @@ from textual.worker import Worker
 
 from shelver.data import hardcover_sync
 from shelver.data.hardcover_sync import SyncLogLine
+from shelver.screens.progress_hardcover import SyncReport, outcome_text, run_sync
 from shelver.widgets.empty_state import EmptyState
 from shelver.widgets.format import clip, relative_time
-from shelver.widgets.progress_hardcover import SyncReport, outcome_text, run_sync
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 

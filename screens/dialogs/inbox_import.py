@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from shelver.data.importing import ImportReport, import_paths
-from shelver.widgets.inbox_pool import prepare_process_pools
+from shelver.data.importing.process_pools import prepare_process_pools
 from shelver.widgets.path_input import PathInput
 from shelver.widgets.progress_strip import ProgressStrip
 

@@ -21,7 +21,7 @@ from textual.widgets import Input, Label, Static, TextArea
 
 from shelver.data.library_models import BookEdit
 from shelver.data.models import Book
-from shelver.widgets.library_dialogs import LibraryDialog
+from shelver.screens.dialogs.library_filters import LibraryDialog
 
 EDIT_FIELDS: dict[str, str] = {
     "title": "Title",
