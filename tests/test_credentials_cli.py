@@ -29,7 +29,9 @@ async def test_login_for_both_services_then_passwd_list_remove(tmp_path, databas
     conn = await asyncpg.connect(database_dsn)
     try:
         before = dict(await conn.fetch("SELECT service, password_hash FROM service_credentials"))
-        changed = shelver(home, database_dsn, "credentials", "passwd", "opds", "kobo", stdin="pw2\n")
+        changed = shelver(
+            home, database_dsn, "credentials", "passwd", "opds", "kobo", stdin="pw2\n"
+        )
         assert changed.returncode == 0, changed.stderr
         after = dict(await conn.fetch("SELECT service, password_hash FROM service_credentials"))
         assert after["opds"] != before["opds"] and after["kosync"] == before["kosync"]
@@ -62,7 +64,9 @@ async def test_apikey_create_list_revoke(tmp_path, database_dsn):
     key, prefix = document["key"], document["prefix"]
     assert key.startswith(f"shv_{prefix}_")
     listed = shelver(home, database_dsn, "apikey", "list")
-    assert prefix in listed.stdout and "kobo reader" in listed.stdout and "never used" in listed.stdout
+    assert (
+        prefix in listed.stdout and "kobo reader" in listed.stdout and "never used" in listed.stdout
+    )
     assert key not in listed.stdout and key.split("_", 2)[2] not in listed.stdout
     revoked = shelver(home, database_dsn, "apikey", "revoke", prefix)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
