@@ -83,6 +83,7 @@ class ReviewItem:
     """``file`` first, then by confidence."""
     statuses: list[fetching.FetchStatus] = field(default_factory=list)
     duplicate_of: Book | None = None
+    duplicate_files: list[BookFile] = field(default_factory=list)
 
     @property
     def preselected(self) -> dict[str, UUID]:
@@ -106,6 +107,7 @@ async def load_item(db: Executor, book_id: UUID) -> ReviewItem | None:
         ],
         statuses=await fetching.statuses_of(db, book_id),
         duplicate_of=duplicate,
+        duplicate_files=await books.files_of(db, duplicate.id) if duplicate else [],
     )
 
 
