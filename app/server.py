@@ -22,7 +22,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from shelver.app import opds
 from shelver.app.http_auth import AUTHENTICATOR_KEY, PRINCIPAL_KEY
+from shelver.app.opds import OpdsOptions
 from shelver.data import kosync
 from shelver.data.db import Database
 from shelver.data.device_auth import DeviceAuthenticator
@@ -150,7 +152,10 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         raise
     except Exception as exc:  # a database failure: the reference server's "internal" answer
         log.error("%s %s failed: %s", request.method, _logged_path(request), type(exc).__name__)
-        response = _error(kosync.ERROR_INTERNAL)
+        if request.path.startswith(PLAIN_HTTP_PREFIXES):
+            response = web.Response(status=503, text="The library is not available right now\n")
+        else:
+            response = _error(kosync.ERROR_INTERNAL)
     access_log.info(
         '%s "%s %s" %d %.1fms user=%s',
         request.remote or "-",
@@ -169,6 +174,7 @@ def create_app(
     *,
     allow_registration: bool = False,
     verifier: KeyVerifier | None = None,
+    opds_options: OpdsOptions | None = None,
 ) -> web.Application:
     """The KoSync application over an open pool and a started writer."""
     app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
@@ -182,6 +188,7 @@ def create_app(
     app.router.add_put("/syncs/progress", update_progress)
     app.router.add_get("/syncs/progress/{document}", get_progress)
     app.router.add_get("/healthcheck", healthcheck)
+    opds.setup(app, pool, opds_options)
     return app
 
 
@@ -194,6 +201,7 @@ class ServeOptions:
     port: int = 8765
     allow_registration: bool = False
     watch_inbox: bool = True
+    trust_proxy: bool = False
 
 
 def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
@@ -268,7 +276,14 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
         loop.add_signal_handler(signum, stop.set)
     writer = ProgressWriter(database.pool)
     writer.start()
-    app = create_app(database.pool, writer, allow_registration=options.allow_registration)
+    app = create_app(
+        database.pool,
+        writer,
+        allow_registration=options.allow_registration,
+        opds_options=OpdsOptions(
+            trust_proxy=options.trust_proxy, cache_dir=home.data_dir / "cache" / "covers"
+        ),
+    )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     watcher: asyncio.Task[Any] | None = None
@@ -282,7 +297,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             ) from None
         port = _bound_port(site, options.port)
         log.info(
-            "KoSync server listening on http://%s:%d (registration %s)",
+            "KoSync and OPDS (/opds) listening on http://%s:%d (registration %s)",
             options.host,
             port,
             "allowed" if options.allow_registration else "disabled",
