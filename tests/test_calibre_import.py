@@ -21,7 +21,8 @@ from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing import import_paths
 from shelver.data.importing.hashing import partial_md5
-from shelver.data.models import BookStatus
+from shelver.data.models import BookFields, BookStatus
+from shelver.data.organize import organize_book, reject_book_files
 from shelver.data.series import parse_series_tag
 from shelver.data.settings import Settings
 from tests.calibre_support import (
@@ -269,6 +270,9 @@ async def test_in_place_references_the_files_and_marks_them_never_to_move(
     pinned = await database.pool.fetchval("SELECT count(*) FROM book_files_in_place")
     assert pinned == 4
     assert not home.library_dir.exists() or not any(home.library_dir.rglob("*.*"))
+    # Setting the book aside (a review replacing it) or filing it again moves none of them.
+    assert await reject_book_files(database.pool, home, ring_id, "replaced") == []
+    assert await organize_book(database.pool, home, Settings(), ring_id, BookFields()) == []
     assert library_state(sample_library.folder) == before
 
 

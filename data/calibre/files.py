@@ -25,7 +25,8 @@ from pathlib import Path
 from shelver.data.calibre.reader import CalibreBook, CalibreFile
 from shelver.data.importing.covers import MAX_COVER_SIZE
 from shelver.data.importing.hashing import FileDigest, digest_file, digest_stream
-from shelver.data.organize import inside, sha256_of
+from shelver.data.move_journal import sha256_of
+from shelver.data.organize import inside
 
 STAGING_FOLDER = ".calibre-import"
 STALE_STAGING_SECONDS = 24 * 3600

@@ -55,13 +55,13 @@ from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing.covers import save_cover
 from shelver.data.models import BookFields
+from shelver.data.move_journal import with_counter
 from shelver.data.organize import (
     OrganizeError,
     check_template,
     inside,
     library_root,
     relative_path,
-    with_counter,
 )
 from shelver.data.queries import query
 from shelver.data.settings import Settings
