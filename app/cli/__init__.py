@@ -14,6 +14,7 @@ from shelver.app.cli import (
     commands_import,
     commands_search,
     commands_serve,
+    commands_stats,
     commands_sync,
     commands_tui,
 )
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     commands_fetch,
     commands_search,
     commands_serve,
+    commands_stats,
     commands_sync,
     commands_credentials,
     commands_db,
