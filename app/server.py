@@ -23,10 +23,11 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from shelver.app.http_auth import USER_KEY
+from shelver.app.http_auth import AUTHENTICATOR_KEY, PRINCIPAL_KEY
 from shelver.app.webdav import add_webdav
 from shelver.data import kosync
 from shelver.data.db import Database
+from shelver.data.device_auth import DeviceAuthenticator
 from shelver.data.home import Home
 from shelver.data.kosync import KoSyncError, ProgressWriter
 from shelver.data.passwords import KeyVerifier
@@ -39,6 +40,11 @@ POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 WRITER_KEY = web.AppKey("writer", ProgressWriter)
 VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
 REGISTRATION_KEY = web.AppKey("allow_registration", bool)
+USER_KEY = web.RequestKey("user", str)
+"""The authenticated (or just registered) user of a request, for its log line."""
+
+# Routes under these prefixes answer errors as plain HTTP, not as KoSync JSON bodies.
+PLAIN_HTTP_PREFIXES = ("/opds", "/dav")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -118,6 +124,14 @@ def _logged_path(request: web.Request) -> str:
     return request.rel_url.raw_path
 
 
+def _logged_user(request: web.Request) -> str:
+    user = request.get(USER_KEY)
+    if user is None:
+        principal = request.get(PRINCIPAL_KEY)
+        user = principal.log_name if principal is not None else "-"
+    return user
+
+
 @web.middleware
 async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into a KoSync error body and log one line per request."""
@@ -126,8 +140,14 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         response = await handler(request)
     except KoSyncError as exc:
         response = _json(exc.status, exc.body())
-    except web.HTTPException as exc:  # 404, 405 from the router
-        response = _json(exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason})
+    except web.HTTPException as exc:
+        if request.path.startswith(PLAIN_HTTP_PREFIXES):
+            # OPDS, WebDAV: plain HTTP answers that keep their headers (WWW-Authenticate).
+            response = web.Response(status=exc.status, text=exc.text, headers=exc.headers)
+        else:  # 404, 405 from the router, in KoSync's shape
+            response = _json(
+                exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason}
+            )
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a database failure: the reference server's "internal" answer
@@ -140,7 +160,7 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         _logged_path(request),
         response.status,
         (time.perf_counter() - started) * 1000,
-        request.get(USER_KEY, "-"),
+        _logged_user(request),
     )
     return response
 
@@ -159,13 +179,14 @@ def create_app(
     app[WRITER_KEY] = writer
     app[REGISTRATION_KEY] = allow_registration
     app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
+    app[AUTHENTICATOR_KEY] = DeviceAuthenticator(pool)
     app.router.add_post("/users/create", create_user)
     app.router.add_get("/users/auth", auth_user)
     app.router.add_put("/syncs/progress", update_progress)
     app.router.add_get("/syncs/progress/{document}", get_progress)
     app.router.add_get("/healthcheck", healthcheck)
     if dav_dir is not None:
-        add_webdav(app, dav_dir, app[VERIFIER_KEY], pool)
+        add_webdav(app, dav_dir, pool)
     return app
 
 

@@ -28,7 +28,7 @@ import asyncpg
 from aiohttp import web
 from lxml import etree
 
-from shelver.app.http_auth import USER_KEY, authenticate_basic, unauthorized
+from shelver.app.http_auth import require_basic
 from shelver.data.dav_folder import (
     MAX_FILE_BYTES,
     DavFolder,
@@ -37,7 +37,6 @@ from shelver.data.dav_folder import (
     parse_path,
     write_all,
 )
-from shelver.data.passwords import KeyVerifier, md5_key
 from shelver.data.statistics_file import STATISTICS_FILE_NAME
 from shelver.data.statistics_ingest import IngestQueue
 
@@ -65,7 +64,6 @@ INGEST_KEY = web.AppKey("statistics_ingest", IngestQueue)
 @dataclass
 class DavService:
     dav_dir: Path
-    verifier: KeyVerifier
     on_statistics: StoredHook | None = None
     replacing: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held while a PUT checks its precondition and renames, so two devices cannot both win."""
@@ -74,12 +72,7 @@ class DavService:
 DAV_KEY = web.AppKey("dav", DavService)
 
 
-def add_webdav(
-    app: web.Application,
-    dav_dir: Path,
-    verifier: KeyVerifier,
-    pool: asyncpg.Pool | None = None,
-) -> None:
+def add_webdav(app: web.Application, dav_dir: Path, pool: asyncpg.Pool | None = None) -> None:
     """Serve ``/dav/`` from ``dav_dir`` (one sub-folder per login); with a pool, every
     ``statistics.sqlite3`` stored is imported in the background."""
     on_statistics: StoredHook | None = None
@@ -92,7 +85,7 @@ def add_webdav(
             await queue.close()
 
         app.on_cleanup.append(finish_imports)
-    app[DAV_KEY] = DavService(dav_dir, verifier, on_statistics)
+    app[DAV_KEY] = DavService(dav_dir, on_statistics)
     app.router.add_route("*", PREFIX, handle)
     app.router.add_route("*", PREFIX + "/{tail:.*}", handle)
 
@@ -114,10 +107,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return web.Response(
             status=200, headers={"DAV": "1", "Allow": ALLOWED, "MS-Author-Via": "DAV"}
         )
-    login = await authenticate_basic(request, service.verifier, as_key=md5_key)
-    if login is None:
-        return unauthorized()
-    request[USER_KEY] = login
+    # A kosync login (KOReader's cloud sync has one login per server); 401 otherwise.
+    login = (await require_basic(request, services=("kosync",), allow_api_keys=False)).name
     handler = _METHODS.get(request.method)
     if handler is None:
         return _text(405, "method not allowed", Allow=ALLOWED)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -70,6 +71,13 @@ def verify_secret(secret: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+@functools.cache
+def decoy_hash() -> str:
+    """A hash no secret matches, checked in place of a missing login's: an unknown name costs
+    the same scrypt as a wrong password, so timing does not tell which names exist."""
+    return hash_secret(os.urandom(16).hex())
+
+
 # Looks up the stored hash of a login; None when there is no such login.
 HashLookup = Callable[[str], Awaitable[str | None]]
 
@@ -111,9 +119,12 @@ class KeyVerifier:
         self._hashes.pop(username, None)
 
     async def verify(self, username: str, key: str) -> bool:
+        """Whether ``key`` is right for ``username``. An unknown name is checked against a
+        decoy hash (and its verdict remembered the same way), so it costs what a wrong key
+        costs."""
         stored = await self.stored_hash(username)
         if stored is None:
-            return False
+            stored = await asyncio.to_thread(decoy_hash)
         fingerprint = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
         cache_key = (username, fingerprint)
         known = self._verdicts.get(cache_key)
