@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Sequence
 
 from shelver.app.cli import (
+    commands_calibre,
     commands_credentials,
     commands_db,
     commands_fetch,
@@ -35,6 +36,7 @@ from shelver.data.settings import ConfigError
 # Each module adds its sub-commands; the order is the order of `shelver --help`.
 COMMAND_MODULES = (
     commands_import,
+    commands_calibre,
     commands_fetch,
     commands_search,
     commands_serve,
