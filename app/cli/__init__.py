@@ -15,6 +15,7 @@ from shelver.app.cli import (
     commands_import,
     commands_search,
     commands_serve,
+    commands_stats,
     commands_sync,
     commands_tui,
 )
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     commands_fetch,
     commands_search,
     commands_serve,
+    commands_stats,
     commands_sync,
     commands_credentials,
     commands_db,
