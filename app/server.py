@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,6 +26,7 @@ from aiohttp import web
 from shelver.app import opds
 from shelver.app.http_auth import AUTHENTICATOR_KEY, PRINCIPAL_KEY
 from shelver.app.opds import OpdsOptions
+from shelver.app.webdav import add_webdav
 from shelver.data import kosync
 from shelver.data.db import Database
 from shelver.data.device_auth import DeviceAuthenticator
@@ -175,6 +177,7 @@ def create_app(
     allow_registration: bool = False,
     verifier: KeyVerifier | None = None,
     opds_options: OpdsOptions | None = None,
+    dav_dir: Path | None = None,
 ) -> web.Application:
     """The KoSync application over an open pool and a started writer."""
     app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
@@ -189,6 +192,8 @@ def create_app(
     app.router.add_get("/syncs/progress/{document}", get_progress)
     app.router.add_get("/healthcheck", healthcheck)
     opds.setup(app, pool, opds_options)
+    if dav_dir is not None:
+        add_webdav(app, dav_dir, pool)
     return app
 
 
@@ -283,6 +288,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
         opds_options=OpdsOptions(
             trust_proxy=options.trust_proxy, cache_dir=home.data_dir / "cache" / "covers"
         ),
+        dav_dir=home.data_dir / "dav",
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
@@ -297,7 +303,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             ) from None
         port = _bound_port(site, options.port)
         log.info(
-            "KoSync and OPDS (/opds) listening on http://%s:%d (registration %s)",
+            "KoSync, OPDS (/opds) and WebDAV (/dav/) listening on http://%s:%d (registration %s)",
             options.host,
             port,
             "allowed" if options.allow_registration else "disabled",
