@@ -26,6 +26,7 @@ from shelver.data import kosync
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.kosync import KoSyncError, ProgressWriter
+from shelver.data.login_guard import LoginGuard, LoginRefused
 from shelver.data.passwords import KeyVerifier
 from shelver.data.settings import Settings
 
@@ -36,6 +37,7 @@ POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 WRITER_KEY = web.AppKey("writer", ProgressWriter)
 VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
 REGISTRATION_KEY = web.AppKey("allow_registration", bool)
+GUARD_KEY = web.AppKey("login_guard", LoginGuard)
 USER_KEY = web.RequestKey("user", str)
 """The authenticated (or just registered) user of a request, for its log line."""
 
@@ -70,7 +72,10 @@ async def _authorize(request: web.Request) -> str:
     if not kosync.valid_username(username) or not kosync.valid_key(key):
         raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
     assert username is not None and key is not None
-    if not await request.app[VERIFIER_KEY].verify(username, key):
+    verifier = request.app[VERIFIER_KEY]
+    if not await request.app[GUARD_KEY].check(
+        client_address(request), username, lambda: verifier.verify(username, key)
+    ):
         raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
     request[USER_KEY] = username
     return username
@@ -80,7 +85,11 @@ async def create_user(request: web.Request) -> web.Response:
     if not request.app[REGISTRATION_KEY]:
         raise KoSyncError(kosync.ERROR_REGISTRATION_DISABLED)
     username, key = kosync.parse_registration(await _read_body(request))
-    if not await kosync.create_user(request.app[POOL_KEY], username, key):
+    pool = request.app[POOL_KEY]
+    if await kosync.user_hash(pool, username) is not None:
+        raise KoSyncError(kosync.ERROR_USER_EXISTS)  # answered before counting or hashing
+    request.app[GUARD_KEY].admit_registration(client_address(request))
+    if not await kosync.create_user(pool, username, key):
         raise KoSyncError(kosync.ERROR_USER_EXISTS)
     request.app[VERIFIER_KEY].forget(username)
     request[USER_KEY] = username
@@ -111,6 +120,17 @@ async def healthcheck(request: web.Request) -> web.Response:
     return _json(200, {"state": "OK"})
 
 
+def client_address(request: web.Request) -> str:
+    """The peer's address, the key of every per-client limit ("-" when unknown)."""
+    return request.remote or "-"
+
+
+def _too_many(refused: LoginRefused) -> web.Response:
+    response = _json(429, {"code": kosync.ERROR_UNAUTHORIZED, "message": str(refused).capitalize()})
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
 def _logged_path(request: web.Request) -> str:
     """The path as sent (still percent-encoded, without the query): a ``%0A`` in it cannot
     start a forged log line, and nothing after ``?`` is written down."""
@@ -125,6 +145,8 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         response = await handler(request)
     except KoSyncError as exc:
         response = _json(exc.status, exc.body())
+    except LoginRefused as refused:
+        response = _too_many(refused)
     except web.HTTPException as exc:  # 404, 405 from the router
         response = _json(exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason})
     except (asyncio.CancelledError, KeyboardInterrupt):
@@ -150,6 +172,7 @@ def create_app(
     *,
     allow_registration: bool = False,
     verifier: KeyVerifier | None = None,
+    guard: LoginGuard | None = None,
 ) -> web.Application:
     """The KoSync application over an open pool and a started writer."""
     app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
@@ -157,6 +180,7 @@ def create_app(
     app[WRITER_KEY] = writer
     app[REGISTRATION_KEY] = allow_registration
     app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
+    app[GUARD_KEY] = guard or LoginGuard()
     app.router.add_post("/users/create", create_user)
     app.router.add_get("/users/auth", auth_user)
     app.router.add_put("/syncs/progress", update_progress)

@@ -134,6 +134,16 @@ def valid_username(value: Any) -> bool:
     return _is_text(value, MAX_USERNAME_CHARS) and ":" not in value
 
 
+def valid_new_username(value: Any) -> bool:
+    """A name fit for a new login: a valid name that is not blank, has no surrounding spaces
+    and holds at least one letter or digit (registration and ``shelver credentials add``)."""
+    return (
+        valid_username(value)
+        and value == value.strip()
+        and any(character.isalnum() for character in value)
+    )
+
+
 def valid_key(value: Any) -> bool:
     return _is_text(value, MAX_KEY_CHARS)
 
@@ -190,7 +200,7 @@ def parse_registration(body: dict[str, Any]) -> tuple[str, str]:
     """(username, key) of a ``POST /users/create`` body, or 2003."""
     username = body.get("username")
     key = body.get("password")
-    if not valid_username(username) or not valid_key(key):
+    if not valid_new_username(username) or not valid_key(key):
         raise KoSyncError(ERROR_INVALID_FIELDS)
     return username, key
 

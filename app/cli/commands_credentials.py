@@ -64,8 +64,12 @@ def run_add(context: CliContext, args: argparse.Namespace) -> int:
             f"(choose one of {', '.join(LOGIN_SERVICES + TOKEN_SERVICES)})",
             EXIT_USAGE,
         )
-    if not kosync.valid_username(args.username):
-        raise CommandError("the name must be 1-128 printable characters without ':'", EXIT_USAGE)
+    if not kosync.valid_new_username(args.username):
+        raise CommandError(
+            "the name must be 1-128 printable characters without ':' or surrounding spaces, "
+            "with at least one letter or digit",
+            EXIT_USAGE,
+        )
     if service in LOGIN_SERVICES:
         password = _read_secret("Password")
         # KOReader sends md5(password); the server compares hashes of that key.
