@@ -22,8 +22,10 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
 from shelver.data import kosync
 from shelver.data.db import Database
+from shelver.data.device_auth import DeviceAuthenticator
 from shelver.data.home import Home
 from shelver.data.kosync import KoSyncError, ProgressWriter
 from shelver.data.login_guard import LoginGuard, LoginRefused
@@ -37,9 +39,11 @@ POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 WRITER_KEY = web.AppKey("writer", ProgressWriter)
 VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
 REGISTRATION_KEY = web.AppKey("allow_registration", bool)
-GUARD_KEY = web.AppKey("login_guard", LoginGuard)
 USER_KEY = web.RequestKey("user", str)
 """The authenticated (or just registered) user of a request, for its log line."""
+
+# Routes under these prefixes answer errors as plain HTTP, not as KoSync JSON bodies.
+PLAIN_HTTP_PREFIXES = ("/opds", "/dav")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -120,21 +124,29 @@ async def healthcheck(request: web.Request) -> web.Response:
     return _json(200, {"state": "OK"})
 
 
-def client_address(request: web.Request) -> str:
-    """The peer's address, the key of every per-client limit ("-" when unknown)."""
-    return request.remote or "-"
-
-
-def _too_many(refused: LoginRefused) -> web.Response:
-    response = _json(429, {"code": kosync.ERROR_UNAUTHORIZED, "message": str(refused).capitalize()})
-    response.headers["Retry-After"] = str(refused.retry_after)
-    return response
+def _too_many(request: web.Request, refused: LoginRefused) -> web.Response:
+    """429 with Retry-After: in KoSync's shape, or plain text for the Basic-auth routes."""
+    message = str(refused).capitalize()
+    headers = {"Retry-After": str(refused.retry_after)}
+    if request.path.startswith(PLAIN_HTTP_PREFIXES):
+        return web.Response(status=429, text=message + "\n", headers=headers)
+    return web.json_response(
+        {"code": kosync.ERROR_UNAUTHORIZED, "message": message}, status=429, headers=headers
+    )
 
 
 def _logged_path(request: web.Request) -> str:
     """The path as sent (still percent-encoded, without the query): a ``%0A`` in it cannot
     start a forged log line, and nothing after ``?`` is written down."""
     return request.rel_url.raw_path
+
+
+def _logged_user(request: web.Request) -> str:
+    user = request.get(USER_KEY)
+    if user is None:
+        principal = request.get(PRINCIPAL_KEY)
+        user = principal.log_name if principal is not None else "-"
+    return user
 
 
 @web.middleware
@@ -146,9 +158,15 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
     except KoSyncError as exc:
         response = _json(exc.status, exc.body())
     except LoginRefused as refused:
-        response = _too_many(refused)
-    except web.HTTPException as exc:  # 404, 405 from the router
-        response = _json(exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason})
+        response = _too_many(request, refused)
+    except web.HTTPException as exc:
+        if request.path.startswith(PLAIN_HTTP_PREFIXES):
+            # OPDS, WebDAV: plain HTTP answers that keep their headers (WWW-Authenticate).
+            response = web.Response(status=exc.status, text=exc.text, headers=exc.headers)
+        else:  # 404, 405 from the router, in KoSync's shape
+            response = _json(
+                exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason}
+            )
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a database failure: the reference server's "internal" answer
@@ -161,7 +179,7 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         _logged_path(request),
         response.status,
         (time.perf_counter() - started) * 1000,
-        request.get(USER_KEY, "-"),
+        _logged_user(request),
     )
     return response
 
@@ -181,6 +199,7 @@ def create_app(
     app[REGISTRATION_KEY] = allow_registration
     app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
     app[GUARD_KEY] = guard or LoginGuard()
+    app[AUTHENTICATOR_KEY] = DeviceAuthenticator(pool)
     app.router.add_post("/users/create", create_user)
     app.router.add_get("/users/auth", auth_user)
     app.router.add_put("/syncs/progress", update_progress)

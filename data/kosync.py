@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 
 from shelver.data.books import Executor
+from shelver.data.credentials import CredentialError, check_name
 from shelver.data.passwords import hash_secret
 from shelver.data.queries import query
 
@@ -134,16 +135,6 @@ def valid_username(value: Any) -> bool:
     return _is_text(value, MAX_USERNAME_CHARS) and ":" not in value
 
 
-def valid_new_username(value: Any) -> bool:
-    """A name fit for a new login: a valid name that is not blank, has no surrounding spaces
-    and holds at least one letter or digit (registration and ``shelver credentials add``)."""
-    return (
-        valid_username(value)
-        and value == value.strip()
-        and any(character.isalnum() for character in value)
-    )
-
-
 def valid_key(value: Any) -> bool:
     return _is_text(value, MAX_KEY_CHARS)
 
@@ -200,8 +191,12 @@ def parse_registration(body: dict[str, Any]) -> tuple[str, str]:
     """(username, key) of a ``POST /users/create`` body, or 2003."""
     username = body.get("username")
     key = body.get("password")
-    if not valid_new_username(username) or not valid_key(key):
+    if not valid_username(username) or not valid_key(key):
         raise KoSyncError(ERROR_INVALID_FIELDS)
+    try:
+        check_name(username)  # a new login obeys the rules of `shelver credentials add`
+    except CredentialError:
+        raise KoSyncError(ERROR_INVALID_FIELDS) from None
     return username, key
 
 

@@ -71,6 +71,13 @@ def verify_secret(secret: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+@functools.cache
+def decoy_hash() -> str:
+    """A hash no secret matches, checked in place of a missing login's: an unknown name costs
+    the same scrypt as a wrong password, so timing does not tell which names exist."""
+    return hash_secret(os.urandom(16).hex())
+
+
 # Looks up the stored hash of a login; None when there is no such login.
 HashLookup = Callable[[str], Awaitable[str | None]]
 
@@ -82,9 +89,9 @@ class KeyVerifier:
     password changed or removed with ``shelver credentials`` takes effect within that time.
     Concurrent first checks of the same pair share one scrypt run.
 
-    An unknown name costs what a known one does: its key is checked against a dummy hash, so
-    timing does not tell which names exist. At most ``max_parallel_hashes`` scrypt runs happen
-    at once, so a flood of guesses cannot take every core.
+    An unknown name costs what a known one does (see :meth:`verify`). At most
+    ``max_parallel_hashes`` scrypt runs happen at once, so a flood of guesses cannot take every
+    core.
     """
 
     def __init__(
@@ -97,7 +104,7 @@ class KeyVerifier:
     ) -> None:
         self._lookup = lookup
         self._hashing = asyncio.Semaphore(max_parallel_hashes)
-        self._dummy = _dummy_hash()  # made once per process, before the first request
+        self._decoy = decoy_hash()  # made once per process, before the first request
         self.hashes = 0
         """How many scrypt checks ran (tests and the benchmark count them)."""
         self._hash_ttl = hash_ttl
@@ -125,13 +132,12 @@ class KeyVerifier:
         self._hashes.pop(username, None)
 
     async def verify(self, username: str, key: str) -> bool:
+        """Whether ``key`` is right for ``username``. An unknown name is checked against a
+        decoy hash (and its verdict remembered the same way), so it costs what a wrong key
+        costs."""
         stored = await self.stored_hash(username)
-        known = stored is not None
         if stored is None:
-            stored = self._dummy
-        return await self._check(username, key, stored) and known
-
-    async def _check(self, username: str, key: str, stored: str) -> bool:
+            stored = self._decoy
         fingerprint = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
         cache_key = (username, fingerprint)
         remembered = self._verdicts.get(cache_key)
@@ -163,12 +169,6 @@ class KeyVerifier:
         self._verdicts.move_to_end(cache_key)
         while len(self._verdicts) > self._max_entries:
             self._verdicts.popitem(last=False)
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash of a random secret nobody knows, checked in place of a missing login's."""
-    return hash_secret(os.urandom(16).hex())
 
 
 # --- tokens that must be used again (Hardcover, Google Books) ------------------------------

@@ -3,8 +3,11 @@
 * ``load_item`` gathers one book with its files, candidates (with strength), fetch statuses and
   the book it may duplicate: one call, so the next book can be prefetched while the user works.
 * ``preselect`` says which candidate each field starts on: only **strong** candidates pre-select.
-* ``approve`` writes the chosen values, ``selected_fields`` on each candidate used,
-  ``approved_at`` and status ``organized``, and files the book (``data.organize``).
+* ``approve`` files the book (``data.organize``) and writes the chosen values,
+  ``selected_fields`` on each candidate used, ``approved_at`` and status ``organized``: one
+  operation of the move journal (``data.move_journal``), so a crash at any moment leaves the
+  book either in review with its files in the inbox or organized with its files in the library
+  and the approved values stored.
 * Duplicates (``possible_duplicate_of``): ``skip`` leaves the book in the inbox; ``keep_both``
   approves it beside the other; ``replace`` moves the other book's files to ``rejected/`` (never
   deleted, a ``.reason.txt`` beside them holding its metadata) and removes its row. Approving a
@@ -22,11 +25,12 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from shelver.data import books, confidence, fetching
+from shelver.data import books, confidence, fetching, move_journal
 from shelver.data.books import Executor
 from shelver.data.home import Home
 from shelver.data.models import Book, BookFields, BookFile, Candidate
-from shelver.data.organize import OrganizeError, organize_book, reject_book_files
+from shelver.data.move_journal import MoveError, PlannedMove
+from shelver.data.organize import library_plan, rejection_plan
 from shelver.data.queries import query
 from shelver.data.settings import Settings
 
@@ -140,11 +144,16 @@ def merge_choice(book: Book, chosen: dict[str, Any]) -> BookFields:
         raise ReviewError(f"not a book field: {', '.join(unknown)}")
     current = book.model_dump(include=set(EDITABLE_FIELDS))
     try:
-        return BookFields.model_validate({**current, **chosen})
+        fields = BookFields.model_validate({**current, **chosen})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ReviewError(f"{where}: {first['msg']}") from None
+    try:  # text the database cannot hold is refused here, before any file moves
+        move_journal.check_storable(fields.model_dump(mode="json"))
+    except MoveError as exc:
+        raise ReviewError(str(exc)) from None
+    return fields
 
 
 def _hardcover_book_id(used: list[Candidate]) -> int | None:
@@ -156,22 +165,52 @@ def _hardcover_book_id(used: list[Candidate]) -> int | None:
     return None
 
 
-async def _replace(database: Any, home: Home, book: Book) -> None:
-    """Move the older duplicate's files to rejected/ and remove its row."""
-    pool = database.pool
+async def _replacement_plan(
+    pool: Any, home: Home, book: Book
+) -> tuple[list[PlannedMove], UUID | None]:
+    """The older duplicate's files to rejected/ (with its metadata beside them), and its id."""
     old = await books.get(pool, book.possible_duplicate_of) if book.possible_duplicate_of else None
     if old is None:
-        return
+        return [], None
     metadata = old.model_dump(mode="json", include=set(EDITABLE_FIELDS) | {"id", "status"})
     reason = (
         f"replaced by book {book.id} ({book.title or 'untitled'}) during review.\n"
         f"The replaced book's metadata:\n{json.dumps(metadata, ensure_ascii=False, indent=2)}"
     )
+    return await rejection_plan(pool, home, old.id, reason), old.id
+
+
+@move_journal.finisher
+async def finish_replacement(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of setting a replaced duplicate aside: its row goes."""
+    await conn.execute(query("review_delete_replaced_book"), UUID(payload["book_id"]))
+
+
+async def _replace(pool: Any, home: Home, book: Book) -> None:
+    """Move the older duplicate's files to rejected/ and remove its row: one operation, done
+    before the approval so the new book can take the names it frees."""
+    plan, old_id = await _replacement_plan(pool, home, book)
+    if old_id is None:
+        return
     try:
-        await reject_book_files(pool, home, old.id, reason)
-    except OrganizeError as exc:
+        await move_journal.apply(
+            pool, plan, finisher=finish_replacement, payload={"book_id": str(old_id)}
+        )
+    except MoveError as exc:
         raise ReviewError(f"could not set the replaced book aside: {exc}") from None
-    await pool.execute(query("review_delete_replaced_book"), old.id)
+
+
+@move_journal.finisher
+async def finish_approval(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of an approval (run by the move journal once the files are placed)."""
+    book_id = UUID(payload["book_id"])
+    fields = BookFields.model_validate(payload["fields"])
+    await conn.execute(
+        query("review_write_book"), book_id, *fields.sql_values(), payload["hardcover_book_id"]
+    )
+    await conn.execute(query("review_clear_selected_fields"), book_id)
+    for candidate_id, names in payload["used_candidates"].items():
+        await conn.execute(query("review_set_selected_fields"), UUID(candidate_id), book_id, names)
 
 
 async def approve(
@@ -203,22 +242,24 @@ async def approve(
             raise ReviewError(f"candidate {candidate_id} does not belong to this book")
         if bad := sorted(set(names) - set(EDITABLE_FIELDS)):
             raise ReviewError(f"not a book field: {', '.join(bad)}")
-    if duplicate is DuplicateAction.REPLACE:
-        await _replace(database, home, book)
-    try:
-        await organize_book(pool, home, settings, book_id, fields)
-    except OrganizeError as exc:
-        raise ReviewError(str(exc)) from None
     used = [candidates[c] for c in used_candidates]
-    async with pool.acquire() as conn, conn.transaction():
-        record = await conn.fetchrow(
-            query("review_write_book"),
-            book_id,
-            *fields.sql_values(),
-            _hardcover_book_id(used),
-        )
-        await conn.execute(query("review_clear_selected_fields"), book_id)
-        for candidate_id, names in used_candidates.items():
-            ordered = [n for n in EDITABLE_FIELDS if n in set(names)]
-            await conn.execute(query("review_set_selected_fields"), candidate_id, book_id, ordered)
-    return Book.from_record(record)
+    payload = {
+        "book_id": str(book_id),
+        "fields": fields.model_dump(mode="json"),
+        "hardcover_book_id": _hardcover_book_id(used),
+        "used_candidates": {
+            str(candidate_id): [n for n in EDITABLE_FIELDS if n in set(names)]
+            for candidate_id, names in used_candidates.items()
+        },
+    }
+    if duplicate is DuplicateAction.REPLACE:
+        await _replace(pool, home, book)
+    try:
+        plan = await library_plan(pool, home, settings, book_id, fields)
+        await move_journal.apply(pool, plan, finisher=finish_approval, payload=payload)
+    except MoveError as exc:
+        raise ReviewError(str(exc)) from None
+    approved = await books.get(pool, book_id)
+    if approved is None:
+        raise ReviewError(f"book {book_id} vanished while it was approved")
+    return approved

@@ -29,9 +29,10 @@ from shelver.data.importing import ImportReport, reject_inbox_book
 from shelver.data.inbox_list import InboxPage, InboxRow, inbox_page
 from shelver.data.models import StatusCounts
 from shelver.screens.base import PAGE_SIZE, ShelverScreen
+from shelver.screens.dialogs.confirm import ConfirmDialog
 from shelver.screens.dialogs.inbox_import import ImportDialog
+from shelver.screens.styles import stylesheet
 from shelver.widgets.format import clip, human_size, relative_time
-from shelver.widgets.inbox_confirm import ConfirmDialog
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 
@@ -111,13 +112,7 @@ class InboxScreen(ShelverScreen):
         ("fetch", "Fetch", 10),
     )
 
-    DEFAULT_CSS = """
-    InboxScreen #inbox-filter-row { height: 1; padding: 0 1; }
-    InboxScreen #inbox-filter-label { width: auto; text-style: bold; }
-    InboxScreen #inbox-filter { width: 1fr; }
-    InboxScreen #inbox-detail { height: 1; padding: 0 1; color: $text-muted; }
-    InboxScreen.-empty #inbox-detail { display: none; }
-    """
+    CSS_PATH = stylesheet(__file__, "inbox.tcss")
 
     def __init__(self) -> None:
         super().__init__()

@@ -220,3 +220,49 @@ async def test_unknown_and_known_names_cost_the_same_over_http(kosync_app):
             )
             assert response.status_code == 401
         assert verifier.hashes - before == 2
+
+
+async def test_basic_auth_routes_share_the_guard(database_dsn: str):
+    """OPDS and WebDAV authenticate with app.http_auth.require_basic: the same limits apply."""
+    import base64
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from shelver.app.http_auth import require_basic
+    from shelver.app.server import create_app
+    from shelver.data.kosync import ProgressWriter
+
+    pool = await asyncpg.create_pool(database_dsn, min_size=1, max_size=4)
+    writer = ProgressWriter(pool)
+    writer.start()
+    guard = LoginGuard(max_failures_per_address=5)
+    app = create_app(pool, writer, guard=guard)
+
+    async def probe(request: web.Request) -> web.Response:
+        principal = await require_basic(request)
+        return web.Response(text=principal.name)
+
+    app.router.add_get("/opds/probe", probe)
+    server = TestServer(app)
+    await server.start_server()
+
+    def basic(name: str, password: str) -> dict[str, str]:
+        token = base64.b64encode(f"{name}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    try:
+        url = str(server.make_url("/opds/probe"))
+        async with httpx.AsyncClient(timeout=30) as http:
+            statuses = await asyncio.gather(
+                *(http.get(url, headers=basic("anyone", f"pw{n}")) for n in range(40))
+            )
+            codes = [response.status_code for response in statuses]
+            assert codes.count(401) == 5 and codes.count(429) == 35
+            refused = next(r for r in statuses if r.status_code == 429)
+            assert int(refused.headers["Retry-After"]) >= 1
+            assert guard.refused == 35
+    finally:
+        await server.close()
+        await writer.close()
+        await pool.close()

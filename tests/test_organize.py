@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shelver.data import books, organize
+from shelver.data import books, move_journal, organize
 from shelver.data.db import Database
 from shelver.data.models import BookFields, BookFile
 from shelver.data.organize import (
@@ -128,7 +128,7 @@ async def test_move_file(
     database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, force_copy: bool
 ) -> None:
     if force_copy:
-        monkeypatch.setenv(organize.FORCE_COPY_ENV, "1")
+        monkeypatch.setenv(move_journal.FORCE_COPY_ENV, "1")
     book_file, content = await make_book_file(database, tmp_path / "inbox")
     target = tmp_path / "library" / "L. J. Ross" / "Cragside" / "book.epub"
     placed = await organize.move_file(database.pool, book_file, target)
@@ -161,7 +161,7 @@ CHILD = """
 import asyncio, sys
 from pathlib import Path
 from uuid import UUID
-from shelver.data import books, organize
+from shelver.data import books, move_journal, organize
 from shelver.data.db import Database, DatabaseTarget
 
 async def main(dsn, file_id, target):
@@ -177,8 +177,9 @@ async def main(dsn, file_id, target):
 asyncio.run(main(*sys.argv[1:]))
 """
 
-LINK_STEPS = ["intent_recorded", "placed", "source_removed", "recorded"]
-COPY_STEPS = ["intent_recorded", "copying", "temp_written", "placed", "source_removed", "recorded"]
+LINK_STEPS = ["intent_recorded", "placed", "committed", "source_removed", "recorded"]
+COPY_STEPS = ["intent_recorded", "copying", "temp_written", "placed", "committed"]
+COPY_STEPS += ["source_removed", "recorded"]
 CASES = [("rename", s) for s in LINK_STEPS] + [("copy", s) for s in COPY_STEPS]
 
 
@@ -188,12 +189,12 @@ def pause_child_at(
     """A real process moving ``book_file``, frozen at ``step`` (the marker file says so)."""
     env = {
         **os.environ,
-        organize.PAUSE_AT_ENV: step,
-        organize.PAUSE_FILE_ENV: str(marker),
+        move_journal.PAUSE_AT_ENV: step,
+        move_journal.PAUSE_FILE_ENV: str(marker),
         "PYTHONPATH": str(REPO),
     }
     if copy:
-        env[organize.FORCE_COPY_ENV] = "1"
+        env[move_journal.FORCE_COPY_ENV] = "1"
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, dsn, str(book_file.id), str(target)],
         env=env,
@@ -270,4 +271,4 @@ async def test_recovery_leaves_a_live_move_alone(
 
 
 def test_steps_are_documented() -> None:
-    assert set(LINK_STEPS + COPY_STEPS) == set(organize.STEPS)
+    assert set(LINK_STEPS + COPY_STEPS) == set(move_journal.STEPS)

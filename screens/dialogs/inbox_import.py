@@ -12,11 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from shelver.data.importing import ImportReport, import_paths
-from shelver.widgets.inbox_pool import prepare_process_pools
+from shelver.data.importing.process_pools import prepare_process_pools
+from shelver.screens.dialogs.base import Dialog
 from shelver.widgets.path_input import PathInput
 from shelver.widgets.progress_strip import ProgressStrip
 
@@ -62,7 +62,7 @@ def summary_text(report: ImportReport) -> Text:
     return text
 
 
-class ImportDialog(ModalScreen[ImportReport | None]):
+class ImportDialog(Dialog[ImportReport | None]):
     """Dismisses with the import's report (None when cancelled before it started)."""
 
     AUTO_FOCUS = "#import-path"
@@ -73,21 +73,6 @@ class ImportDialog(ModalScreen[ImportReport | None]):
         # A binding, not a key handler: the key must not also reach the screen underneath.
         Binding("enter", "close_when_done", "Close", show=False, id="import.done"),
     ]
-    DEFAULT_CSS = """
-    ImportDialog { align: center middle; background: $background 60%; }
-    #import-box {
-        width: 76; max-width: 100%; height: auto; max-height: 100%;
-        padding: 0 1; border: thick $primary; background: $surface;
-    }
-    #import-title { text-style: bold; margin-bottom: 1; }
-    #import-path { margin-bottom: 0; }
-    #import-matches { color: $text-muted; height: auto; max-height: 3; }
-    #import-error { color: $error; height: auto; }
-    .-blank { display: none; }
-    #import-summary { height: auto; max-height: 14; margin-top: 1; display: none; }
-    #import-summary.-shown { display: block; }
-    #import-hint { color: $text-muted; margin-top: 1; }
-    """
 
     def __init__(self, start_in: str = "") -> None:
         super().__init__()
@@ -100,8 +85,8 @@ class ImportDialog(ModalScreen[ImportReport | None]):
         return cast("ShelverHost", self.app)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="import-box"):
-            yield Label("Import books", id="import-title")
+        with Vertical(id="import-box", classes="dialog-frame"):
+            yield Label("Import books", id="import-title", classes="dialog-title")
             yield Label("File or folder (tab completes; the originals stay where they are):")
             yield PathInput(self.start_in, id="import-path", compact=True)
             yield Static("", id="import-matches", markup=False, classes="-blank")

@@ -1,21 +1,38 @@
--- Organize: the intent journal of file moves and the book_files rows they update.
+-- Organize: the move journal (data/move_journal.py) and the book_files rows it updates.
+
+-- name: organize_record_operation
+INSERT INTO organize_operations (id, finisher, payload) VALUES ($1, $2, $3::text::jsonb);
+
+-- name: organize_commit_operation
+UPDATE organize_operations SET committed = true WHERE id = $1;
+
+-- name: organize_pending_operations
+SELECT id, finisher, payload, committed, created_at
+FROM organize_operations ORDER BY created_at, id;
+
+-- name: organize_forget_operation
+-- Its moves go with it (ON DELETE CASCADE).
+DELETE FROM organize_operations WHERE id = $1;
 
 -- name: organize_record_move
 INSERT INTO organize_moves (id, book_file_id, source_path, target_path, temp_path, sha256,
-                            file_size)
-VALUES ($7, $1, $2, $3, $4, $5, $6)
-RETURNING id, book_file_id, source_path, target_path, temp_path, sha256, file_size, created_at;
+                            file_size, operation_id, lands_in, sidecar_text)
+VALUES ($7, $1, $2, $3, $4, $5, $6, $8, $9, $10)
+RETURNING id, operation_id, book_file_id, source_path, target_path, temp_path, sha256,
+          file_size, lands_in, sidecar_text;
 
--- name: organize_pending_moves
-SELECT id, book_file_id, source_path, target_path, temp_path, sha256, file_size, created_at
-FROM organize_moves ORDER BY created_at, id;
-
--- name: organize_forget_move
-DELETE FROM organize_moves WHERE id = $1;
+-- name: organize_moves_of_operation
+SELECT id, operation_id, book_file_id, source_path, target_path, temp_path, sha256, file_size,
+       lands_in, sidecar_text
+FROM organize_moves WHERE operation_id = $1 ORDER BY created_at, id;
 
 -- name: organize_point_file_at
--- The file now lives at $2 and no longer in the inbox.
+-- The file now lives at $2 (library or rejected/) and no longer in the inbox.
 UPDATE book_files SET storage_path = $2, inbox_path = NULL WHERE id = $1;
+
+-- name: organize_point_inbox
+-- The file is back in the inbox at $2.
+UPDATE book_files SET inbox_path = $2, storage_path = NULL WHERE id = $1;
 
 -- name: organize_path_claimed
 -- Is $1 the target of a pending move or the home of a known file?
@@ -23,8 +40,8 @@ SELECT EXISTS (SELECT 1 FROM organize_moves WHERE target_path = $1)
     OR EXISTS (SELECT 1 FROM book_files WHERE storage_path = $1);
 
 -- name: organize_lock_move
--- Held (by the session) while a move runs, so recovery in another process leaves it alone;
--- a killed process's session ends and releases it.
+-- Held (by the session) while an operation runs, so recovery in another process leaves it
+-- alone; a killed process's session ends and releases it. $1 is the operation's id.
 SELECT pg_advisory_lock(hashtextextended('shelver-move/' || $1::uuid::text, 0));
 
 -- name: organize_try_lock_move
