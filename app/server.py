@@ -17,12 +17,14 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
 from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
+from shelver.app.webdav import add_webdav
 from shelver.data import kosync
 from shelver.data.db import Database
 from shelver.data.device_auth import DeviceAuthenticator
@@ -191,6 +193,7 @@ def create_app(
     allow_registration: bool = False,
     verifier: KeyVerifier | None = None,
     guard: LoginGuard | None = None,
+    dav_dir: Path | None = None,
 ) -> web.Application:
     """The KoSync application over an open pool and a started writer."""
     app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
@@ -205,6 +208,8 @@ def create_app(
     app.router.add_put("/syncs/progress", update_progress)
     app.router.add_get("/syncs/progress/{document}", get_progress)
     app.router.add_get("/healthcheck", healthcheck)
+    if dav_dir is not None:
+        add_webdav(app, dav_dir, pool)
     return app
 
 
@@ -291,7 +296,12 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
         loop.add_signal_handler(signum, stop.set)
     writer = ProgressWriter(database.pool)
     writer.start()
-    app = create_app(database.pool, writer, allow_registration=options.allow_registration)
+    app = create_app(
+        database.pool,
+        writer,
+        allow_registration=options.allow_registration,
+        dav_dir=home.data_dir / "dav",
+    )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     watcher: asyncio.Task[Any] | None = None
@@ -305,7 +315,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             ) from None
         port = _bound_port(site, options.port)
         log.info(
-            "KoSync server listening on http://%s:%d (registration %s)",
+            "KoSync and WebDAV (/dav/) server listening on http://%s:%d (registration %s)",
             options.host,
             port,
             "allowed" if options.allow_registration else "disabled",
