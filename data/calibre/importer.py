@@ -265,16 +265,18 @@ async def _settle_batch(run: _Run, batch: list[PreparedBook]) -> None:
     one by one, so one bad book fails alone and the others still come over.
     """
     plans: list[_Plan] = []
+    checksums = [f.digest.checksum for prepared in batch for f in prepared.files]
+    rows = await run.conn.fetch(query("calibre_known_checksums"), checksums)
+    known = {r["checksum"]: r["book_id"] for r in rows}
     for prepared in batch:
         try:
-            plans.append(await _plan(run, prepared))
+            plans.append(await _plan(run, prepared, known))
         except _BOOK_ERRORS as exc:
             _fail(run, prepared, exc)
     if plans and not run.dry_run:
         try:
             async with run.conn.transaction():
-                for plan in plans:
-                    await _write(run, plan)
+                await _write(run, plans)
         except BaseException as exc:
             for plan in plans:
                 _forget(run, plan)
@@ -297,12 +299,12 @@ def _fail(run: _Run, prepared: PreparedBook, exc: BaseException) -> None:
     )
 
 
-async def _plan(run: _Run, prepared: PreparedBook) -> _Plan:
+async def _plan(run: _Run, prepared: PreparedBook, known: dict[str, UUID]) -> _Plan:
+    """Decide what ``prepared`` needs; ``known`` holds the committed owners of its checksums."""
     book = prepared.book
     mapped = map_book(book, run.library.custom_columns)
     checksums = [f.digest.checksum for f in prepared.files]
-    rows = await run.conn.fetch(query("calibre_known_checksums"), checksums)
-    owners: dict[str, UUID] = {r["checksum"]: r["book_id"] for r in rows}
+    owners = {c: known[c] for c in checksums if c in known}
     owners.update({c: b for c, b in run.pending.items() if c in checksums})
     target = run.known_books.get(book.uuid) or next(
         (owners[c] for c in checksums if c in owners), None
@@ -357,13 +359,59 @@ async def _plan(run: _Run, prepared: PreparedBook) -> _Plan:
     return plan
 
 
-async def _write(run: _Run, plan: _Plan) -> None:
-    book = plan.prepared.book
-    if plan.new_book:
-        await _insert_book(run.conn, plan.book_id, plan.mapped, plan.cover)
-    await _insert_files(run, run.conn, plan.book_id, plan.placed)
-    await run.conn.execute(
-        query("calibre_record_book"), book.uuid, run.library.library_id, book.id, plan.book_id
+async def _write(run: _Run, plans: list[_Plan]) -> None:
+    """Record a batch of planned books: a handful of statements, whatever its size."""
+    conn = run.conn
+    fresh = [plan for plan in plans if plan.new_book]
+    if fresh:
+        await conn.executemany(
+            query("calibre_insert_book"),
+            [
+                (
+                    plan.book_id,
+                    *plan.mapped.fields.sql_values(),
+                    plan.cover,
+                    plan.mapped.hardcover_book_id,
+                    plan.mapped.hardcover_edition_id,
+                    plan.mapped.created_at,
+                )
+                for plan in fresh
+            ],
+        )
+    extras = [(plan.book_id, e) for plan in fresh for e in plan.mapped.extras]
+    if extras:
+        await conn.execute(
+            query("calibre_insert_extras"),
+            SOURCE,
+            [book_id for book_id, _ in extras],
+            [e.name for _, e in extras],
+            [e.label for _, e in extras],
+            [e.datatype for _, e in extras],
+            [json.dumps(e.value, ensure_ascii=False) for _, e in extras],
+        )
+    rated = [(p.book_id, p.mapped.rating, SOURCE) for p in fresh if p.mapped.rating is not None]
+    if rated:
+        await conn.executemany(query("calibre_insert_rating"), rated)
+    files = [(plan.book_id, f, path) for plan in plans for f, path, _ in plan.placed]
+    if files:
+        in_place = run.placement is Placement.IN_PLACE
+        await conn.execute(
+            query("calibre_insert_files"),
+            [book_id for book_id, _, _ in files],
+            [f.format for _, f, _ in files],
+            [_printable(f.original_name) for _, f, _ in files],
+            [str(path) for _, _, path in files],
+            [f.digest.size for _, f, _ in files],
+            [f.digest.checksum for _, f, _ in files],
+            [f.digest.content_hash for _, f, _ in files],
+            f"calibre:{run.library.library_id or run.library.folder}" if in_place else None,
+        )
+    await conn.executemany(
+        query("calibre_record_book"),
+        [
+            (p.prepared.book.uuid, run.library.library_id, p.prepared.book.id, p.book_id)
+            for p in plans
+        ],
     )
 
 
@@ -476,58 +524,6 @@ def _save_cover(home: Home, data: bytes | None) -> str | None:
         return None
     saved = save_cover(home.covers_dir, hashlib.sha256(data).hexdigest(), data)
     return str(saved) if saved else None
-
-
-async def _insert_book(
-    conn: asyncpg.Connection, book_id: UUID, mapped: MappedBook, cover: str | None
-) -> None:
-    await conn.execute(
-        query("calibre_insert_book"),
-        book_id,
-        *mapped.fields.sql_values(),
-        cover,
-        mapped.hardcover_book_id,
-        mapped.hardcover_edition_id,
-        mapped.created_at,
-    )
-    if mapped.extras:
-        await conn.execute(
-            query("calibre_insert_extras"),
-            book_id,
-            SOURCE,
-            [e.name for e in mapped.extras],
-            [e.label for e in mapped.extras],
-            [e.datatype for e in mapped.extras],
-            [json.dumps(e.value, ensure_ascii=False) for e in mapped.extras],
-        )
-    if mapped.rating is not None:
-        await conn.execute(query("calibre_insert_rating"), book_id, mapped.rating, SOURCE)
-
-
-async def _insert_files(
-    run: _Run,
-    conn: asyncpg.Connection,
-    book_id: UUID,
-    placed: list[tuple[PreparedFile, Path, bool]],
-) -> None:
-    if not placed:
-        return
-    rows = await conn.fetch(
-        query("calibre_insert_files"),
-        book_id,
-        [f.format for f, _, _ in placed],
-        [_printable(f.original_name) for f, _, _ in placed],
-        [str(path) for _, path, _ in placed],
-        [f.digest.size for f, _, _ in placed],
-        [f.digest.checksum for f, _, _ in placed],
-        [f.digest.content_hash for f, _, _ in placed],
-    )
-    if run.placement is Placement.IN_PLACE:
-        await conn.execute(
-            query("calibre_mark_in_place"),
-            [r["id"] for r in rows],
-            f"calibre:{run.library.library_id or run.library.folder}",
-        )
 
 
 def _printable(name: str) -> str:
