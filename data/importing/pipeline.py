@@ -53,6 +53,8 @@ class ImportedItem(BaseModel):
     format: str
     inbox_path: str
     possible_duplicate_of: UUID | None = None
+    possible_duplicate_title: str | None = None
+    """The title of that book, for people (the id is for scripts)."""
 
 
 class SkippedItem(BaseModel):
