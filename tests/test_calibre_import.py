@@ -433,3 +433,45 @@ async def test_cli_errors_are_one_line(database_dsn: str, tmp_path: Path):
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
     assert "no metadata.db here" in done.stderr
+
+
+# --- the Inbox's import dialog ----------------------------------------------------------
+
+
+async def test_the_inbox_import_dialog_offers_a_calibre_library(
+    database: Database, database_dsn: str, home: Home, sample_library: SampleLibrary
+):
+    from textual.widgets import OptionList
+
+    from shelver.screens.dialogs.inbox_import import ImportDialog
+    from shelver.widgets.path_input import PathInput
+    from tests.tui_support import SIZE, make_app, screen_text, settle
+
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("plus")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ImportDialog)
+        dialog.query_one(PathInput).value = str(sample_library.folder)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "This folder is a Calibre library" in screen_text(app)
+        choice = dialog.query_one("#import-calibre-choice", OptionList)
+        assert choice.has_focus and choice.option_count == 4
+        await pilot.press("down", "up", "enter")  # the first choice: copy the files
+        for _ in range(300):
+            if dialog.report is not None:
+                break
+            await pilot.pause(0.1)
+        await settle(pilot)
+        assert "Imported 4 book(s)" in screen_text(app)
+        assert "custom column #derived" in screen_text(app) or dialog.report.not_kept
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, ImportDialog)
+    organized = await database.pool.fetchval(
+        "SELECT count(*) FROM books WHERE status = 'organized'"
+    )
+    assert organized == 4
