@@ -42,6 +42,8 @@ class HistoryChart(PlotextPlot):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.series: dict[str, list[tuple[datetime, float]]] = {}
+        self.markers: dict[str, str] = {}
+        """The marker each device is drawn with (read by tests)."""
         """What the chart shows: per device, (time, percent) oldest first (read by tests)."""
 
     def show_history(self, entries: list[HistoryEntry]) -> None:
@@ -70,13 +72,17 @@ class HistoryChart(PlotextPlot):
             plt.xticks([t.timestamp() for t in ticks], labels)
             if last == first:
                 plt.xlim(first.timestamp() - 60, first.timestamp() + 60)
-        for index, (device, points) in enumerate(series.items()):
+        self.markers = {
+            device: DEVICE_MARKERS[index % len(DEVICE_MARKERS)]
+            for index, device in enumerate(series)
+        }
+        for device, points in series.items():
             # Devices differ by marker, not only by colour (monochrome terminals, colour
             # blindness); one update still shows as a point.
             plt.plot(
                 [moment.timestamp() for moment, _ in points],
                 [value for _, value in points],
-                marker=DEVICE_MARKERS[index % len(DEVICE_MARKERS)],
+                marker=self.markers[device],
                 label=device if len(series) > 1 else None,
             )
         self.refresh()

@@ -122,14 +122,15 @@ def calendar(library: LibraryReading) -> Text:
 def finished_by_month(library: LibraryReading) -> Text:
     """Books finished per month: the count above each month's name."""
     months = library.finished_by_month
-    counts = Text("Finished ", "dim")
-    names = Text(" " * 9)
+    title = Text("Books finished per month", "bold")
+    if months:
+        title.append(f"  {months[0].month:%b %Y} – {months[-1].month:%b %Y}", "dim")
+    counts = Text(" " * 4)
+    names = Text(" " * 4)
     for month in months:
         counts.append(f"{month.books:>4}", "bold" if month.books else "grey50")
         names.append(f"{month.month:%b}".rjust(4), "dim")
-    if months:
-        names.append(f"  ({months[0].month:%b %Y} – {months[-1].month:%b %Y})", "dim")
-    return Text("\n").join([counts, names])
+    return Text("\n").join([title, counts, names])
 
 
 def library_summary(library: LibraryReading, today: date) -> Text:
