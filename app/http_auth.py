@@ -3,7 +3,9 @@
 One function, :func:`require_basic`, parses the ``Authorization`` header, asks the app's
 :class:`~shelver.data.device_auth.DeviceAuthenticator` and either returns the caller or raises
 401 with ``WWW-Authenticate: Basic realm="shelver"``. Every refusal (no header, a malformed one,
-an unknown name, a wrong password, a revoked key) is the same answer. ``Authorization: Bearer
+an unknown name, a wrong password, a revoked key) is the same answer. Every check goes through
+the server's :class:`~shelver.data.login_guard.LoginGuard`: after a few failures the address or
+name is refused (429) without hashing. ``Authorization: Bearer
 shv_...`` is accepted for API keys too (scripts).
 """
 
@@ -16,9 +18,12 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from shelver.data.device_auth import DeviceAuthenticator, Principal
+from shelver.data.login_guard import LoginGuard
 
 REALM = "shelver"
 AUTHENTICATOR_KEY = web.AppKey("device_authenticator", DeviceAuthenticator)
+GUARD_KEY = web.AppKey("login_guard", LoginGuard)
+"""The one login rate limiter of the server (KoSync and every Basic-auth route share it)."""
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 # Far above any real name plus password; a longer header is refused without decoding it.
 MAX_CREDENTIAL_CHARS = 8192
@@ -45,6 +50,11 @@ def parse_authorization(header: str | None) -> tuple[str, str] | None:
     return name, password
 
 
+def client_address(request: web.Request) -> str:
+    """The peer's address, the key of every per-client limit ("-" when unknown)."""
+    return request.remote or "-"
+
+
 def unauthorized() -> web.HTTPUnauthorized:
     """The one refusal: 401 with a Basic challenge (KOReader then asks for a login)."""
     return web.HTTPUnauthorized(
@@ -67,10 +77,20 @@ async def require_basic(
     if credentials is None:
         raise unauthorized()
     name, password = credentials
-    principal = await request.app[AUTHENTICATOR_KEY].check(
-        name, password, services=services, allow_api_keys=allow_api_keys
-    )
-    if principal is None:
+    authenticator = request.config_dict[AUTHENTICATOR_KEY]
+    found: list[Principal] = []
+
+    async def verify() -> bool:
+        principal = await authenticator.check(
+            name, password, services=services, allow_api_keys=allow_api_keys
+        )
+        if principal is not None:
+            found.append(principal)
+        return principal is not None
+
+    # Raises LoginRefused (answered 429 with Retry-After) once the address or name is locked.
+    if not await request.config_dict[GUARD_KEY].check(client_address(request), name, verify):
         raise unauthorized()
+    principal = found[0]
     request[PRINCIPAL_KEY] = principal
     return principal

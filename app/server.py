@@ -23,13 +23,16 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from shelver.app.http_auth import AUTHENTICATOR_KEY, PRINCIPAL_KEY
+from shelver.app import opds
+from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
+from shelver.app.opds import OpdsOptions
 from shelver.app.webdav import add_webdav
 from shelver.data import kosync
 from shelver.data.db import Database
 from shelver.data.device_auth import DeviceAuthenticator
 from shelver.data.home import Home
 from shelver.data.kosync import KoSyncError, ProgressWriter
+from shelver.data.login_guard import LoginGuard, LoginRefused
 from shelver.data.passwords import KeyVerifier
 from shelver.data.settings import Settings
 
@@ -77,7 +80,10 @@ async def _authorize(request: web.Request) -> str:
     if not kosync.valid_username(username) or not kosync.valid_key(key):
         raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
     assert username is not None and key is not None
-    if not await request.app[VERIFIER_KEY].verify(username, key):
+    verifier = request.app[VERIFIER_KEY]
+    if not await request.app[GUARD_KEY].check(
+        client_address(request), username, lambda: verifier.verify(username, key)
+    ):
         raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
     request[USER_KEY] = username
     return username
@@ -87,7 +93,11 @@ async def create_user(request: web.Request) -> web.Response:
     if not request.app[REGISTRATION_KEY]:
         raise KoSyncError(kosync.ERROR_REGISTRATION_DISABLED)
     username, key = kosync.parse_registration(await _read_body(request))
-    if not await kosync.create_user(request.app[POOL_KEY], username, key):
+    pool = request.app[POOL_KEY]
+    if await kosync.user_hash(pool, username) is not None:
+        raise KoSyncError(kosync.ERROR_USER_EXISTS)  # answered before counting or hashing
+    request.app[GUARD_KEY].admit_registration(client_address(request))
+    if not await kosync.create_user(pool, username, key):
         raise KoSyncError(kosync.ERROR_USER_EXISTS)
     request.app[VERIFIER_KEY].forget(username)
     request[USER_KEY] = username
@@ -118,6 +128,17 @@ async def healthcheck(request: web.Request) -> web.Response:
     return _json(200, {"state": "OK"})
 
 
+def _too_many(request: web.Request, refused: LoginRefused) -> web.Response:
+    """429 with Retry-After: in KoSync's shape, or plain text for the Basic-auth routes."""
+    message = str(refused).capitalize()
+    headers = {"Retry-After": str(refused.retry_after)}
+    if request.path.startswith(PLAIN_HTTP_PREFIXES):
+        return web.Response(status=429, text=message + "\n", headers=headers)
+    return web.json_response(
+        {"code": kosync.ERROR_UNAUTHORIZED, "message": message}, status=429, headers=headers
+    )
+
+
 def _logged_path(request: web.Request) -> str:
     """The path as sent (still percent-encoded, without the query): a ``%0A`` in it cannot
     start a forged log line, and nothing after ``?`` is written down."""
@@ -140,6 +161,8 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         response = await handler(request)
     except KoSyncError as exc:
         response = _json(exc.status, exc.body())
+    except LoginRefused as refused:
+        response = _too_many(request, refused)
     except web.HTTPException as exc:
         if request.path.startswith(PLAIN_HTTP_PREFIXES):
             # OPDS, WebDAV: plain HTTP answers that keep their headers (WWW-Authenticate).
@@ -152,7 +175,10 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         raise
     except Exception as exc:  # a database failure: the reference server's "internal" answer
         log.error("%s %s failed: %s", request.method, _logged_path(request), type(exc).__name__)
-        response = _error(kosync.ERROR_INTERNAL)
+        if request.path.startswith(PLAIN_HTTP_PREFIXES):
+            response = web.Response(status=503, text="The library is not available right now\n")
+        else:
+            response = _error(kosync.ERROR_INTERNAL)
     access_log.info(
         '%s "%s %s" %d %.1fms user=%s',
         request.remote or "-",
@@ -171,6 +197,8 @@ def create_app(
     *,
     allow_registration: bool = False,
     verifier: KeyVerifier | None = None,
+    opds_options: OpdsOptions | None = None,
+    guard: LoginGuard | None = None,
     dav_dir: Path | None = None,
 ) -> web.Application:
     """The KoSync application over an open pool and a started writer."""
@@ -179,12 +207,14 @@ def create_app(
     app[WRITER_KEY] = writer
     app[REGISTRATION_KEY] = allow_registration
     app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
+    app[GUARD_KEY] = guard or LoginGuard()
     app[AUTHENTICATOR_KEY] = DeviceAuthenticator(pool)
     app.router.add_post("/users/create", create_user)
     app.router.add_get("/users/auth", auth_user)
     app.router.add_put("/syncs/progress", update_progress)
     app.router.add_get("/syncs/progress/{document}", get_progress)
     app.router.add_get("/healthcheck", healthcheck)
+    opds.setup(app, pool, opds_options)
     if dav_dir is not None:
         add_webdav(app, dav_dir, pool)
     return app
@@ -199,6 +229,7 @@ class ServeOptions:
     port: int = 8765
     allow_registration: bool = False
     watch_inbox: bool = True
+    trust_proxy: bool = False
 
 
 def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
@@ -277,6 +308,9 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
         database.pool,
         writer,
         allow_registration=options.allow_registration,
+        opds_options=OpdsOptions(
+            trust_proxy=options.trust_proxy, cache_dir=home.data_dir / "cache" / "covers"
+        ),
         dav_dir=home.data_dir / "dav",
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
@@ -292,7 +326,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             ) from None
         port = _bound_port(site, options.port)
         log.info(
-            "KoSync and WebDAV (/dav/) server listening on http://%s:%d (registration %s)",
+            "KoSync, OPDS (/opds) and WebDAV (/dav/) listening on http://%s:%d (registration %s)",
             options.host,
             port,
             "allowed" if options.allow_registration else "disabled",

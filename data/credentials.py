@@ -46,6 +46,8 @@ def check_name(name: str) -> str:
         raise CredentialError("the name must be 1-128 printable characters without ':'")
     if name != name.strip():
         raise CredentialError("the name must not start or end with a space")
+    if not any(character.isalnum() for character in name):
+        raise CredentialError("the name needs at least one letter or digit")
     return name
 
 
