@@ -935,6 +935,25 @@ def _is_postgres_process(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+# Every object of shelver's schema that the application role does not own yet is handed to
+# it; extension members (pg_trgm's functions) and owned sequences (they follow their table) stay.
+_HAND_OVER = f"""    FOR item IN
+        SELECT x.oid::{{1}} AS name FROM {{0}} x
+         WHERE x.{{2}} = 'public'::regnamespace AND {{3}}
+           AND x.{{4}} <> '{APP_ROLE}'::regrole
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{{0}}'::regclass
+                              AND d.objid = x.oid AND d.deptype IN ({{5}}))
+    LOOP
+        EXECUTE format('ALTER {{6}} %s OWNER TO {APP_ROLE}', item.name);
+    END LOOP;
+"""
+_HAND_OVER_KINDS = (
+    ("pg_class", "regclass", "relnamespace", "x.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
+     "relowner", "'e', 'a', 'i'", "TABLE"),
+    ("pg_proc", "regprocedure", "pronamespace", "true", "proowner", "'e'", "ROUTINE"),
+    ("pg_type", "regtype", "typnamespace", "x.typtype IN ('e', 'd')", "typowner", "'e'", "TYPE"),
+)  # fmt: skip
+
 PROVISION_SQL = f"""
 SELECT 'CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION'
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') \\gexec
@@ -951,39 +970,6 @@ DO $provision$
 DECLARE
     item record;
 BEGIN
-    -- Tables, views and free-standing sequences (owned sequences follow their table).
-    FOR item IN
-        SELECT c.oid::regclass AS name FROM pg_class c
-         WHERE c.relnamespace = 'public'::regnamespace
-           AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-           AND c.relowner <> '{APP_ROLE}'::regrole
-           AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                              AND d.deptype IN ('e', 'a', 'i'))
-    LOOP
-        EXECUTE format('ALTER TABLE %s OWNER TO {APP_ROLE}', item.name);
-    END LOOP;
-    FOR item IN
-        SELECT p.oid::regprocedure AS name FROM pg_proc p
-         WHERE p.pronamespace = 'public'::regnamespace
-           AND p.proowner <> '{APP_ROLE}'::regrole
-           AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                            WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                              AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('ALTER ROUTINE %s OWNER TO {APP_ROLE}', item.name);
-    END LOOP;
-    FOR item IN
-        SELECT t.oid::regtype AS name FROM pg_type t
-         WHERE t.typnamespace = 'public'::regnamespace
-           AND t.typtype IN ('e', 'd')
-           AND t.typowner <> '{APP_ROLE}'::regrole
-           AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                            WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
-                              AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('ALTER TYPE %s OWNER TO {APP_ROLE}', item.name);
-    END LOOP;
-END
+{"".join(_HAND_OVER.format(*kind) for kind in _HAND_OVER_KINDS)}END
 $provision$;
 """
