@@ -19,7 +19,7 @@ from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.settings import Settings
 from shelver.screens.base import ShelverScreen
-from shelver.screens.error_dialog import DialogChoice, ErrorDialog, describe_failure
+from shelver.screens.dialogs.error import DialogChoice, ErrorDialog, describe_failure
 from shelver.screens.messages import DatabaseOpened
 from shelver.widgets.mode_bar import MODE_TABS
 
@@ -123,8 +123,8 @@ class ShelverApp(App[None]):
 
     async def _watch_inbox_folder(self) -> None:
         """Run the inbox folder watcher once the database is open; the Inbox shows arrivals."""
+        from shelver.data.importing.process_pools import prepare_process_pools
         from shelver.data.watcher import watch_inbox
-        from shelver.widgets.inbox_pool import prepare_process_pools
 
         try:
             database = await self.wait_for_database()

@@ -25,6 +25,7 @@ from shelver.data import move_journal
 from shelver.data.home import Home
 from shelver.data.models import BookFields, BookFile
 from shelver.data.move_journal import MoveError, PlannedMove, RecoveryReport
+from shelver.data.queries import query
 from shelver.data.settings import Settings
 
 MAX_PART_BYTES = 200
@@ -166,15 +167,22 @@ async def move_file(pool: Any, book_file: BookFile, wanted: Path) -> Path:
     return placed
 
 
+async def movable_files(pool: Any, book_id: UUID) -> list[BookFile]:
+    """A book's files that shelver may move: never those used in place (a Calibre library
+    brought over with ``import-calibre --in-place``), whatever happens to their book."""
+    from shelver.data import books
+
+    pinned = {r["book_file_id"] for r in await pool.fetch(query("in_place_file_ids"), book_id)}
+    return [f for f in await books.files_of(pool, book_id) if f.id not in pinned]
+
+
 async def library_plan(
     pool: Any, home: Home, settings: Settings, book_id: UUID, fields: BookFields
 ) -> list[PlannedMove]:
     """Where each file of a book goes in the library, filed under ``fields``."""
-    from shelver.data import books
-
     root = library_root(home, settings)
     plan = []
-    for book_file in await books.files_of(pool, book_id):
+    for book_file in await movable_files(pool, book_id):
         relative = relative_path(
             settings.library_template, fields, book_file.original_name, book_file.format
         )
@@ -187,12 +195,10 @@ async def library_plan(
 
 async def rejection_plan(pool: Any, home: Home, book_id: UUID, reason: str) -> list[PlannedMove]:
     """Each file of a book to ``rejected/``, with a ``.reason.txt`` beside it."""
-    from shelver.data import books
-
     root = rejected_root(home)
     return [
         PlannedMove(f, root / sanitize_filename(f.original_name), sidecar_text=reason)
-        for f in await books.files_of(pool, book_id)
+        for f in await movable_files(pool, book_id)
     ]
 
 

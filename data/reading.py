@@ -186,7 +186,11 @@ def sessions_from_history(
     """Group updates into sessions per device (oldest first, as the history is ordered)."""
     open_sessions: dict[str, ReadingSession] = {}
     finished: list[ReadingSession] = []
+    # KoSync sends one position per sitting, so a new session starts where the book was
+    # left (on any device): "31→48 %", not "48→48 %".
+    previous: Decimal | None = None
     for entry in sorted(entries, key=lambda e: (e.created_at, e.timestamp)):
+        left_at, previous = previous, entry.percentage
         current = open_sessions.get(entry.device)
         if current is not None and entry.created_at - current.ended_at <= gap:
             open_sessions[entry.device] = current.model_copy(
@@ -203,7 +207,7 @@ def sessions_from_history(
             device=entry.device,
             started_at=entry.created_at,
             ended_at=entry.created_at,
-            start_percentage=entry.percentage,
+            start_percentage=entry.percentage if left_at is None else left_at,
             end_percentage=entry.percentage,
             updates=1,
         )

@@ -23,15 +23,17 @@ from textual.markup import escape
 from textual.widgets import DataTable, Input, Label, Static
 
 from shelver.data import books
+from shelver.data.calibre import CalibreImportReport
 from shelver.data.db import Database
 from shelver.data.fetching import FetchReport, fetch_candidates
 from shelver.data.importing import ImportReport, reject_inbox_book
 from shelver.data.inbox_list import InboxPage, InboxRow, inbox_page
 from shelver.data.models import StatusCounts
 from shelver.screens.base import PAGE_SIZE, ShelverScreen
+from shelver.screens.dialogs.confirm import ConfirmDialog
 from shelver.screens.dialogs.inbox_import import ImportDialog
+from shelver.screens.styles import stylesheet
 from shelver.widgets.format import clip, human_size, relative_time
-from shelver.widgets.inbox_confirm import ConfirmDialog
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 
@@ -111,13 +113,7 @@ class InboxScreen(ShelverScreen):
         ("fetch", "Fetch", 10),
     )
 
-    DEFAULT_CSS = """
-    InboxScreen #inbox-filter-row { height: 1; padding: 0 1; }
-    InboxScreen #inbox-filter-label { width: auto; text-style: bold; }
-    InboxScreen #inbox-filter { width: 1fr; }
-    InboxScreen #inbox-detail { height: 1; padding: 0 1; color: $text-muted; }
-    InboxScreen.-empty #inbox-detail { display: none; }
-    """
+    CSS_PATH = stylesheet(__file__, "inbox.tcss")
 
     def __init__(self) -> None:
         super().__init__()
@@ -273,7 +269,9 @@ class InboxScreen(ShelverScreen):
     # Import ------------------------------------------------------------------------------
 
     def action_import_books(self) -> None:
-        def imported(report: ImportReport | None) -> None:
+        def imported(report: ImportReport | CalibreImportReport | None) -> None:
+            if isinstance(report, CalibreImportReport) and report.count("imported"):
+                self.notify(f"{report.count('imported')} book(s) from Calibre are in the Library")
             if report is not None:
                 self.reload()
 

@@ -37,12 +37,13 @@ from shelver.data.library_models import (
 )
 from shelver.data.library_window import LibraryWindow
 from shelver.screens.base import ShelverScreen
+from shelver.screens.dialogs.library_edit import EditDialog
+from shelver.screens.dialogs.library_filters import FilterDialog, TagsDialog
+from shelver.screens.styles import stylesheet
 from shelver.widgets.book_table import BookTable, Column
 from shelver.widgets.format import fraction_bar
 from shelver.widgets.library_chips import FilterChip, FilterChips
 from shelver.widgets.library_detail import LibraryDetail
-from shelver.widgets.library_dialogs import FilterDialog, TagsDialog
-from shelver.widgets.library_edit import EditDialog
 
 DETAIL_DELAY = 0.12
 """Seconds the cursor rests on a book before its detail is fetched."""
@@ -122,32 +123,7 @@ class LibraryScreen(ShelverScreen):
         Binding("d", "toggle_detail", "Detail", id="library.detail"),
     ]
 
-    DEFAULT_CSS = """
-    LibraryScreen #library-search {
-        height: 1;
-        border: none;
-        padding: 0 1;
-        background: $boost;
-    }
-    LibraryScreen #library-search:focus { background: $accent 30%; }
-    LibraryScreen #library-body { height: 1fr; layout: vertical; }
-    LibraryScreen #library-detail {
-        height: 8;
-        border-top: solid $primary;
-        scrollbar-size-vertical: 1;
-    }
-    LibraryScreen.-wide #library-body { layout: horizontal; }
-    LibraryScreen.-wide #library-table { width: 1fr; }
-    LibraryScreen.-wide #library-detail {
-        width: 48;
-        height: 1fr;
-        border-top: none;
-        border-left: solid $primary;
-    }
-    LibraryScreen.-no-detail #library-detail { display: none; }
-    LibraryScreen.-empty #library-body { display: none; }
-    LibraryScreen.-empty #library-search { display: none; }
-    """
+    CSS_PATH = stylesheet(__file__, "library.tcss")
 
     def __init__(self) -> None:
         super().__init__()

@@ -40,12 +40,9 @@ from shelver.data.reading import (
     ProgressNotice,
 )
 from shelver.screens.base import ShelverScreen
-from shelver.widgets.format import clip, relative_time
-from shelver.widgets.progress_hardcover import SyncReport, run_sync
-from shelver.widgets.progress_history import HistoryChart, SessionsTable
-from shelver.widgets.progress_link import LinkBookDialog
-from shelver.widgets.progress_strip import ProgressStrip
-from shelver.widgets.progress_view import (
+from shelver.screens.dialogs.progress_link import LinkBookDialog
+from shelver.screens.progress_hardcover import SyncReport, run_sync
+from shelver.screens.progress_view import (
     COLUMNS,
     ProgressFilters,
     arrange,
@@ -54,6 +51,10 @@ from shelver.widgets.progress_view import (
     row_cells,
     row_key,
 )
+from shelver.screens.styles import stylesheet
+from shelver.widgets.format import clip, relative_time
+from shelver.widgets.progress_history import HistoryChart, SessionsTable
+from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000
@@ -113,18 +114,7 @@ class ProgressScreen(ShelverScreen):
         Binding("h", "hardcover", "Hardcover", id="progress.hardcover"),
         Binding("g", "sync_log", "Sync log", show=False, id="progress.synclog"),
     ]
-    DEFAULT_CSS = """
-    ProgressScreen #progress-filter-row { height: 1; padding: 0 1; }
-    ProgressScreen #progress-filter-label { width: auto; text-style: bold; }
-    ProgressScreen #progress-filter { width: 1fr; height: 1; border: none; padding: 0; }
-    ProgressScreen #progress-table { height: 1fr; }
-    ProgressScreen #progress-detail-title { background: $boost; }
-    ProgressScreen #progress-detail { height: 8; }
-    ProgressScreen.-empty #progress-detail,
-    ProgressScreen.-empty #progress-detail-title { display: none; }
-    ProgressScreen #empty { text-align: left; }
-    ProgressScreen.-no-progress #progress-chips { display: none; }
-    """
+    CSS_PATH = stylesheet(__file__, "progress.tcss")
 
     def __init__(self) -> None:
         super().__init__()

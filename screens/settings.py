@@ -23,6 +23,7 @@ from shelver.data.migrations import status as migration_status
 from shelver.data.models import ServiceCredential
 from shelver.data.overview import DatabaseCounts, redact_dsn
 from shelver.screens.base import ShelverScreen
+from shelver.screens.styles import stylesheet
 from shelver.widgets.format import relative_time
 
 
@@ -52,6 +53,7 @@ class SettingsScreen(ShelverScreen):
 
     MODE = "settings"
     TITLE = "Settings"
+    CSS_PATH = stylesheet(__file__, "settings.tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "hardcover", "Sync with Hardcover", id="settings.hardcover"),
     ]

@@ -18,9 +18,10 @@ from textual.worker import Worker
 
 from shelver.data import hardcover_sync
 from shelver.data.hardcover_sync import SyncLogLine
+from shelver.screens.progress_hardcover import SyncReport, outcome_text, run_sync
+from shelver.screens.styles import stylesheet
 from shelver.widgets.empty_state import EmptyState
 from shelver.widgets.format import clip, relative_time
-from shelver.widgets.progress_hardcover import SyncReport, outcome_text, run_sync
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 
@@ -73,11 +74,7 @@ class SyncLogScreen(Screen[None]):
         Binding("escape", "back", "Back", id="synclog.back"),
         Binding("h", "hardcover", "Sync now", id="synclog.sync"),
     ]
-    DEFAULT_CSS = """
-    SyncLogScreen #synclog-table { height: 1fr; }
-    SyncLogScreen #synclog-detail { height: 2; padding: 0 1; background: $boost; }
-    SyncLogScreen.-empty #synclog-table, SyncLogScreen.-empty #synclog-detail { display: none; }
-    """
+    CSS_PATH = stylesheet(__file__, "sync_log.tcss")
 
     def __init__(self, *, sync_now: bool = False) -> None:
         super().__init__()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,6 +27,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def device_client(**options) -> httpx.AsyncClient:
+    """An HTTP client on a loopback address of its own (127.x.y.z), like one more device on
+    the network: the server's per-address limits see each test's client as a different one."""
+    a, b, c = random.randrange(1, 255), random.randrange(0, 256), random.randrange(1, 255)
+    transport = httpx.AsyncHTTPTransport(local_address=f"127.{a}.{b}.{c}")
+    return httpx.AsyncClient(transport=transport, timeout=options.pop("timeout", 30), **options)
+
+
+async def insert_login(db, username: str, key: str) -> None:
+    """A KoSync login straight into the database (for in-process servers)."""
+    from shelver.data.passwords import hash_secret
+
+    await db.execute(
+        "INSERT INTO service_credentials (service, username, password_hash) "
+        "VALUES ('kosync', $1, $2)",
+        username,
+        hash_secret(key),
+    )
 
 
 def md5_hex(text: str) -> str:

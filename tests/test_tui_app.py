@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Input
 from shelver.app.demo import seed_demo_library
 from shelver.data.db import Database
 from shelver.data.home import Home
-from shelver.screens.error_dialog import ErrorDialog
+from shelver.screens.dialogs.error import ErrorDialog
 from shelver.widgets.book_table import BookTable
 from shelver.widgets.mode_bar import MODE_TABS
 from tests.tui_support import SIZE, make_app, screen_text, settle

@@ -89,7 +89,7 @@ def test_failures_are_described_for_people() -> None:
     import asyncpg
 
     from shelver.data.db import DatabaseUnavailable
-    from shelver.screens.error_dialog import describe_failure
+    from shelver.screens.dialogs.error import describe_failure
 
     assert describe_failure(DatabaseUnavailable("no server")).title == "Cannot open the database"
     undefined = asyncpg.UndefinedTableError('relation "books" does not exist')

@@ -17,9 +17,9 @@ from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.importing import import_paths
 from shelver.data.settings import ProviderSettings, Settings
+from shelver.screens.dialogs.confirm import ConfirmDialog
 from shelver.screens.dialogs.inbox_import import ImportDialog
 from shelver.screens.inbox import InboxScreen
-from shelver.widgets.inbox_confirm import ConfirmDialog
 from shelver.widgets.path_input import PathInput
 from tests import import_support as gen
 from tests.tui_support import SIZE, make_app, plain, screen_text, settle

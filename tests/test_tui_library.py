@@ -12,12 +12,12 @@ from textual.widgets import Input
 from shelver.data import books, library
 from shelver.data.db import Database
 from shelver.data.home import Home
+from shelver.screens.dialogs.library_edit import EditDialog
+from shelver.screens.dialogs.library_filters import FilterDialog, TagsDialog
 from shelver.screens.library import LibraryScreen
 from shelver.widgets.book_table import BookTable
 from shelver.widgets.library_chips import FilterChip, FilterChips
 from shelver.widgets.library_detail import LibraryDetail
-from shelver.widgets.library_dialogs import FilterDialog, TagsDialog
-from shelver.widgets.library_edit import EditDialog
 from tests.library_support import add_book
 from tests.tui_support import SIZE, make_app, screen_text, settle
 

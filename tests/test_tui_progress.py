@@ -21,12 +21,12 @@ from shelver.data.kosync import ProgressUpdate
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.reading import ReadingState
 from shelver.data.settings import ProviderSettings, Settings
+from shelver.screens.dialogs.progress_link import LinkBookDialog
 from shelver.screens.progress import ProgressScreen
+from shelver.screens.progress_view import ProgressFilters, ProgressSort
 from shelver.screens.sync_log import SyncLogScreen
 from shelver.widgets.progress_history import HistoryChart, SessionsTable
-from shelver.widgets.progress_link import LinkBookDialog
 from shelver.widgets.progress_strip import ProgressStrip
-from shelver.widgets.progress_view import ProgressFilters, ProgressSort
 from tests.test_hardcover_sync import TOKEN, URL, FakeHardcover
 from tests.tui_support import SIZE, screen_text, settle
 

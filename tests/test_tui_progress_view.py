@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shelver.data.reading import CurrentPosition, ReadingSession, ReadingState
-from shelver.widgets.progress_hardcover import summarize
-from shelver.widgets.progress_history import duration_text
-from shelver.widgets.progress_view import (
+from shelver.screens.progress_hardcover import summarize
+from shelver.screens.progress_view import (
     ProgressFilters,
     ProgressSort,
     arrange,
@@ -17,6 +16,7 @@ from shelver.widgets.progress_view import (
     chips,
     row_cells,
 )
+from shelver.widgets.progress_history import duration_text
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -8,12 +8,14 @@ import traceback
 from collections.abc import Sequence
 
 from shelver.app.cli import (
+    commands_calibre,
     commands_credentials,
     commands_db,
     commands_fetch,
     commands_import,
     commands_search,
     commands_serve,
+    commands_stats,
     commands_sync,
     commands_tui,
 )
@@ -34,9 +36,11 @@ from shelver.data.settings import ConfigError
 # Each module adds its sub-commands; the order is the order of `shelver --help`.
 COMMAND_MODULES = (
     commands_import,
+    commands_calibre,
     commands_fetch,
     commands_search,
     commands_serve,
+    commands_stats,
     commands_sync,
     commands_credentials,
     commands_db,

@@ -21,7 +21,7 @@ from textual.widgets import Input, Label, Static, TextArea
 
 from shelver.data.library_models import BookEdit
 from shelver.data.models import Book
-from shelver.widgets.library_dialogs import LibraryDialog
+from shelver.screens.dialogs.library_filters import LibraryDialog
 
 EDIT_FIELDS: dict[str, str] = {
     "title": "Title",
@@ -90,15 +90,6 @@ def parse_form(book: Book, texts: dict[str, str]) -> tuple[BookEdit | None, dict
 class EditDialog(LibraryDialog):
     """The form; closes with a ``BookEdit`` (possibly with no changes) or None on escape."""
 
-    DEFAULT_CSS = """
-    EditDialog > Vertical { width: 90; }
-    EditDialog .edit-row { height: 1; }
-    EditDialog .edit-row Label { width: 11; }
-    EditDialog .edit-row Input { width: 1fr; }
-    EditDialog .edit-error { color: $error; height: auto; padding-left: 11; display: none; }
-    EditDialog .edit-error.-shown { display: block; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Save")]
 
     def __init__(self, book: Book) -> None:
@@ -106,7 +97,7 @@ class EditDialog(LibraryDialog):
         self.book = book
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes="dialog-frame"):
             title = self.book.title or "(untitled)"
             yield Static(Text(f"Edit “{title}”", "bold"), classes="dialog-title")
             for name, label in EDIT_FIELDS.items():

@@ -7,11 +7,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from shelver.screens.dialogs.base import Dialog
 
-class ConfirmDialog(ModalScreen[bool]):
+
+class ConfirmDialog(Dialog[bool]):
     """Dismisses with True for yes (y, or the yes button) and False for no (n, esc)."""
 
     AUTO_FOCUS = "#confirm-no"
@@ -20,16 +21,6 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("n,escape,q", "answer(False)", "No", id="confirm.no"),
         Binding("left,right", "switch", "Switch", show=False),
     ]
-    DEFAULT_CSS = """
-    ConfirmDialog { align: center middle; background: $background 60%; }
-    #confirm-box {
-        width: 64; max-width: 100%; height: auto;
-        padding: 1 2; border: thick $warning; background: $surface;
-    }
-    #confirm-title { text-style: bold; margin-bottom: 1; }
-    #confirm-buttons { height: auto; margin-top: 1; align-horizontal: right; }
-    #confirm-buttons Button { margin-left: 1; min-width: 10; }
-    """
 
     def __init__(self, title: str, message: str, *, yes: str = "Yes", no: str = "Cancel") -> None:
         super().__init__()
@@ -39,10 +30,10 @@ class ConfirmDialog(ModalScreen[bool]):
         self.no = no
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label(self.title_text, id="confirm-title")
+        with Vertical(id="confirm-box", classes="dialog-frame"):
+            yield Label(self.title_text, id="confirm-title", classes="dialog-title")
             yield Static(self.message, id="confirm-message", markup=False)
-            with Horizontal(id="confirm-buttons"):
+            with Horizontal(id="confirm-buttons", classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", id="confirm-yes", variant="warning")
                 yield Button(f"{self.no} (n)", id="confirm-no")
 

@@ -11,11 +11,11 @@ import asyncpg
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from shelver.data.db import DatabaseUnavailable, describe_connection_error
 from shelver.data.migrations import MigrationError
+from shelver.screens.dialogs.base import Dialog
 
 DialogChoice = Literal["retry", "quit", "close"]
 
@@ -57,7 +57,7 @@ def describe_failure(error: BaseException) -> Failure:
     )
 
 
-class ErrorDialog(ModalScreen[DialogChoice]):
+class ErrorDialog(Dialog[DialogChoice]):
     """Shows a `Failure`; dismisses with "retry", "quit" or "close"."""
 
     AUTO_FOCUS = "#retry"
@@ -72,11 +72,11 @@ class ErrorDialog(ModalScreen[DialogChoice]):
         self.failure = failure
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="error-box"):
-            yield Static(self.failure.title, id="error-title")
+        with Vertical(id="error-box", classes="dialog-frame"):
+            yield Static(self.failure.title, id="error-title", classes="dialog-title")
             yield Static(self.failure.message, id="error-message", markup=False)
-            yield Static(self.failure.hint, id="error-hint", markup=False)
-            with Horizontal(id="error-buttons"):
+            yield Static(self.failure.hint, id="error-hint", markup=False, classes="dialog-hint")
+            with Horizontal(id="error-buttons", classes="dialog-buttons"):
                 yield Button("Retry", id="retry", variant="primary")
                 yield Button("Close", id="close")
                 yield Button("Quit", id="quit", variant="error")

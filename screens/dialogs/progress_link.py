@@ -9,7 +9,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
@@ -17,6 +16,7 @@ from textual.worker import Worker
 from shelver.data import library
 from shelver.data.db import Database
 from shelver.data.library_models import LibraryRow
+from shelver.screens.dialogs.base import Dialog
 from shelver.widgets.format import clip
 
 RESULTS = 20
@@ -28,7 +28,7 @@ def _option(row: LibraryRow) -> Option:
     return Option(f"{title}  [dim]{author}[/dim]" if author else title, id=str(row.id))
 
 
-class LinkBookDialog(ModalScreen[UUID | None]):
+class LinkBookDialog(Dialog[UUID | None]):
     """Dismisses with the chosen book's id, or None (esc). Arrows move through the results
     while the cursor stays in the search field; enter picks the highlighted book."""
 
@@ -38,19 +38,6 @@ class LinkBookDialog(ModalScreen[UUID | None]):
         Binding("down", "move(1)", "Next", show=False),
         Binding("up", "move(-1)", "Previous", show=False),
     ]
-    DEFAULT_CSS = """
-    LinkBookDialog { align: center middle; background: $background 60%; }
-    #link-box {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
-        padding: 0 1; border: thick $primary; background: $surface;
-    }
-    #link-title { text-style: bold; }
-    #link-document { color: $text-muted; }
-    #link-results { height: 10; border: none; }
-    /* The cursor stays in the search field: show the pick even while the list is unfocused. */
-    #link-results > .option-list--option-highlighted { background: $accent 40%; }
-    #link-hint { color: $text-muted; }
-    """
 
     def __init__(self, database: Database, document: str, current: str | None = None) -> None:
         super().__init__()
@@ -60,13 +47,15 @@ class LinkBookDialog(ModalScreen[UUID | None]):
         self._typed = ""
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="link-box"):
-            yield Label("Link to a book", id="link-title")
+        with Vertical(id="link-box", classes="dialog-frame"):
+            yield Label("Link to a book", id="link-title", classes="dialog-title")
             where = f"now: {clip(self.current, 50)}" if self.current else "not linked"
             yield Static(f"document {self.document} · {where}", id="link-document", markup=False)
             yield Input(placeholder="type a title or an author", id="link-search")
             yield OptionList(id="link-results")
-            yield Static("↑↓ choose · enter link · esc cancel", id="link-hint")
+            yield Static(
+                "↑↓ choose · enter link · esc cancel", id="link-hint", classes="dialog-hint"
+            )
 
     def on_mount(self) -> None:
         field = self.query_one("#link-search", Input)
@@ -114,9 +103,6 @@ class LinkBookDialog(ModalScreen[UUID | None]):
     @on(OptionList.OptionSelected, "#link-results")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(UUID(event.option.id))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # Worker.StateChanged does not bubble: a failed search goes to the app's error dialog.

@@ -15,51 +15,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
 from shelver.data.library_models import LibraryFilters, ReadingState
 from shelver.data.validation import clean_terms
+from shelver.screens.dialogs.base import Dialog
 from shelver.widgets.library_chips import FILTER_LABELS
 
-DIALOG_CSS = """
-LibraryDialog {
-    align: center middle;
-    background: $background 60%;
-}
-LibraryDialog > Vertical {
-    width: 72;
-    max-width: 100%;
-    height: auto;
-    max-height: 100%;
-    padding: 0 1;
-    border: thick $primary;
-    background: $surface;
-    overflow-y: auto;
-}
-LibraryDialog .dialog-title { text-style: bold; }
-LibraryDialog .dialog-hint { color: $text-muted; }
-LibraryDialog .dialog-error { color: $error; height: auto; }
-LibraryDialog Label { color: $text-muted; }
-LibraryDialog Input { border: none; height: 1; padding: 0 1; background: $boost; }
-LibraryDialog Input:focus { border: none; background: $accent 30%; }
-LibraryDialog TextArea { height: 5; border: none; background: $boost; }
-LibraryDialog TextArea:focus { border: none; background: $accent 30%; }
-"""
 
+class LibraryDialog(Dialog[object]):
+    """A form: enter or ctrl+s applies, escape closes without an answer."""
 
-class LibraryDialog(ModalScreen[object]):
-    """Shared look; escape closes without an answer."""
-
-    DEFAULT_CSS = DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Apply"),
-    ]
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "save", "Apply")]
 
     def action_save(self) -> None:
         """Check the inputs and close with the answer (subclasses)."""
@@ -89,7 +57,7 @@ class FilterDialog(LibraryDialog):
 
     def compose(self) -> ComposeResult:
         values = self.filters.model_dump()
-        with Vertical():
+        with Vertical(classes="dialog-frame"):
             yield Static("Filter the library", classes="dialog-title")
             for field, label in FILTER_LABELS.items():
                 value = values[field]
@@ -138,7 +106,7 @@ class TagsDialog(LibraryDialog):
         self.count = count
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes="dialog-frame"):
             books = "1 book" if self.count == 1 else f"{self.count:,} books"
             yield Static(f"Tags of {books}", classes="dialog-title")
             yield Label("Add (comma-separated)")
