@@ -85,10 +85,8 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
     finally:
         if throwaway:
             if context.target.cluster is not None:
-                context.target.cluster.stop()
+                context.target.cluster.drop()  # stops it and deletes its data
             shutil.rmtree(context.home.data_dir, ignore_errors=True)
-            if context.target.cluster is not None and context.target.cluster.running_as_root:
-                shutil.rmtree(context.target.cluster.root, ignore_errors=True)
     return EXIT_OK
 
 
