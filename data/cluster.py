@@ -25,6 +25,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -478,6 +479,18 @@ class EmbeddedCluster:
         )
         if result.returncode != 0 and "already exists" not in result.stderr:
             raise ClusterError(f"cannot create database: {result.stderr.strip()}")
+
+    def stop_now(self, timeout: float = 0.3) -> None:
+        """Immediate shutdown (SIGQUIT to the postmaster), waiting at most ``timeout`` seconds:
+        for a throwaway cluster when the process must end at once (its terminal went away)."""
+        pid = self.server_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while _is_postgres_process(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def stop(self, timeout: float = 60) -> bool:
         """Stop the server and wait until it is down. Returns False when it was not running."""
