@@ -23,7 +23,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from shelver.app import opds
 from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
+from shelver.app.opds import OpdsOptions
 from shelver.app.webdav import add_webdav
 from shelver.data import kosync
 from shelver.data.db import Database
@@ -173,7 +175,10 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         raise
     except Exception as exc:  # a database failure: the reference server's "internal" answer
         log.error("%s %s failed: %s", request.method, _logged_path(request), type(exc).__name__)
-        response = _error(kosync.ERROR_INTERNAL)
+        if request.path.startswith(PLAIN_HTTP_PREFIXES):
+            response = web.Response(status=503, text="The library is not available right now\n")
+        else:
+            response = _error(kosync.ERROR_INTERNAL)
     access_log.info(
         '%s "%s %s" %d %.1fms user=%s',
         request.remote or "-",
@@ -192,6 +197,7 @@ def create_app(
     *,
     allow_registration: bool = False,
     verifier: KeyVerifier | None = None,
+    opds_options: OpdsOptions | None = None,
     guard: LoginGuard | None = None,
     dav_dir: Path | None = None,
 ) -> web.Application:
@@ -208,6 +214,7 @@ def create_app(
     app.router.add_put("/syncs/progress", update_progress)
     app.router.add_get("/syncs/progress/{document}", get_progress)
     app.router.add_get("/healthcheck", healthcheck)
+    opds.setup(app, pool, opds_options)
     if dav_dir is not None:
         add_webdav(app, dav_dir, pool)
     return app
@@ -222,6 +229,7 @@ class ServeOptions:
     port: int = 8765
     allow_registration: bool = False
     watch_inbox: bool = True
+    trust_proxy: bool = False
 
 
 def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
@@ -300,6 +308,9 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
         database.pool,
         writer,
         allow_registration=options.allow_registration,
+        opds_options=OpdsOptions(
+            trust_proxy=options.trust_proxy, cache_dir=home.data_dir / "cache" / "covers"
+        ),
         dav_dir=home.data_dir / "dav",
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
@@ -315,7 +326,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             ) from None
         port = _bound_port(site, options.port)
         log.info(
-            "KoSync and WebDAV (/dav/) server listening on http://%s:%d (registration %s)",
+            "KoSync, OPDS (/opds) and WebDAV (/dav/) listening on http://%s:%d (registration %s)",
             options.host,
             port,
             "allowed" if options.allow_registration else "disabled",

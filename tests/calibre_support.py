@@ -4,9 +4,12 @@ calibredb is slow (about half a second a call), so a library is built once and c
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,13 @@ SKIP_REASON = (
 )
 # calibredb refuses to run beside a running calibre GUI and wants a writable config folder.
 _ENV = {**os.environ, "CALIBRE_CONFIG_DIRECTORY": "", "QT_QPA_PLATFORM": "offscreen"}
+# calibre allows one program per user at a time (a lock file): wait for another one to finish.
+BUSY = "Another calibre program"
+BUSY_WAIT = 240.0
+
+
+class CalibreBusy(RuntimeError):
+    """Another calibre program held calibre's per-user lock for too long."""
 
 
 def calibredb(library: Path, *args: str) -> str:
@@ -26,14 +36,21 @@ def calibredb(library: Path, *args: str) -> str:
     assert CALIBREDB, SKIP_REASON
     env = dict(_ENV)
     env["CALIBRE_CONFIG_DIRECTORY"] = str(library.parent / ".calibre-config")
-    done = subprocess.run(
-        [CALIBREDB, "--with-library", str(library), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    deadline = time.monotonic() + BUSY_WAIT
+    while True:
+        done = subprocess.run(
+            [CALIBREDB, "--with-library", str(library), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode == 0 or BUSY not in done.stderr:
+            break
+        if time.monotonic() > deadline:
+            raise CalibreBusy("another calibre program kept calibre's per-user lock")
+        time.sleep(0.5)
     if done.returncode != 0:
         raise RuntimeError(f"calibredb {' '.join(args[:2])} failed: {done.stderr[-2000:]}")
     return done.stdout
@@ -121,6 +138,23 @@ def build_sample_library(folder: Path) -> SampleLibrary:
         "--field", "languages:fra",
     )  # fmt: skip
     return SampleLibrary(folder, ring, tokyo, fb2_id, empty)
+
+
+def shared_sample_library(shared: Path) -> SampleLibrary:
+    """The sample library under ``shared``, built by whichever test process comes first.
+
+    Parallel test workers share it (a file lock orders them), so calibredb runs once a session.
+    """
+    shared.mkdir(parents=True, exist_ok=True)
+    with (shared / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = shared / "sample.pickle"
+        if built.exists():
+            return pickle.loads(built.read_bytes())
+        shutil.rmtree(shared / "Calibre Library", ignore_errors=True)
+        sample = build_sample_library(shared / "Calibre Library")
+        built.write_bytes(pickle.dumps(sample))
+        return sample
 
 
 def copy_library(sample: SampleLibrary, target: Path) -> SampleLibrary:

@@ -28,11 +28,12 @@ from shelver.data.settings import Settings
 from tests.calibre_support import (
     CALIBREDB,
     SKIP_REASON,
+    CalibreBusy,
     SampleLibrary,
-    build_sample_library,
     calibredb,
     copy_library,
     library_state,
+    shared_sample_library,
 )
 
 pytestmark = pytest.mark.skipif(CALIBREDB is None, reason=SKIP_REASON)
@@ -41,7 +42,13 @@ pytestmark = pytest.mark.skipif(CALIBREDB is None, reason=SKIP_REASON)
 @pytest.fixture(scope="session")
 def sample_library(tmp_path_factory: pytest.TempPathFactory) -> SampleLibrary:
     """Built once per session with calibredb (slow); tests that change it take a copy."""
-    return build_sample_library(tmp_path_factory.mktemp("calibre") / "Calibre Library")
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the session's workers
+    try:
+        return shared_sample_library(base / "calibre-sample")
+    except CalibreBusy as busy:
+        pytest.skip(f"calibredb could not run: {busy}")
 
 
 @pytest.fixture

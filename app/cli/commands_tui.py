@@ -58,7 +58,8 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
         with removing:
             cluster = context.target.cluster
             if cluster is not None:
-                # Its data is thrown away: an immediate stop, no checkpoint to wait for.
+                # Its data is thrown away: an immediate stop, no checkpoint to wait for, and
+                # no EmbeddedCluster.drop(), whose careful removal takes seconds on a busy disk.
                 cluster.stop_now(timeout=10)
             _discard(context.home.data_dir)
             if cluster is not None and cluster.running_as_root:

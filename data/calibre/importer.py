@@ -50,7 +50,13 @@ from shelver.data.calibre.reader import (
     CalibreLibraryError,
     read_library,
 )
-from shelver.data.calibre.report import BookResult, CalibreImportReport, NotKept, Problem
+from shelver.data.calibre.report import (
+    BookResult,
+    CalibreImportReport,
+    NotKept,
+    Outcome,
+    Problem,
+)
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing.covers import save_cover
@@ -68,12 +74,13 @@ from shelver.data.settings import Settings
 
 Progress = Callable[[int, int, str], None]
 WORKERS = 2
-WINDOW = 8  # books prepared ahead of the one being recorded
+WINDOW = 32  # books prepared ahead of the one being recorded
+BATCH = 32  # books written per transaction, at most (only those already prepared)
 
 
 @dataclass
 class _Run:
-    database: Database
+    conn: asyncpg.Connection  # one connection for the whole run: no pool round trips per book
     home: Home
     settings: Settings
     library: CalibreLibrary
@@ -82,8 +89,8 @@ class _Run:
     root: Path
     report: CalibreImportReport
     known_books: dict[str, UUID] = field(default_factory=dict)
-    # Checksums a dry run has "taken" (nothing is committed, so the database cannot say).
-    dry_checksums: dict[str, UUID] = field(default_factory=dict)
+    # Checksums given to a book by this run but not yet committed (a batch, or a dry run).
+    pending: dict[str, UUID] = field(default_factory=dict)
 
 
 async def import_calibre(
@@ -116,9 +123,19 @@ async def import_calibre(
     )
     report.not_kept = not_kept(library)
     report.totals.books = len(library.books)
-    run = _Run(database, home, settings, library, placement, dry_run, root, report)
+    async with database.pool.acquire() as conn:
+        run = _Run(conn, home, settings, library, placement, dry_run, root, report)
+        await _import_books(run, folder_path, progress, workers)
+    report.totals.seconds = time.perf_counter() - started
+    return report
+
+
+async def _import_books(
+    run: _Run, folder_path: Path, progress: Progress | None, workers: int
+) -> None:
+    library, placement = run.library, run.placement
     staging = await asyncio.to_thread(_prepare_folders, run)
-    rows = await database.pool.fetch(query("calibre_known_books"), [b.uuid for b in library.books])
+    rows = await run.conn.fetch(query("calibre_known_books"), [b.uuid for b in library.books])
     run.known_books = {r["calibre_uuid"]: r["book_id"] for r in rows}
     total = len(library.books)
     if progress:
@@ -138,15 +155,20 @@ async def import_calibre(
         done = 0
         try:
             while pending:
-                prepared = await asyncio.wrap_future(pending.popleft())
+                batch = [await asyncio.wrap_future(pending.popleft())]
+                while pending and pending[0].done() and len(batch) < BATCH:
+                    batch.append(pending.popleft().result())
                 top_up()
                 try:
-                    await _settle(run, prepared)
+                    for prepared in batch:
+                        run.report.skipped_files.extend(_problems(prepared))
+                    await _settle_batch(run, batch)
                 finally:
-                    prepared.discard_staged()
-                done += 1
+                    for prepared in batch:
+                        prepared.discard_staged()
+                done += len(batch)
                 if progress:
-                    progress(done, total, prepared.book.title)
+                    progress(done, total, batch[-1].book.title)
         finally:
             for job in pending:
                 job.cancel()
@@ -160,8 +182,6 @@ async def import_calibre(
     if staging is not None:
         with contextlib.suppress(OSError):
             staging.rmdir()  # only when empty: another run may be using it
-    report.totals.seconds = time.perf_counter() - started
-    return report
 
 
 def not_kept(library: CalibreLibrary) -> list[NotKept]:
@@ -217,45 +237,87 @@ def _prepare_folders(run: _Run) -> Path | None:
     return staging
 
 
-# --- one book -----------------------------------------------------------------------------
+# --- books, a batch per transaction -----------------------------------------------------
 
 
-async def _settle(run: _Run, prepared: PreparedBook) -> None:
+@dataclass
+class _Plan:
+    """What one Calibre book needs, decided (and its files placed) before the write."""
+
+    prepared: PreparedBook
+    mapped: MappedBook
+    book_id: UUID
+    new_book: bool
+    outcome: Outcome
+    new_files: list[PreparedFile]
+    duplicates: list[Problem]
+    placed: list[tuple[PreparedFile, Path, bool]] = field(default_factory=list)
+    cover: str | None = None
+
+
+_BOOK_ERRORS = (OSError, OrganizeError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError)
+
+
+async def _settle_batch(run: _Run, batch: list[PreparedBook]) -> None:
+    """Plan every book, then write them all in one transaction (one commit, one fsync).
+
+    When the transaction fails, everything it placed is taken back and the books are retried
+    one by one, so one bad book fails alone and the others still come over.
+    """
+    plans: list[_Plan] = []
+    checksums = [f.digest.checksum for prepared in batch for f in prepared.files]
+    rows = await run.conn.fetch(query("calibre_known_checksums"), checksums)
+    known = {r["checksum"]: r["book_id"] for r in rows}
+    for prepared in batch:
+        try:
+            plans.append(await _plan(run, prepared, known))
+        except _BOOK_ERRORS as exc:
+            _fail(run, prepared, exc)
+    if plans and not run.dry_run:
+        try:
+            async with run.conn.transaction():
+                await _write(run, plans)
+        except BaseException as exc:
+            for plan in plans:
+                _forget(run, plan)
+            if not isinstance(exc, _BOOK_ERRORS):
+                raise
+            if len(plans) == 1:
+                _fail(run, plans[0].prepared, exc)
+                return
+            for plan in plans:
+                await _settle_batch(run, [plan.prepared])
+            return
+    for plan in plans:
+        _record(run, plan)
+
+
+def _fail(run: _Run, prepared: PreparedBook, exc: BaseException) -> None:
     book = prepared.book
-    for problem in prepared.problems:
-        run.report.skipped_files.append(
-            Problem(calibre_id=book.id, title=book.title, path=problem.path, reason=problem.reason)
-        )
-    try:
-        mapped = map_book(book, run.library.custom_columns)
-        result = await _bring_over(run, prepared, mapped)
-    except (OSError, OrganizeError, asyncpg.PostgresError, ValueError) as exc:
-        run.report.failed_books.append(
-            Problem(calibre_id=book.id, title=book.title, reason=f"not imported: {_line(exc)}")
-        )
-        return
-    result.notes = prepared.notes + [f.note for f in prepared.files if f.note] + mapped.notes
-    run.report.books.append(result)
+    run.report.failed_books.append(
+        Problem(calibre_id=book.id, title=book.title, reason=f"not imported: {_line(exc)}")
+    )
 
 
-async def _bring_over(run: _Run, prepared: PreparedBook, mapped: MappedBook) -> BookResult:
+async def _plan(run: _Run, prepared: PreparedBook, known: dict[str, UUID]) -> _Plan:
+    """Decide what ``prepared`` needs; ``known`` holds the committed owners of its checksums."""
     book = prepared.book
-    pool = run.database.pool
+    mapped = map_book(book, run.library.custom_columns)
     checksums = [f.digest.checksum for f in prepared.files]
-    rows = await pool.fetch(query("calibre_known_checksums"), checksums)
-    owners: dict[str, UUID] = {r["checksum"]: r["book_id"] for r in rows}
-    owners.update({c: b for c, b in run.dry_checksums.items() if c in checksums})
+    owners = {c: known[c] for c in checksums if c in known}
+    owners.update({c: b for c, b in run.pending.items() if c in checksums})
     target = run.known_books.get(book.uuid) or next(
         (owners[c] for c in checksums if c in owners), None
     )
     new_files: list[PreparedFile] = []
+    duplicates: list[Problem] = []
     for prepared_file in prepared.files:
         checksum = prepared_file.digest.checksum
         owner = owners.get(checksum)
         if owner is None and checksum not in {f.digest.checksum for f in new_files}:
             new_files.append(prepared_file)
         elif owner is not None and owner != target:
-            run.report.skipped_files.append(
+            duplicates.append(
                 Problem(
                     calibre_id=book.id,
                     title=book.title,
@@ -263,50 +325,138 @@ async def _bring_over(run: _Run, prepared: PreparedBook, mapped: MappedBook) -> 
                     reason=f"the same bytes are already a file of another book ({owner})",
                 )
             )
+    outcome: Outcome
     if target is None:
         outcome = "imported"
     elif new_files:
         outcome = "files_added"
     else:
         outcome = "unchanged" if book.uuid in run.known_books else "matched"
-    book_id = target or uuid.uuid4()
+    plan = _Plan(
+        prepared=prepared,
+        mapped=mapped,
+        book_id=target or uuid.uuid4(),
+        new_book=target is None,
+        outcome=outcome,
+        new_files=new_files,
+        duplicates=duplicates,
+    )
+    for prepared_file in new_files:
+        run.pending[prepared_file.digest.checksum] = plan.book_id
     if run.dry_run:
-        for prepared_file in new_files:
-            run.dry_checksums[prepared_file.digest.checksum] = book_id
-        _count(run, new_files)
-        return BookResult(
+        return plan
+    try:
+        fields = mapped.fields
+        if target is not None:
+            existing = await books.get(run.conn, target)
+            fields = BookFields.model_validate(existing.model_dump()) if existing else fields
+        plan.placed = await _place(run, fields, new_files)
+        if plan.new_book:
+            plan.cover = await asyncio.to_thread(_save_cover, run.home, prepared.cover)
+    except BaseException:
+        _forget(run, plan)
+        raise
+    return plan
+
+
+async def _write(run: _Run, plans: list[_Plan]) -> None:
+    """Record a batch of planned books: a handful of statements, whatever its size."""
+    conn = run.conn
+    fresh = [plan for plan in plans if plan.new_book]
+    if fresh:
+        await conn.executemany(
+            query("calibre_insert_book"),
+            [
+                (
+                    plan.book_id,
+                    *plan.mapped.fields.sql_values(),
+                    plan.cover,
+                    plan.mapped.hardcover_book_id,
+                    plan.mapped.hardcover_edition_id,
+                    plan.mapped.created_at,
+                )
+                for plan in fresh
+            ],
+        )
+    extras = [(plan.book_id, e) for plan in fresh for e in plan.mapped.extras]
+    if extras:
+        await conn.execute(
+            query("calibre_insert_extras"),
+            SOURCE,
+            [book_id for book_id, _ in extras],
+            [e.name for _, e in extras],
+            [e.label for _, e in extras],
+            [e.datatype for _, e in extras],
+            [json.dumps(e.value, ensure_ascii=False) for _, e in extras],
+        )
+    rated = [(p.book_id, p.mapped.rating, SOURCE) for p in fresh if p.mapped.rating is not None]
+    if rated:
+        await conn.executemany(query("calibre_insert_rating"), rated)
+    files = [(plan.book_id, f, path) for plan in plans for f, path, _ in plan.placed]
+    if files:
+        in_place = run.placement is Placement.IN_PLACE
+        await conn.execute(
+            query("calibre_insert_files"),
+            [book_id for book_id, _, _ in files],
+            [f.format for _, f, _ in files],
+            [_printable(f.original_name) for _, f, _ in files],
+            [str(path) for _, _, path in files],
+            [f.digest.size for _, f, _ in files],
+            [f.digest.checksum for _, f, _ in files],
+            [f.digest.content_hash for _, f, _ in files],
+            f"calibre:{run.library.library_id or run.library.folder}" if in_place else None,
+        )
+    await conn.executemany(
+        query("calibre_record_book"),
+        [
+            (p.prepared.book.uuid, run.library.library_id, p.prepared.book.id, p.book_id)
+            for p in plans
+        ],
+    )
+
+
+def _forget(run: _Run, plan: _Plan) -> None:
+    """Undo a plan that was not written: the names it placed and the checksums it claimed."""
+    _unplace(run, plan.placed)
+    plan.placed = []
+    for prepared_file in plan.new_files:
+        if run.pending.get(prepared_file.digest.checksum) == plan.book_id:
+            del run.pending[prepared_file.digest.checksum]
+
+
+def _record(run: _Run, plan: _Plan) -> None:
+    prepared = plan.prepared
+    book = prepared.book
+    run.report.skipped_files.extend(plan.duplicates)
+    if run.dry_run:
+        added = plan.new_files
+        files = [str(f.source) for f in added]
+        book_id = None if plan.new_book else plan.book_id
+    else:
+        run.known_books[book.uuid] = plan.book_id
+        added = [f for f, _, _ in plan.placed]
+        files = [str(path) for _, path, _ in plan.placed]
+        book_id = plan.book_id
+    _count(run, added)
+    notes = prepared.notes + [f.note for f in prepared.files if f.note] + plan.mapped.notes
+    run.report.books.append(
+        BookResult(
             calibre_id=book.id,
             title=book.title,
-            outcome=outcome,
-            book_id=target,
-            files=[str(f.source) for f in new_files],
+            outcome=plan.outcome,
+            book_id=book_id,
+            files=files,
+            notes=notes,
         )
-    fields = mapped.fields
-    if target is not None:
-        existing = await books.get(pool, target)
-        fields = BookFields.model_validate(existing.model_dump()) if existing else fields
-    placed = await _place(run, fields, new_files)
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            if target is None:
-                cover = await asyncio.to_thread(_save_cover, run.home, prepared.cover)
-                await _insert_book(conn, book_id, mapped, cover)
-            await _insert_files(run, conn, book_id, placed)
-            await conn.execute(
-                query("calibre_record_book"), book.uuid, run.library.library_id, book.id, book_id
-            )
-    except BaseException:
-        _unplace(run, placed)
-        raise
-    run.known_books[book.uuid] = book_id
-    _count(run, [f for f, _, _ in placed])
-    return BookResult(
-        calibre_id=book.id,
-        title=book.title,
-        outcome=outcome,
-        book_id=book_id,
-        files=[str(path) for _, path, _ in placed],
     )
+
+
+def _problems(prepared: PreparedBook) -> list[Problem]:
+    book = prepared.book
+    return [
+        Problem(calibre_id=book.id, title=book.title, path=p.path, reason=p.reason)
+        for p in prepared.problems
+    ]
 
 
 def _count(run: _Run, added: list[PreparedFile]) -> None:
@@ -346,7 +496,7 @@ async def _claim(
     source = prepared_file.staged or prepared_file.source
     for counter in range(1, 10_000):
         candidate = wanted if counter == 1 else wanted.with_name(with_counter(wanted.name, counter))
-        if await run.database.pool.fetchval(query("organize_path_claimed"), str(candidate)):
+        if await run.conn.fetchval(query("organize_path_claimed"), str(candidate)):
             continue
         if os.path.lexists(candidate):
             # A copy a killed run placed but never recorded: take it over instead of a twin.
@@ -374,58 +524,6 @@ def _save_cover(home: Home, data: bytes | None) -> str | None:
         return None
     saved = save_cover(home.covers_dir, hashlib.sha256(data).hexdigest(), data)
     return str(saved) if saved else None
-
-
-async def _insert_book(
-    conn: asyncpg.Connection, book_id: UUID, mapped: MappedBook, cover: str | None
-) -> None:
-    await conn.execute(
-        query("calibre_insert_book"),
-        book_id,
-        *mapped.fields.sql_values(),
-        cover,
-        mapped.hardcover_book_id,
-        mapped.hardcover_edition_id,
-        mapped.created_at,
-    )
-    if mapped.extras:
-        await conn.execute(
-            query("calibre_insert_extras"),
-            book_id,
-            SOURCE,
-            [e.name for e in mapped.extras],
-            [e.label for e in mapped.extras],
-            [e.datatype for e in mapped.extras],
-            [json.dumps(e.value, ensure_ascii=False) for e in mapped.extras],
-        )
-    if mapped.rating is not None:
-        await conn.execute(query("calibre_insert_rating"), book_id, mapped.rating, SOURCE)
-
-
-async def _insert_files(
-    run: _Run,
-    conn: asyncpg.Connection,
-    book_id: UUID,
-    placed: list[tuple[PreparedFile, Path, bool]],
-) -> None:
-    if not placed:
-        return
-    rows = await conn.fetch(
-        query("calibre_insert_files"),
-        book_id,
-        [f.format for f, _, _ in placed],
-        [_printable(f.original_name) for f, _, _ in placed],
-        [str(path) for _, path, _ in placed],
-        [f.digest.size for f, _, _ in placed],
-        [f.digest.checksum for f, _, _ in placed],
-        [f.digest.content_hash for f, _, _ in placed],
-    )
-    if run.placement is Placement.IN_PLACE:
-        await conn.execute(
-            query("calibre_mark_in_place"),
-            [r["id"] for r in rows],
-            f"calibre:{run.library.library_id or run.library.folder}",
-        )
 
 
 def _printable(name: str) -> str:

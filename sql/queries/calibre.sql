@@ -15,22 +15,22 @@ VALUES ($1, 'organized', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
         now(), coalesce($17, now()));
 
 -- name: calibre_insert_files
-INSERT INTO book_files (book_id, format, original_name, storage_path, file_size, checksum,
-                        content_hash)
-SELECT $1, r.format, r.original_name, r.storage_path, r.file_size, r.checksum, r.content_hash
-FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
-     AS r(format, original_name, storage_path, file_size, checksum, content_hash)
-RETURNING id, storage_path;
-
--- name: calibre_mark_in_place
+-- Files of several books at once; with an origin ($9) they are also marked as used in place.
+WITH inserted AS (
+    INSERT INTO book_files (book_id, format, original_name, storage_path, file_size, checksum,
+                            content_hash)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                         $6::text[], $7::text[])
+    RETURNING id
+)
 INSERT INTO book_files_in_place (book_file_id, origin)
-SELECT unnest($1::uuid[]), $2
-ON CONFLICT DO NOTHING;
+SELECT id, $8 FROM inserted WHERE $8::text IS NOT NULL;
 
 -- name: calibre_insert_extras
 INSERT INTO book_extra_fields (book_id, source, name, label, datatype, value)
-SELECT $1, $2, r.name, r.label, r.datatype, r.value::jsonb
-FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS r(name, label, datatype, value)
+SELECT r.book_id, $1, r.name, r.label, r.datatype, r.value::jsonb
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+     AS r(book_id, name, label, datatype, value)
 ON CONFLICT (book_id, source, name) DO NOTHING;
 
 -- name: calibre_insert_rating
