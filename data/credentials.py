@@ -1,8 +1,9 @@
 """Logins and provider tokens in ``service_credentials`` (secrets never leave as plain text).
 
-Device logins (``kosync``, ``opds``, and ``web`` for the TUI in a browser) are stored as slow salted hashes. KOReader's KoSync client
-never sends the password itself but ``md5(password)``, so a ``kosync`` row holds the hash of that
-key; an ``opds`` row (HTTP Basic sends the password) holds the hash of the password. One person
+Device logins (``kosync``, ``opds``, and ``web`` for the TUI in a browser) are stored as slow
+salted hashes. KOReader's KoSync client never sends the password itself but ``md5(password)``,
+so a ``kosync`` row holds the hash of that key; an ``opds`` or ``web`` row (HTTP Basic sends the
+password) holds the hash of the password. One person
 may use one name and password for both: that is two rows, one per service.
 
 Provider tokens (``hardcover``, ``google_books``) must be sent again, so they are sealed with the
