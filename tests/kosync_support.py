@@ -13,12 +13,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
-from tests.conftest import TEMPLATE_DATABASE
+from tests.conftest import TEMPLATE_DATABASE, app_database, owner_clause
 
 KOREADER_ACCEPT = "application/vnd.koreader.v1+json"
 
@@ -53,20 +53,15 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def with_database(dsn: str, database: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
-
-
 async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> str:
     """A fresh database cloned from the migrated template (for module-wide servers)."""
     name = f"t_kosync_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_dsn)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        await admin.execute(f'CREATE DATABASE "{name}" {owner_clause()} TEMPLATE "{template}"')
     finally:
         await admin.close()
-    return with_database(server_dsn, name)
+    return app_database(server_dsn, name)
 
 
 async def drop_database(server_dsn: str, dsn: str) -> None:
