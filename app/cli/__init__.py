@@ -19,6 +19,7 @@ from shelver.app.cli import (
     commands_stats,
     commands_sync,
     commands_tui,
+    commands_web,
 )
 from shelver.app.cli.context import (
     EXIT_SOME_FAILED,
@@ -41,6 +42,7 @@ COMMAND_MODULES = (
     commands_fetch,
     commands_search,
     commands_serve,
+    commands_web,
     commands_stats,
     commands_sync,
     commands_credentials,
