@@ -15,15 +15,22 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
+from shelver.app import opds
+from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
+from shelver.app.opds import OpdsOptions
+from shelver.app.webdav import add_webdav
 from shelver.data import kosync
 from shelver.data.db import Database
+from shelver.data.device_auth import DeviceAuthenticator
 from shelver.data.home import Home
 from shelver.data.kosync import KoSyncError, ProgressWriter
+from shelver.data.login_guard import LoginGuard, LoginRefused
 from shelver.data.passwords import KeyVerifier
 from shelver.data.settings import Settings
 from shelver.data.watcher import watch_inbox
@@ -37,6 +44,9 @@ VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
 REGISTRATION_KEY = web.AppKey("allow_registration", bool)
 USER_KEY = web.RequestKey("user", str)
 """The authenticated (or just registered) user of a request, for its log line."""
+
+# Routes under these prefixes answer errors as plain HTTP, not as KoSync JSON bodies.
+PLAIN_HTTP_PREFIXES = ("/opds", "/dav")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -69,7 +79,10 @@ async def _authorize(request: web.Request) -> str:
     if not kosync.valid_username(username) or not kosync.valid_key(key):
         raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
     assert username is not None and key is not None
-    if not await request.app[VERIFIER_KEY].verify(username, key):
+    verifier = request.app[VERIFIER_KEY]
+    if not await request.app[GUARD_KEY].check(
+        client_address(request), username, lambda: verifier.verify(username, key)
+    ):
         raise KoSyncError(kosync.ERROR_UNAUTHORIZED)
     request[USER_KEY] = username
     return username
@@ -79,7 +92,11 @@ async def create_user(request: web.Request) -> web.Response:
     if not request.app[REGISTRATION_KEY]:
         raise KoSyncError(kosync.ERROR_REGISTRATION_DISABLED)
     username, key = kosync.parse_registration(await _read_body(request))
-    if not await kosync.create_user(request.app[POOL_KEY], username, key):
+    pool = request.app[POOL_KEY]
+    if await kosync.user_hash(pool, username) is not None:
+        raise KoSyncError(kosync.ERROR_USER_EXISTS)  # answered before counting or hashing
+    request.app[GUARD_KEY].admit_registration(client_address(request))
+    if not await kosync.create_user(pool, username, key):
         raise KoSyncError(kosync.ERROR_USER_EXISTS)
     request.app[VERIFIER_KEY].forget(username)
     request[USER_KEY] = username
@@ -110,10 +127,29 @@ async def healthcheck(request: web.Request) -> web.Response:
     return _json(200, {"state": "OK"})
 
 
+def _too_many(request: web.Request, refused: LoginRefused) -> web.Response:
+    """429 with Retry-After: in KoSync's shape, or plain text for the Basic-auth routes."""
+    message = str(refused).capitalize()
+    headers = {"Retry-After": str(refused.retry_after)}
+    if request.path.startswith(PLAIN_HTTP_PREFIXES):
+        return web.Response(status=429, text=message + "\n", headers=headers)
+    return web.json_response(
+        {"code": kosync.ERROR_UNAUTHORIZED, "message": message}, status=429, headers=headers
+    )
+
+
 def _logged_path(request: web.Request) -> str:
     """The path as sent (still percent-encoded, without the query): a ``%0A`` in it cannot
     start a forged log line, and nothing after ``?`` is written down."""
     return request.rel_url.raw_path
+
+
+def _logged_user(request: web.Request) -> str:
+    user = request.get(USER_KEY)
+    if user is None:
+        principal = request.get(PRINCIPAL_KEY)
+        user = principal.log_name if principal is not None else "-"
+    return user
 
 
 @web.middleware
@@ -124,13 +160,24 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         response = await handler(request)
     except KoSyncError as exc:
         response = _json(exc.status, exc.body())
-    except web.HTTPException as exc:  # 404, 405 from the router
-        response = _json(exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason})
+    except LoginRefused as refused:
+        response = _too_many(request, refused)
+    except web.HTTPException as exc:
+        if request.path.startswith(PLAIN_HTTP_PREFIXES):
+            # OPDS, WebDAV: plain HTTP answers that keep their headers (WWW-Authenticate).
+            response = web.Response(status=exc.status, text=exc.text, headers=exc.headers)
+        else:  # 404, 405 from the router, in KoSync's shape
+            response = _json(
+                exc.status, {"code": kosync.ERROR_INVALID_FIELDS, "message": exc.reason}
+            )
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a database failure: the reference server's "internal" answer
         log.error("%s %s failed: %s", request.method, _logged_path(request), type(exc).__name__)
-        response = _error(kosync.ERROR_INTERNAL)
+        if request.path.startswith(PLAIN_HTTP_PREFIXES):
+            response = web.Response(status=503, text="The library is not available right now\n")
+        else:
+            response = _error(kosync.ERROR_INTERNAL)
     access_log.info(
         '%s "%s %s" %d %.1fms user=%s',
         request.remote or "-",
@@ -138,7 +185,7 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         _logged_path(request),
         response.status,
         (time.perf_counter() - started) * 1000,
-        request.get(USER_KEY, "-"),
+        _logged_user(request),
     )
     return response
 
@@ -149,6 +196,9 @@ def create_app(
     *,
     allow_registration: bool = False,
     verifier: KeyVerifier | None = None,
+    opds_options: OpdsOptions | None = None,
+    guard: LoginGuard | None = None,
+    dav_dir: Path | None = None,
 ) -> web.Application:
     """The KoSync application over an open pool and a started writer."""
     app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
@@ -156,11 +206,16 @@ def create_app(
     app[WRITER_KEY] = writer
     app[REGISTRATION_KEY] = allow_registration
     app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
+    app[GUARD_KEY] = guard or LoginGuard()
+    app[AUTHENTICATOR_KEY] = DeviceAuthenticator(pool)
     app.router.add_post("/users/create", create_user)
     app.router.add_get("/users/auth", auth_user)
     app.router.add_put("/syncs/progress", update_progress)
     app.router.add_get("/syncs/progress/{document}", get_progress)
     app.router.add_get("/healthcheck", healthcheck)
+    opds.setup(app, pool, opds_options)
+    if dav_dir is not None:
+        add_webdav(app, dav_dir, pool)
     return app
 
 
@@ -173,6 +228,7 @@ class ServeOptions:
     port: int = 8765
     allow_registration: bool = False
     watch_inbox: bool = True
+    trust_proxy: bool = False
 
 
 def _start_watcher(
@@ -207,7 +263,15 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
         loop.add_signal_handler(signum, stop.set)
     writer = ProgressWriter(database.pool)
     writer.start()
-    app = create_app(database.pool, writer, allow_registration=options.allow_registration)
+    app = create_app(
+        database.pool,
+        writer,
+        allow_registration=options.allow_registration,
+        opds_options=OpdsOptions(
+            trust_proxy=options.trust_proxy, cache_dir=home.data_dir / "cache" / "covers"
+        ),
+        dav_dir=home.data_dir / "dav",
+    )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     watcher: asyncio.Task[Any] | None = None
@@ -221,7 +285,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             ) from None
         port = _bound_port(site, options.port)
         log.info(
-            "KoSync server listening on http://%s:%d (registration %s)",
+            "KoSync, OPDS (/opds) and WebDAV (/dav/) listening on http://%s:%d (registration %s)",
             options.host,
             port,
             "allowed" if options.allow_registration else "disabled",

@@ -306,10 +306,8 @@ def main() -> int:
         cluster.ensure_running()
         return asyncio.run(run(args, cluster.dsn()))
     finally:
-        cluster.stop()
+        cluster.drop()  # stops it and deletes its data
         shutil.rmtree(root, ignore_errors=True)
-        if cluster.running_as_root:
-            shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -217,9 +217,7 @@ async def run(arguments: argparse.Namespace, root: Path) -> None:
     finally:
         await database.close()
         if target.cluster is not None:
-            target.cluster.stop()
-            if target.cluster.running_as_root:  # its state lives outside the home then
-                shutil.rmtree(target.cluster.root, ignore_errors=True)
+            target.cluster.drop()  # stops it and deletes its data
     timings = report.timings
     rate = len(report.imported) / elapsed
     print(

@@ -314,11 +314,9 @@ async def main_async(args: argparse.Namespace) -> None:
         print_table(await asyncio.to_thread(run_table_child, dsn))
     finally:
         if cluster is not None:
-            cluster.stop()
+            cluster.drop()  # stops it and deletes its data
             if home_root:
                 shutil.rmtree(home_root, ignore_errors=True)
-            if cluster.running_as_root:
-                shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 def main() -> None:

@@ -233,9 +233,7 @@ def main() -> None:
         report(runs)
     finally:
         if cluster is not None:
-            cluster.stop()
-            if cluster.running_as_root:
-                shutil.rmtree(cluster.root, ignore_errors=True)
+            cluster.drop()  # stops it and deletes its data
         shutil.rmtree(work_root, ignore_errors=True)
 
 

@@ -182,9 +182,7 @@ def main() -> int:
         asyncio.run(run(target, home, args))
     finally:
         if target.cluster is not None:
-            target.cluster.stop()
-            if target.cluster.running_as_root:
-                shutil.rmtree(target.cluster.root, ignore_errors=True)
+            target.cluster.drop()  # stops it and deletes its data
         shutil.rmtree(root, ignore_errors=True)
     return 0
 

@@ -161,9 +161,7 @@ def main() -> int:
         results = asyncio.run(run(target, home, args.approvals))
     finally:
         if target.cluster is not None:
-            target.cluster.stop()
-            if target.cluster.running_as_root:
-                shutil.rmtree(target.cluster.root, ignore_errors=True)
+            target.cluster.drop()  # stops it and deletes its data
         shutil.rmtree(root, ignore_errors=True)
     report("approve -> next book painted", results["painted"])
     report("approve -> book filed (worker)", results["filed"])

@@ -122,10 +122,8 @@ def main() -> None:
             f"max {max(cold):.3f} s over {len(cold)} runs (target < 2.5 s)"
         )
     finally:
-        cluster.stop()
+        cluster.drop()  # stops it and deletes its data
         shutil.rmtree(root, ignore_errors=True)
-        if cluster.running_as_root:
-            shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

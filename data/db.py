@@ -103,7 +103,19 @@ class Database:
                 await pool.close()
                 raise DatabaseUnavailable(describe_connection_error(exc)) from None
             await database._recover_interrupted_moves()
+        if target.cluster is not None and target.cluster.running_as_root:
+            database._note_abandoned_clusters()
         return database
+
+    def _note_abandoned_clusters(self) -> None:
+        from shelver.data.cluster import abandoned_clusters  # only needed at start-up
+
+        orphans = abandoned_clusters()
+        if orphans:
+            self.startup_warnings.append(
+                f"{len(orphans)} database cluster(s) in /var/lib/shelver belong to homes that "
+                "are gone; `shelver db status` lists them, `shelver db prune` removes them"
+            )
 
     async def _recover_interrupted_moves(self) -> None:
         """Finish or undo library moves that a crash interrupted (see data.organize)."""

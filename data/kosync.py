@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 
 from shelver.data.books import Executor
+from shelver.data.credentials import CredentialError, check_name
 from shelver.data.passwords import hash_secret
 from shelver.data.queries import query
 
@@ -192,6 +193,10 @@ def parse_registration(body: dict[str, Any]) -> tuple[str, str]:
     key = body.get("password")
     if not valid_username(username) or not valid_key(key):
         raise KoSyncError(ERROR_INVALID_FIELDS)
+    try:
+        check_name(username)  # a new login obeys the rules of `shelver credentials add`
+    except CredentialError:
+        raise KoSyncError(ERROR_INVALID_FIELDS) from None
     return username, key
 
 

@@ -17,6 +17,7 @@ import os
 import re
 import string
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,7 @@ from shelver.data import move_journal
 from shelver.data.home import Home
 from shelver.data.models import BookFields, BookFile
 from shelver.data.move_journal import MoveError, PlannedMove, RecoveryReport
+from shelver.data.queries import query
 from shelver.data.settings import Settings
 
 MAX_PART_BYTES = 200
@@ -166,15 +168,22 @@ async def move_file(pool: Any, book_file: BookFile, wanted: Path) -> Path:
     return placed
 
 
+async def movable_files(pool: Any, book_id: UUID) -> list[BookFile]:
+    """A book's files that shelver may move: never those used in place (a Calibre library
+    brought over with ``import-calibre --in-place``), whatever happens to their book."""
+    from shelver.data import books
+
+    pinned = {r["book_file_id"] for r in await pool.fetch(query("in_place_file_ids"), book_id)}
+    return [f for f in await books.files_of(pool, book_id) if f.id not in pinned]
+
+
 async def library_plan(
     pool: Any, home: Home, settings: Settings, book_id: UUID, fields: BookFields
 ) -> list[PlannedMove]:
     """Where each file of a book goes in the library, filed under ``fields``."""
-    from shelver.data import books
-
     root = library_root(home, settings)
     plan = []
-    for book_file in await books.files_of(pool, book_id):
+    for book_file in await movable_files(pool, book_id):
         relative = relative_path(
             settings.library_template, fields, book_file.original_name, book_file.format
         )
@@ -187,12 +196,10 @@ async def library_plan(
 
 async def rejection_plan(pool: Any, home: Home, book_id: UUID, reason: str) -> list[PlannedMove]:
     """Each file of a book to ``rejected/``, with a ``.reason.txt`` beside it."""
-    from shelver.data import books
-
     root = rejected_root(home)
     return [
         PlannedMove(f, root / sanitize_filename(f.original_name), sidecar_text=reason)
-        for f in await books.files_of(pool, book_id)
+        for f in await movable_files(pool, book_id)
     ]
 
 
@@ -213,3 +220,44 @@ async def reject_book_files(pool: Any, home: Home, book_id: UUID, reason: str) -
 async def recover_interrupted_moves(database: Any) -> RecoveryReport:
     """Finish or undo every operation a crash interrupted (see ``data.move_journal``)."""
     return await move_journal.recover(database)
+
+
+# --- previews (the Settings screen) -------------------------------------------------------
+
+# Shown when the library has fewer books than a preview wants: one of them hostile on purpose.
+EXAMPLE_FILES = (
+    (BookFields(title="The Left Hand of Darkness", author="Ursula K. Le Guin"), "left-hand.epub"),
+    (BookFields(title="../../etc/passwd: CON <aux>?*", author="Mallory / Root"), "../x.pdf"),
+    (BookFields(title="Война и мир", author="Лев Толстой", published_year=1869), "voina.fb2"),
+)
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    fields: BookFields
+    original_name: str
+    format: str
+
+
+async def sample_files(db: Any, count: int = 3) -> list[SampleFile]:
+    """``count`` files from the library (newest books first), topped up with examples."""
+    records = await db.fetch(query("organize_sample_files"), count)
+    samples = [
+        SampleFile(
+            BookFields(
+                title=r["title"],
+                author=r["author"],
+                published_year=r["published_year"],
+                language=r["language"],
+                publisher=r["publisher"],
+                isbn_13=r["isbn_13"],
+                isbn_10=r["isbn_10"],
+            ),
+            r["original_name"],
+            r["format"],
+        )
+        for r in records
+    ]
+    for fields, name in EXAMPLE_FILES[: max(0, count - len(samples))]:
+        samples.append(SampleFile(fields, name, name.rsplit(".", 1)[-1]))
+    return samples

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -70,6 +71,13 @@ def verify_secret(secret: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+@functools.cache
+def decoy_hash() -> str:
+    """A hash no secret matches, checked in place of a missing login's: an unknown name costs
+    the same scrypt as a wrong password, so timing does not tell which names exist."""
+    return hash_secret(os.urandom(16).hex())
+
+
 # Looks up the stored hash of a login; None when there is no such login.
 HashLookup = Callable[[str], Awaitable[str | None]]
 
@@ -80,12 +88,25 @@ class KeyVerifier:
     ``lookup`` is asked for a user's stored hash at most once per ``hash_ttl`` seconds, so a
     password changed or removed with ``shelver credentials`` takes effect within that time.
     Concurrent first checks of the same pair share one scrypt run.
+
+    An unknown name costs what a known one does (see :meth:`verify`). At most
+    ``max_parallel_hashes`` scrypt runs happen at once, so a flood of guesses cannot take every
+    core.
     """
 
     def __init__(
-        self, lookup: HashLookup, *, hash_ttl: float = 10.0, max_entries: int = 4096
+        self,
+        lookup: HashLookup,
+        *,
+        hash_ttl: float = 10.0,
+        max_entries: int = 4096,
+        max_parallel_hashes: int = 2,
     ) -> None:
         self._lookup = lookup
+        self._hashing = asyncio.Semaphore(max_parallel_hashes)
+        self._decoy = decoy_hash()  # made once per process, before the first request
+        self.hashes = 0
+        """How many scrypt checks ran (tests and the benchmark count them)."""
         self._hash_ttl = hash_ttl
         self._max_entries = max_entries
         self._hashes: dict[str, tuple[str | None, float]] = {}
@@ -111,22 +132,27 @@ class KeyVerifier:
         self._hashes.pop(username, None)
 
     async def verify(self, username: str, key: str) -> bool:
+        """Whether ``key`` is right for ``username``. An unknown name is checked against a
+        decoy hash (and its verdict remembered the same way), so it costs what a wrong key
+        costs."""
         stored = await self.stored_hash(username)
         if stored is None:
-            return False
+            stored = self._decoy
         fingerprint = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
         cache_key = (username, fingerprint)
-        known = self._verdicts.get(cache_key)
-        if known is not None and known[0] == stored:
+        remembered = self._verdicts.get(cache_key)
+        if remembered is not None and remembered[0] == stored:
             self._verdicts.move_to_end(cache_key)
-            return known[1]
+            return remembered[1]
         pending_key = (username, fingerprint, stored)
         pending = self._pending.get(pending_key)
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
             self._pending[pending_key] = pending
             try:
-                verdict = await asyncio.to_thread(verify_secret, key, stored)
+                async with self._hashing:
+                    self.hashes += 1
+                    verdict = await asyncio.to_thread(verify_secret, key, stored)
             except BaseException as exc:
                 pending.set_exception(exc)
                 pending.exception()  # mark retrieved: nobody else may be waiting

@@ -128,6 +128,12 @@ class BookPosition(Row):
     updated_at: datetime
 
 
+PROGRESS_CHANGED = "progress"
+"""The ``kind`` of a notice that carries a changed position."""
+LINK_CHANGED = "link"
+"""The ``kind`` of a notice that names a document whose hand-made link changed."""
+STATISTICS_CHANGED = "statistics"
+"""The ``kind`` of the notice sent when KOReader's reading statistics arrived (no document)."""
 CONNECTION_LOST = "connection-lost"
 """The ``kind`` of the notice queued when the listening connection dies: nothing more will
 arrive on that queue, so the listener should open a new one (and re-read what it missed)."""
@@ -155,7 +161,7 @@ class ProgressNotice(BaseModel):
         """A progress notice whose values are whole (none was cut to fit the payload)."""
         texts = (self.document, self.device, self.device_id, self.progress)
         return (
-            self.kind == "progress"
+            self.kind == PROGRESS_CHANGED
             and self.device is not None
             and self.progress is not None
             and self.percentage is not None
@@ -229,7 +235,11 @@ def sessions_from_history(
     """Group updates into sessions per device (oldest first, as the history is ordered)."""
     open_sessions: dict[str, ReadingSession] = {}
     finished: list[ReadingSession] = []
+    # KoSync sends one position per sitting, so a new session starts where the book was
+    # left (on any device): "31→48 %", not "48→48 %".
+    previous: Decimal | None = None
     for entry in sorted(entries, key=lambda e: (e.created_at, e.timestamp)):
+        left_at, previous = previous, entry.percentage
         current = open_sessions.get(entry.device)
         if current is not None and entry.created_at - current.ended_at <= gap:
             open_sessions[entry.device] = current.model_copy(
@@ -246,7 +256,7 @@ def sessions_from_history(
             device=entry.device,
             started_at=entry.created_at,
             ended_at=entry.created_at,
-            start_percentage=entry.percentage,
+            start_percentage=entry.percentage if left_at is None else left_at,
             end_percentage=entry.percentage,
             updates=1,
         )

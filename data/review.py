@@ -2,16 +2,21 @@
 
 * ``load_item`` gathers one book with its files, candidates (with strength), fetch statuses and
   the book it may duplicate: one call, so the next book can be prefetched while the user works.
-* ``preselect`` says which candidate each field starts on: only **strong** candidates pre-select.
+* ``preselect`` says which candidate each field starts on: only **strong** candidates pre-select,
+  and ISBN-13 and ISBN-10 always come from one candidate (one edition).
 * ``approve`` files the book (``data.organize``) and writes the chosen values,
   ``selected_fields`` on each candidate used, ``approved_at`` and status ``organized``: one
   operation of the move journal (``data.move_journal``), so a crash at any moment leaves the
   book either in review with its files in the inbox or organized with its files in the library
-  and the approved values stored.
-* Duplicates (``possible_duplicate_of``): ``skip`` leaves the book in the inbox; ``keep_both``
-  approves it beside the other; ``replace`` moves the other book's files to ``rejected/`` (never
-  deleted, a ``.reason.txt`` beside them holding its metadata) and removes its row. Approving a
-  flagged book without an action keeps both: the screen showed the banner.
+  and the approved values stored. It names the
+  version of the book that was shown; ``data.review_guard`` refuses a book decided or changed
+  elsewhere. A Hardcover link (``hardcover_book_id``/``hardcover_edition_id``) follows identity:
+  only a candidate whose title and author, or whose ISBN, were taken (or one linked explicitly).
+* Duplicates (``possible_duplicate_of``), decided at approval: ``skip`` rejects the new file
+  (``data.decisions.reject``); ``keep_both`` approves it beside the other; ``replace`` moves the
+  other book's files to ``rejected/`` (never deleted, a ``.reason.txt`` beside them) and removes
+  its row; ``add_format`` files the new file beside the existing book's as another of its
+  ``book_files`` and drops the new row. Approving a flagged book without an action keeps both.
 * ``next_in_queue`` walks the review queue, oldest first, wrapping around.
 """
 
@@ -19,7 +24,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -28,26 +35,30 @@ from pydantic import ValidationError
 from shelver.data import books, confidence, fetching, move_journal
 from shelver.data.books import Executor
 from shelver.data.home import Home
-from shelver.data.models import Book, BookFields, BookFile, Candidate
+from shelver.data.importing.isbn import isbn13_to_10
+from shelver.data.models import Book, BookFields, BookFile, BookStatus, Candidate
 from shelver.data.move_journal import MoveError, PlannedMove
-from shelver.data.organize import library_plan, rejection_plan
+from shelver.data.organize import library_plan, library_root, rejection_plan, relative_path
 from shelver.data.queries import query
+from shelver.data.review_guard import ReviewError, StaleBook, decision_on, quoted
 from shelver.data.settings import Settings
+
+__all__ = ["ReviewError", "StaleBook"]
 
 EDITABLE_FIELDS = tuple(BookFields.model_fields)
 """The fields a reviewer chooses, in display order."""
-
-
-class ReviewError(Exception):
-    """An approval that cannot be done as asked; one readable line, nothing changed."""
 
 
 class DuplicateAction(StrEnum):
     """What to do with a book that may duplicate another."""
 
     SKIP = "skip"
+    """Reject the new file (to rejected/, nothing deleted)."""
     KEEP_BOTH = "keep_both"
     REPLACE = "replace"
+    """The new book takes the other's place; the other's files go to rejected/."""
+    ADD_FORMAT = "add_format"
+    """The new file becomes another format of the existing book, filed in its folder."""
 
 
 @dataclass
@@ -72,6 +83,7 @@ class ReviewItem:
     """``file`` first, then by confidence."""
     statuses: list[fetching.FetchStatus] = field(default_factory=list)
     duplicate_of: Book | None = None
+    duplicate_files: list[BookFile] = field(default_factory=list)
 
     @property
     def preselected(self) -> dict[str, UUID]:
@@ -95,7 +107,12 @@ async def load_item(db: Executor, book_id: UUID) -> ReviewItem | None:
         ],
         statuses=await fetching.statuses_of(db, book_id),
         duplicate_of=duplicate,
+        duplicate_files=await books.files_of(db, duplicate.id) if duplicate else [],
     )
+
+
+ISBN_FIELDS = ("isbn_13", "isbn_10")
+"""Taken together from one source: two ISBNs of one edition."""
 
 
 def _has_value(value: Any) -> bool:
@@ -114,8 +131,16 @@ def preselect(candidates: list[Candidate]) -> dict[str, UUID]:
     strong.sort(key=lambda c: c.confidence, reverse=True)
     for candidate in strong:
         for name in EDITABLE_FIELDS:
+            if name in ISBN_FIELDS:
+                continue
             if name not in chosen and _has_value(candidate.normalized.get(name)):
                 chosen[name] = candidate.id
+    # Both ISBNs from one candidate (one edition): the best strong one that has either.
+    for candidate in strong:
+        names = [n for n in ISBN_FIELDS if _has_value(candidate.normalized.get(n))]
+        if names:
+            chosen.update(dict.fromkeys(names, candidate.id))
+            break
     return chosen
 
 
@@ -126,15 +151,6 @@ async def next_in_queue(database: Any, after_book_id: UUID | None = None) -> Boo
     if book_id is None:
         book_id = await pool.fetchval(query("review_first_in_queue_except"), after_book_id)
     return await books.get(pool, book_id) if book_id else None
-
-
-async def skip(database: Any, book_id: UUID) -> Book:
-    """Leave a (possibly duplicate) book in the inbox, untouched otherwise."""
-    pool = getattr(database, "pool", database)
-    record = await pool.fetchrow(query("review_back_to_inbox"), book_id)
-    if record is None:
-        raise ReviewError(f"no book {book_id}")
-    return Book.from_record(record)
 
 
 def merge_choice(book: Book, chosen: dict[str, Any]) -> BookFields:
@@ -153,48 +169,80 @@ def merge_choice(book: Book, chosen: dict[str, Any]) -> BookFields:
         move_journal.check_storable(fields.model_dump(mode="json"))
     except MoveError as exc:
         raise ReviewError(str(exc)) from None
+    if set(ISBN_FIELDS) & set(chosen) and not same_edition(fields.isbn_13, fields.isbn_10):
+        raise ReviewError(
+            f"ISBN-13 {fields.isbn_13} and ISBN-10 {fields.isbn_10} are not the same edition; "
+            "take both from one source"
+        )
     return fields
 
 
-def _hardcover_book_id(used: list[Candidate]) -> int | None:
-    for candidate in used:
+def same_edition(isbn_13: str | None, isbn_10: str | None) -> bool:
+    """Can these two ISBNs name one edition? (A 978 ISBN-13 determines its ISBN-10.)"""
+    if not isbn_13 or not isbn_10:
+        return True
+    return isbn13_to_10(isbn_13) == isbn_10.upper()
+
+
+@dataclass(frozen=True)
+class HardcoverLink:
+    book_id: int | None = None
+    edition_id: int | None = None
+
+
+def _as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def hardcover_link(
+    used: list[tuple[Candidate, list[str]]], linked: Candidate | None = None
+) -> HardcoverLink:
+    """The Hardcover work/edition a book takes: only from a candidate whose identity was taken
+    (title and author, or an ISBN), or one linked explicitly. One field (pages, say) taken
+    from a weak match does not make the book that work."""
+    for candidate, names in [*([(linked, [])] if linked else []), *used]:
         stem = candidate.source.removeprefix(fetching.MANUAL_PREFIX).split("#")[0]
-        value = candidate.normalized.get("hardcover_book_id")
-        if stem == "hardcover" and isinstance(value, int):
-            return value
-    return None
+        if stem != "hardcover":
+            continue
+        work = _as_int(candidate.normalized.get("hardcover_book_id"))
+        edition = _as_int(candidate.normalized.get("hardcover_edition_id"))
+        took_isbn = bool(set(names) & set(ISBN_FIELDS))
+        took_work = {"title", "author"} <= set(names)
+        if candidate is linked or took_isbn:
+            return HardcoverLink(work, edition)
+        if took_work:
+            return HardcoverLink(work, None)  # the work, but no particular edition
+    return HardcoverLink()
 
 
-async def _replacement_plan(
-    pool: Any, home: Home, book: Book
-) -> tuple[list[PlannedMove], UUID | None]:
-    """The older duplicate's files to rejected/ (with its metadata beside them), and its id."""
-    old = await books.get(pool, book.possible_duplicate_of) if book.possible_duplicate_of else None
-    if old is None:
-        return [], None
-    metadata = old.model_dump(mode="json", include=set(EDITABLE_FIELDS) | {"id", "status"})
+async def _replacement_plan(pool: Any, home: Home, book: Book, old: Book) -> list[PlannedMove]:
+    """The older duplicate's files to rejected/, with its metadata beside them."""
+    metadata = old.model_dump(mode="json", include=set(EDITABLE_FIELDS) | {"status"})
     reason = (
-        f"replaced by book {book.id} ({book.title or 'untitled'}) during review.\n"
+        f"replaced by {quoted(book.title)} during review.\n"
         f"The replaced book's metadata:\n{json.dumps(metadata, ensure_ascii=False, indent=2)}"
     )
-    return await rejection_plan(pool, home, old.id, reason), old.id
+    return await rejection_plan(pool, home, old.id, reason)
 
 
 @move_journal.finisher
 async def finish_replacement(conn: Any, payload: dict[str, Any]) -> None:
-    """The database half of setting a replaced duplicate aside: its row goes."""
+    """The database half of setting a replaced duplicate aside: its row goes; the replacement
+    keeps its cover when it has none of its own."""
+    await conn.execute(query("review_take_cover"), UUID(payload["by"]), UUID(payload["book_id"]))
     await conn.execute(query("review_delete_replaced_book"), UUID(payload["book_id"]))
 
 
-async def _replace(pool: Any, home: Home, book: Book) -> None:
+async def _replace(pool: Any, home: Home, book: Book, old: Book) -> None:
     """Move the older duplicate's files to rejected/ and remove its row: one operation, done
     before the approval so the new book can take the names it frees."""
-    plan, old_id = await _replacement_plan(pool, home, book)
-    if old_id is None:
-        return
+    plan = await _replacement_plan(pool, home, book, old)
     try:
         await move_journal.apply(
-            pool, plan, finisher=finish_replacement, payload={"book_id": str(old_id)}
+            pool,
+            plan,
+            finisher=finish_replacement,
+            payload={"book_id": str(old.id), "by": str(book.id)},
         )
     except MoveError as exc:
         raise ReviewError(f"could not set the replaced book aside: {exc}") from None
@@ -206,11 +254,56 @@ async def finish_approval(conn: Any, payload: dict[str, Any]) -> None:
     book_id = UUID(payload["book_id"])
     fields = BookFields.model_validate(payload["fields"])
     await conn.execute(
-        query("review_write_book"), book_id, *fields.sql_values(), payload["hardcover_book_id"]
+        query("review_write_book"),
+        book_id,
+        *fields.sql_values(),
+        payload["hardcover_book_id"],
+        payload.get("hardcover_edition_id"),
     )
     await conn.execute(query("review_clear_selected_fields"), book_id)
     for candidate_id, names in payload["used_candidates"].items():
         await conn.execute(query("review_set_selected_fields"), UUID(candidate_id), book_id, names)
+
+
+@move_journal.finisher
+async def finish_add_format(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of "add as another format": the files join the existing book, the
+    new book's row goes."""
+    existing = UUID(payload["existing_id"])
+    for file_id in payload["file_ids"]:
+        await conn.execute(query("review_move_file_to_book"), UUID(file_id), existing)
+    await conn.execute(query("review_delete_book"), UUID(payload["book_id"]))
+
+
+async def _add_as_format(
+    pool: Any, home: Home, settings: Settings, book: Book, existing: Book
+) -> Book:
+    """File the book's files in the existing book's folder, as more of its ``book_files``."""
+    if existing.status is not BookStatus.ORGANIZED:
+        raise ReviewError(
+            f"{quoted(existing.title)} is not in the library yet; approve it first, then add "
+            "this file to it"
+        )
+    existing_fields = BookFields.model_validate(existing.model_dump(include=set(EDITABLE_FIELDS)))
+    placed = [f.storage_path for f in await books.files_of(pool, existing.id) if f.storage_path]
+    plan = []
+    for book_file in await books.files_of(pool, book.id):
+        relative = relative_path(
+            settings.library_template, existing_fields, book_file.original_name, book_file.format
+        )
+        root = library_root(home, settings)
+        folder = Path(placed[0]).parent if placed else root / relative.parent
+        plan.append(PlannedMove(book_file, folder / relative.name))
+    payload = {
+        "book_id": str(book.id),
+        "existing_id": str(existing.id),
+        "file_ids": [str(m.book_file.id) for m in plan],
+    }
+    try:
+        await move_journal.apply(pool, plan, finisher=finish_add_format, payload=payload)
+    except MoveError as exc:
+        raise ReviewError(str(exc)) from None
+    return existing
 
 
 async def approve(
@@ -222,44 +315,79 @@ async def approve(
     used_candidates: dict[UUID, list[str]],
     *,
     duplicate: DuplicateAction | None = None,
+    expected_version: datetime | None = None,
+    title: str | None = None,
+    link_candidate: UUID | None = None,
 ) -> Book:
     """Approve a book: write ``chosen``, mark the candidates used, file it in the library.
 
     ``chosen`` maps field -> value (fields not named keep their value); ``used_candidates``
-    maps candidate id -> the fields taken from it. Raises ``ReviewError`` (one line) when the
-    choice is invalid or the files cannot be filed; the book then stays where it was.
+    maps candidate id -> the fields taken from it. ``expected_version`` is the ``updated_at`` of
+    the book as shown (``StaleBook`` when it was decided or changed since; ``title`` names it
+    then). Raises ``ReviewError`` (one line) when the choice is invalid or the files cannot be
+    filed; the book then stays where it was. Returns the book as approved (for ``add_format``:
+    the existing book the file joined).
     """
     pool = database.pool
     if duplicate is DuplicateAction.SKIP:
-        return await skip(database, book_id)
-    book = await books.get(pool, book_id)
-    if book is None:
-        raise ReviewError(f"no book {book_id}")
-    fields = merge_choice(book, chosen)
-    candidates = {c.id: c for c in await books.candidates_of(pool, book_id)}
-    for candidate_id, names in used_candidates.items():
-        if candidate_id not in candidates:
-            raise ReviewError(f"candidate {candidate_id} does not belong to this book")
-        if bad := sorted(set(names) - set(EDITABLE_FIELDS)):
-            raise ReviewError(f"not a book field: {', '.join(bad)}")
-    used = [candidates[c] for c in used_candidates]
-    payload = {
-        "book_id": str(book_id),
-        "fields": fields.model_dump(mode="json"),
-        "hardcover_book_id": _hardcover_book_id(used),
-        "used_candidates": {
-            str(candidate_id): [n for n in EDITABLE_FIELDS if n in set(names)]
-            for candidate_id, names in used_candidates.items()
-        },
-    }
-    if duplicate is DuplicateAction.REPLACE:
-        await _replace(pool, home, book)
-    try:
-        plan = await library_plan(pool, home, settings, book_id, fields)
-        await move_journal.apply(pool, plan, finisher=finish_approval, payload=payload)
-    except MoveError as exc:
-        raise ReviewError(str(exc)) from None
+        from shelver.data.decisions import reject
+
+        rejected = await reject(
+            database,
+            home,
+            book_id,
+            "skipped during review: a duplicate of a book already there",
+            expected_version=expected_version,
+            title=title,
+        )
+        return rejected.book
+    async with decision_on(
+        pool,
+        book_id,
+        statuses=(BookStatus.REVIEW, BookStatus.INBOX),
+        expected_version=expected_version,
+        title=title,
+    ) as (conn, book):
+        fields = merge_choice(book, chosen)
+        candidates = {c.id: c for c in await books.candidates_of(conn, book_id)}
+        for candidate_id, names in used_candidates.items():
+            if candidate_id not in candidates:
+                raise StaleBook(
+                    f"a source of {quoted(book.title)} was replaced by a new fetch; look again"
+                )
+            if bad := sorted(set(names) - set(EDITABLE_FIELDS)):
+                raise ReviewError(f"not a book field: {', '.join(bad)}")
+        if link_candidate is not None and link_candidate not in candidates:
+            raise StaleBook(f"the linked candidate of {quoted(book.title)} is gone; look again")
+        other = (
+            await books.get(conn, book.possible_duplicate_of)
+            if book.possible_duplicate_of
+            else None
+        )
+        if duplicate is DuplicateAction.ADD_FORMAT:
+            if other is None:
+                raise StaleBook(f"the book {quoted(book.title)} duplicated is gone; look again")
+            return await _add_as_format(pool, home, settings, book, other)
+        used = [(candidates[c], names) for c, names in used_candidates.items()]
+        link = hardcover_link(used, candidates.get(link_candidate) if link_candidate else None)
+        payload = {
+            "book_id": str(book_id),
+            "fields": fields.model_dump(mode="json"),
+            "hardcover_book_id": link.book_id,
+            "hardcover_edition_id": link.edition_id,
+            "used_candidates": {
+                str(candidate_id): [n for n in EDITABLE_FIELDS if n in set(names)]
+                for candidate_id, names in used_candidates.items()
+            },
+        }
+        if duplicate is DuplicateAction.REPLACE and other is not None:
+            await _replace(pool, home, book, other)
+        try:
+            plan = await library_plan(pool, home, settings, book_id, fields)
+            await move_journal.apply(pool, plan, finisher=finish_approval, payload=payload)
+        except MoveError as exc:
+            raise ReviewError(str(exc)) from None
     approved = await books.get(pool, book_id)
     if approved is None:
-        raise ReviewError(f"book {book_id} vanished while it was approved")
+        raise StaleBook(f"{quoted(book.title)} vanished while it was approved")
     return approved

@@ -92,6 +92,12 @@ class ShelverScreen(Screen[None]):
     """What `present` last showed, laid out again when the terminal is resized."""
 
     def on_resize(self) -> None:
+        self.relayout()
+
+    def relayout(self) -> None:
+        """Lay the screen out again for a new size. By default `present` runs again on what it
+        last showed; a screen whose state moves on after a load (Review) overrides this, so a
+        resize never brings back an old snapshot."""
         if self._shown is not None:
             self.present(self._shown)
 

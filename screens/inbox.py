@@ -23,6 +23,7 @@ from textual.markup import escape
 from textual.widgets import DataTable, Input, Label, Static
 
 from shelver.data import books
+from shelver.data.calibre import CalibreImportReport
 from shelver.data.db import Database
 from shelver.data.fetching import FetchReport, fetch_candidates
 from shelver.data.importing import ImportReport, reject_inbox_book
@@ -268,7 +269,9 @@ class InboxScreen(ShelverScreen):
     # Import ------------------------------------------------------------------------------
 
     def action_import_books(self) -> None:
-        def imported(report: ImportReport | None) -> None:
+        def imported(report: ImportReport | CalibreImportReport | None) -> None:
+            if isinstance(report, CalibreImportReport) and report.count("imported"):
+                self.notify(f"{report.count('imported')} book(s) from Calibre are in the Library")
             if report is not None:
                 self.reload()
 

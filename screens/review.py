@@ -1,18 +1,21 @@
 """Review: one book at a time, its current fields beside what the file and each provider say.
 
-Fields run down the side, sources across (current, file, each candidate with its confidence and
-strength); cells that differ from the current value are highlighted and the chosen one carries a
-tick. The cursor moves over fields (up/down) and sources (left/right):
+What is on screen is derived from the database: every load rebuilds the queue from it (a resize
+only lays the grid out again), and every decision names the book shown, its version and the
+values shown, so the data layer refuses one that no longer matches (another window decided it,
+something edited it). The pieces: ``data.review_queue`` (the queue, no UI), ``data.review_state``
+(the choices for one book), ``widgets.review_grid`` (the comparison), ``screens.dialogs.review``.
 
 * enter / space takes the source under the cursor for this field, ``1``..``9`` source N, and
-  shift+digit (or ``t`` for the column under the cursor) source N for every field;
+  shift+digit (or ``t`` for the column under the cursor) source N for every field; ``]``/``[``
+  or tab page through the sources; ``L`` links the book to a Hardcover candidate explicitly;
 * ``e`` edits the field by hand, ``/`` searches the providers with your own words, ``f``
   fetches candidates again (each provider's outcome stays visible; ``f`` again retries);
-* ``a`` approves: the next book is painted at once from a prefetched copy while the approval
-  (writing the values, filing the file in the library) runs in a worker. A failed approval puts
-  the book back at the end of the queue and says why;
-* a possible duplicate shows a banner; ``d`` (or ``a``) asks: keep both, replace the older
-  book (its files go to rejected/) or leave this one in the inbox.
+* ``a`` approves, ``x`` rejects (the file goes to rejected/ with the reason, nothing deleted),
+  ``u`` undoes the last approval or rejection. The next book is painted at once from a copy
+  loaded ahead while the decision runs in a worker;
+* a possible duplicate shows a banner; ``d`` (or ``a``) shows both copies and asks: skip, keep
+  both, replace, or add as another format. The choice is applied by the approval.
 """
 
 from __future__ import annotations
@@ -30,34 +33,33 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, ProgressBar, Static
 
-from shelver.data import books, fetching, overview, review
-from shelver.data.confidence import Strength
+from shelver.data import books, decisions, fetching, overview, review
 from shelver.data.db import Database
-from shelver.data.review import DuplicateAction, ReviewError, ReviewItem
-from shelver.screens.base import PAGE_SIZE, ShelverScreen
-from shelver.widgets.format import clip
-from shelver.widgets.review_cover import CoverView
-from shelver.widgets.review_dialogs import DuplicateDialog, Edited, FieldEditor, SearchDialog
-from shelver.widgets.review_model import (
+from shelver.data.models import Book, BookFile
+from shelver.data.organize import library_root
+from shelver.data.review import DuplicateAction, ReviewError, ReviewItem, StaleBook
+from shelver.data.review_queue import ReviewQueue
+from shelver.data.review_state import (
     CURRENT,
     EDITED,
     FIELD_LABELS,
-    FIELD_NAMES,
-    REVIEW_FIELDS,
     ReviewState,
-    Source,
     cell_text,
     has_value,
 )
+from shelver.screens.base import PAGE_SIZE, ShelverScreen
+from shelver.screens.dialogs.review import (
+    Copy,
+    DuplicateDialog,
+    Edited,
+    FieldEditor,
+    SearchDialog,
+)
+from shelver.screens.styles import stylesheet
+from shelver.widgets.format import clip
+from shelver.widgets.review_cover import CoverView
+from shelver.widgets.review_grid import STRENGTH_STYLES, ReviewGrid
 
-FIELD_COLUMN_WIDTH = 9
-MIN_COLUMN_WIDTH = 11
-MAX_COLUMN_WIDTH = 30
-STRENGTH_STYLES = {
-    Strength.STRONG: "bold green",
-    Strength.MEDIUM: "yellow",
-    Strength.WEAK: "red",
-}
 STATE_STYLES = {"ok": "green", "empty": "dim", "failed": "bold red", "skipped": "yellow"}
 PROVIDER_LABELS = {"google_books": "Google Books", "hardcover": "Hardcover"}
 # Shift+digit on a US keyboard, as Textual names the keys.
@@ -72,7 +74,16 @@ SHIFTED_DIGITS = (
     "asterisk",
     "left_parenthesis",
 )
-BOOK_ACTIONS = {"approve", "edit", "search", "fetch", "step", "pick", "pick_all", "pick_here"}
+BOOK_ACTIONS = {
+    "approve", "reject", "edit", "search", "fetch", "step", "pick", "pick_all", "pick_here",
+    "pick_all_here", "page", "link",
+}  # fmt: skip
+DUPLICATE_WORDS = {
+    DuplicateAction.SKIP: "skip: this file goes to rejected/",
+    DuplicateAction.KEEP_BOTH: "keep both",
+    DuplicateAction.REPLACE: "replace the other book",
+    DuplicateAction.ADD_FORMAT: "add as another format of the other book",
+}
 EMPTY_MESSAGE = (
     "[b]Nothing to review.[/b]\n\n"
     "Fetch metadata for inbox books with [b]f[/b] on the Inbox ([b]i[/b]) or "
@@ -82,12 +93,23 @@ EMPTY_MESSAGE = (
 
 @dataclass
 class ReviewView:
-    """What a load found: the queue (oldest first), how many wait, and the book shown."""
+    """What a load found: the books waiting (oldest first), how many, and the one to show."""
 
-    queue: list[UUID]
+    waiting: list[UUID]
     total: int
     item: ReviewItem | None = None
-    position: int = 0
+
+
+@dataclass
+class Undoable:
+    """The last decision made on this screen, as ``u`` takes it back."""
+
+    kind: str
+    """``approve`` or ``reject``."""
+    before: Book
+    files: list[BookFile]
+    version: Any = None
+    """``updated_at`` of the approved book (an undo is refused if it changed since)."""
 
 
 @dataclass
@@ -102,69 +124,38 @@ class ReviewScreen(ShelverScreen):
 
     MODE = "review"
     TITLE = "Review"
-    DEFAULT_CSS = """
-    ReviewScreen #review-table { height: 1fr; }
-    ReviewScreen #review-duplicate { text-wrap: nowrap; text-overflow: ellipsis; }
-    ReviewScreen #review-detail-title {
-        height: 1;
-        padding: 0 1;
-        background: $boost;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    ReviewScreen #review-detail.-picture { height: 8; }
-    ReviewScreen #review-detail {
-        height: 2;
-        padding: 0 1;
-        background: $boost;
-        scrollbar-size-vertical: 1;
-    }
-    ReviewScreen #review-detail-text { height: auto; }
-    ReviewScreen #review-status-row { height: 2; padding: 0 1; }
-    ReviewScreen #review-progress { width: 12; display: none; }
-    ReviewScreen #review-progress.-busy { display: block; }
-    ReviewScreen #review-status {
-        width: 1fr;
-        height: 2;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    ReviewScreen.-empty #review-detail, ReviewScreen.-empty #review-book,
-    ReviewScreen.-empty #review-detail-title { display: none; }
-    """
+    CSS_PATH = stylesheet(__file__, "review.tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", id="review.approve"),
+        Binding("x", "reject", "Reject", id="review.reject"),
+        Binding("u", "undo", "Undo", id="review.undo"),
         Binding("e", "edit", "Edit", id="review.edit"),
         Binding("slash", "search", "Search", id="review.search"),
         Binding("f", "fetch", "Fetch", id="review.fetch"),
-        Binding("d", "duplicate", "Dup", id="review.duplicate"),
+        Binding("d", "duplicate", "Duplicate", id="review.duplicate"),
         Binding("n", "step(1)", "Next", id="review.next"),
-        Binding("b", "step(-1)", "Prev", id="review.back", show=False),
-        Binding("space", "pick_here", "Pick", id="review.pick", show=False),
-        Binding("t", "pick_all_here", "Take all", id="review.take_all", show=False),
-        Binding("right_square_bracket", "scroll_detail(1)", "More", show=False),
-        Binding("left_square_bracket", "scroll_detail(-1)", "Less", show=False),
-        Binding("shift+down", "scroll_detail(1)", "More", show=False),
-        Binding("shift+up", "scroll_detail(-1)", "Less", show=False),
-        *(Binding(str(n), f"pick({n})", f"Source {n}", show=False) for n in range(1, 10)),
+        Binding("b", "step(-1)", "Previous book", id="review.back", show=False),
+        Binding("right_square_bracket", "page(1)", "More sources", id="review.page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Sources before", show=False),
+        Binding("tab", "page(1)", "Next page of sources", show=False),
+        Binding("space", "pick_here", "Take this value", id="review.pick", show=False),
+        Binding("t", "pick_all_here", "Take the column", id="review.take_all", show=False),
+        Binding("L", "link", "Link to this Hardcover candidate", id="review.link", show=False),
+        Binding("shift+down", "scroll_detail(1)", "Scroll the detail", show=False),
+        Binding("shift+up", "scroll_detail(-1)", "Scroll the detail back", show=False),
+        *(Binding(str(n), f"pick({n})", f"Take source {n}", show=False) for n in range(1, 10)),
         *(
-            Binding(key, f"pick_all({n})", f"Source {n} for all", show=False)
+            Binding(key, f"pick_all({n})", f"Source {n} for every field", show=False)
             for n, key in enumerate(SHIFTED_DIGITS, start=1)
         ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.queue: list[UUID] = []
-        self._opened: UUID | None = None
-        """A book asked for by `open_book`, shown first even when it is not in review."""
-        self.total = 0
-        self.position = 0
+        self.queue = ReviewQueue()
         self.state: ReviewState | None = None
-        self._cache: dict[UUID, ReviewItem] = {}
-        """Books loaded ahead (the next one), so stepping on paints at once."""
-        self._pending: set[UUID] = set()
-        """Books whose approval is running; kept out of the queue."""
+        self.duplicate_choice: DuplicateAction | None = None
+        self.last: Undoable | None = None
         self._busy = Busy()
         self._note: Text | None = None
         self._own_dialog = False
@@ -172,13 +163,7 @@ class ReviewScreen(ShelverScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(id="review-book", classes="subheading")
         yield Static(id="review-duplicate", classes="banner -warning")
-        yield DataTable(
-            id="review-table",
-            cursor_type="cell",
-            fixed_columns=1,
-            header_height=2,
-            zebra_stripes=True,
-        )
+        yield ReviewGrid(id="review-grid")
         yield Static(id="review-detail-title")
         with VerticalScroll(id="review-detail", can_focus=False):
             yield Static(id="review-detail-text")
@@ -190,12 +175,18 @@ class ReviewScreen(ShelverScreen):
             yield Static(id="review-status")
 
     @property
+    def grid(self) -> ReviewGrid:
+        return self.query_one("#review-grid", ReviewGrid)
+
+    @property
     def table(self) -> DataTable:
-        return self.query_one("#review-table", DataTable)
+        return self.grid
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "duplicate":  # only a flagged book has the duplicate choice
             return self.state is not None and self.state.item.duplicate_of is not None
+        if action == "undo":
+            return self.last is not None
         if action in BOOK_ACTIONS:  # nothing to act on in the empty state: keys hidden
             return self.state is not None
         return True
@@ -205,7 +196,7 @@ class ReviewScreen(ShelverScreen):
     def open_book(self, book_id: UUID) -> None:
         """Show ``book_id`` now, wherever it is in the queue (or not yet in it: an inbox book
         can be reviewed on its file's own metadata and approved as it is)."""
-        self._opened = book_id
+        self.queue.opened = book_id
         self.reload()
 
     def on_screen_resume(self) -> None:
@@ -214,44 +205,43 @@ class ReviewScreen(ShelverScreen):
             return
         super().on_screen_resume()
 
-    def on_resize(self) -> None:
+    def relayout(self) -> None:
+        """A resize lays the grid out again; what is shown stays exactly as it is."""
         if self.state is not None:
-            self.render_grid()
+            self.grid.repaint()
+            self.show_detail()
+
+    def _looking_at(self) -> UUID | None:
+        return self.state.item.book.id if self.state is not None else self.queue.current
 
     async def fetch(self, database: Database) -> ReviewView:
-        counts, queue = await asyncio.gather(
+        counts, waiting = await asyncio.gather(
             books.count_by_status(database.pool),
             overview.review_queue(database.pool, limit=PAGE_SIZE),
         )
-        ids = [row.id for row in queue if row.id not in self._pending]
-        opened = self._opened
-        if opened is not None and opened not in self._pending and opened not in ids:
-            ids.insert(0, opened)  # a book opened from elsewhere, e.g. still in the inbox
-        position = 0
-        if opened is not None and opened in ids:
-            position = ids.index(opened)
-        elif self.state is not None and self.state.item.book.id in ids:
-            position = ids.index(self.state.item.book.id)  # stay on the book being looked at
-        elif ids:
-            position = min(self.position, len(ids) - 1)
-        item = await review.load_item(database.pool, ids[position]) if ids else None
-        total = max(counts.review - len(self._pending), len(ids))
-        return ReviewView(queue=ids, total=total, item=item, position=position)
+        ids = [row.id for row in waiting]
+        probe = ReviewQueue(
+            position=self.queue.position, pending=set(self.queue.pending), opened=self.queue.opened
+        )
+        probe.load(ids, counts.review, looking_at=self._looking_at())
+        item = await review.load_item(database.pool, probe.current) if probe.current else None
+        return ReviewView(waiting=ids, total=counts.review, item=item)
 
     def present(self, view: ReviewView) -> None:
-        self.queue, self.total, self.position = view.queue, view.total, view.position
-        if view.item is None:
-            self.show_nothing()
-            return
-        self._cache[view.item.book.id] = view.item
-        self.show_item(view.item)
+        self._shown = None  # never laid out again from this snapshot: the queue moves on
+        self.queue.load(view.waiting, view.total, looking_at=self._looking_at())
+        if view.item is not None and view.item.book.id == self.queue.current:
+            self.queue.remember(view.item)
+        self.show_position(after_load=True)
 
     def show_nothing(self) -> None:
         self.state = None
+        self.duplicate_choice = None
         self.set_heading("nothing waiting")
         self.query_one("#review-book", Static).update("")
         self.query_one("#review-duplicate", Static).display = False
-        self.table.clear(columns=True)
+        self.grid.state = None
+        self.grid.clear(columns=True)
         self.show_empty(EMPTY_MESSAGE)
         self.show_status()
         self.refresh_bindings()
@@ -259,21 +249,27 @@ class ReviewScreen(ShelverScreen):
     def show_item(self, item: ReviewItem) -> None:
         """Paint one book (keeping picks and edits when it is the same book again)."""
         self.show_empty(None)
-        previous = self.state if self.state and self.state.item.book.id == item.book.id else None
-        if previous is None and self.state is not None:
-            self._note = None  # a note was about the book before
+        same = self.state is not None and self.state.item.book.id == item.book.id
+        previous = self.state if same else None
+        if not same:
+            self.duplicate_choice = None
+            if self.state is not None:
+                self._note = None  # a note was about the book before
         self.state = ReviewState.from_item(item, previous)
         self.show_heading()
         self.show_book()
         self.refresh_bindings()
-        self.render_grid(keep_cursor=previous is not None)
+        self.grid.show(self.state, keep_cursor=same)
+        if self.focused is None or isinstance(self.focused, DataTable):
+            self.grid.focus()
+        self.show_detail()
         self.show_status()
         self.prefetch_next()
 
     def show_heading(self) -> None:
-        detail = Text(f"{self.total:,} waiting")
-        if self.queue:
-            detail.append(f" · book {self.position + 1} of {self.total:,}", "dim")
+        detail = Text(f"{self.queue.total:,} waiting")
+        if self.queue.ids:
+            detail.append(f" · book {self.queue.position + 1} of {self.queue.total:,}", "dim")
         self.set_heading(detail)
 
     def show_book(self) -> None:
@@ -285,6 +281,8 @@ class ReviewScreen(ShelverScreen):
         if item.files:
             first = item.files[0]
             line.append(f"  {first.format.upper()} {clip(first.original_name, 14)}", "dim")
+        if item.statuses and not any(c.candidate.source != "file" for c in item.candidates):
+            line.append("  no match: a approves as is, / searches", "yellow")
         self.query_one("#review-book", Static).update(line)
         banner = self.query_one("#review-duplicate", Static)
         other = item.duplicate_of
@@ -294,91 +292,49 @@ class ReviewScreen(ShelverScreen):
                 f"⚠ May duplicate “{clip(other.title, 30)}” ({other.status.value}, "
                 f"{other.published_year or 'year unknown'})"
             )
-            text.append("  d decides", "bold")
+            if self.duplicate_choice is None:
+                text.append("  d decides", "bold")
+            else:
+                text.append(f"  → {DUPLICATE_WORDS[self.duplicate_choice]}; a applies", "bold")
             banner.update(text)
 
     # The grid -----------------------------------------------------------------------------
 
-    def column_width(self, sources: int) -> int:
-        padding = 2 * self.table.cell_padding
-        # Every column fits at 80 columns up to four sources; more scroll sideways.
-        spare = self.size.width - FIELD_COLUMN_WIDTH - padding * (sources + 1) - 1
-        return max(MIN_COLUMN_WIDTH, min(MAX_COLUMN_WIDTH, spare // max(1, sources)))
-
-    def render_grid(self, *, keep_cursor: bool = True) -> None:
-        state = self.state
-        if state is None:
-            return
-        table = self.table
-        cursor = table.cursor_coordinate if keep_cursor else None
-        width = self.column_width(len(state.sources))
-        table.clear(columns=True)
-        table.add_column(Text("Field\n", style="bold"), key="field", width=FIELD_COLUMN_WIDTH)
-        for index, source in enumerate(state.sources):
-            table.add_column(header(index, source, width), key=source.key, width=width)
-        for name, label in REVIEW_FIELDS:
-            chosen = state.chosen_key(name)
-            cells: list[Text] = [Text(label, "bold")]
-            for source in state.sources:
-                cells.append(self.cell(name, source, chosen == source.key, width))
-            table.add_row(*cells, key=name)
-        if cursor is not None:
-            row = min(cursor.row, len(REVIEW_FIELDS) - 1)
-            column = min(max(cursor.column, 1), len(state.sources))
-            table.move_cursor(row=row, column=column, animate=False)
-        else:
-            table.move_cursor(row=0, column=1, animate=False)
-        if self.focused is None or isinstance(self.focused, DataTable):
-            table.focus()
-        self.show_detail()
-
-    def cell(self, name: str, source: Source, chosen: bool, width: int) -> Text:
-        assert self.state is not None
-        value = cell_text(source.values.get(name))
-        mark = "✓ " if chosen else ""
-        if value is None:
-            return Text(mark + "—", "bold green" if chosen else "dim")
-        style = "yellow" if self.state.differs(name, source) else ""
-        if chosen:
-            style = "bold green"
-        return Text(mark + clip(value, width - len(mark)), style)
-
     def cursor_field(self) -> tuple[str, int]:
-        """(field, source index) under the cursor; the Field column counts as the chosen one."""
-        assert self.state is not None
-        coordinate = self.table.cursor_coordinate
-        name = FIELD_NAMES[min(coordinate.row, len(FIELD_NAMES) - 1)]
-        if coordinate.column >= 1:
-            return name, coordinate.column - 1
-        key = self.state.chosen_key(name)
-        return name, next((i for i, s in enumerate(self.state.sources) if s.key == key), 0)
+        """(field, source index) under the cursor."""
+        return self.grid.cursor_source()
 
-    @on(DataTable.CellHighlighted, "#review-table")
+    @on(DataTable.CellHighlighted, "#review-grid")
     def _highlighted(self) -> None:
         self.show_detail()
 
-    @on(DataTable.CellSelected, "#review-table")
+    @on(DataTable.CellSelected, "#review-grid")
     def _selected(self, event: DataTable.CellSelected) -> None:
         event.stop()
         self.action_pick_here()
 
     def show_detail(self) -> None:
-        """The full value of the cell under the cursor (descriptions scroll), or the cover."""
+        """The cell under the cursor in full (descriptions scroll) with its source and
+        confidence, or the cover."""
         state = self.state
-        if state is None or self.table.row_count == 0:
+        if state is None or self.grid.row_count == 0:
             return
         name, index = self.cursor_field()
         source = state.sources[index]
         value = source.values.get(name)
         chosen = state.chosen_key(name) == source.key
-        text = Text(f"{FIELD_LABELS[name]} · {source.long}", "bold")
+        text = Text(f"{FIELD_LABELS[name]} · {index + 1} {source.long}", "bold")
         if source.confidence is not None and source.strength is not None:
             text.append(f" · {source.confidence * 100:.0f}% ", "dim")
             text.append(source.strength.value, STRENGTH_STYLES[source.strength])
+        if state.linked == source.key:
+            text.append(" · linked", "green")
         if chosen:
             text.append(" · chosen ✓", "green")
-        else:
-            text.append(" · enter or 1–9 takes it, shift+1–9 for all fields", "dim")
+        elif has_value(value) or source.key == CURRENT:
+            text.append(" · enter takes it", "dim")
+        if self.grid.page_label:
+            text.append(f" · {self.grid.page_label}, ] more", "dim")
         cover = self.query_one("#review-cover", CoverView)
         detail = self.query_one("#review-detail-text", Static)
         area = self.query_one("#review-detail", VerticalScroll)
@@ -396,19 +352,25 @@ class ReviewScreen(ShelverScreen):
             shown = value if isinstance(value, str) else cell_text(value)
             detail.update(Text(shown) if shown else Text("—", "dim"))
             if shown and len(shown) > 2 * (self.size.width - 4):
-                text = Text("] [ scroll · ", "dim") + text  # more than the area shows
+                text = Text("shift+↓ scrolls · ", "dim") + text  # more than the area shows
         self.query_one("#review-detail-title", Static).update(text)
         area.scroll_home(animate=False)
 
     def action_scroll_detail(self, lines: int) -> None:
         self.query_one("#review-detail", VerticalScroll).scroll_relative(y=lines * 3, animate=False)
 
+    def action_page(self, delta: int) -> None:
+        if self.state is not None:
+            self.grid.page(delta)
+            self.show_detail()
+
     # Picking ------------------------------------------------------------------------------
 
     def _after_pick(self, problem: str | None = None) -> None:
         if problem:
             self.note(Text(f"✗ {problem}", "red"))
-        self.render_grid()
+        self.grid.repaint()
+        self.show_detail()
 
     def action_pick_here(self) -> None:
         if self.state is None:
@@ -432,12 +394,24 @@ class ReviewScreen(ShelverScreen):
             return
         taken = state.pick_all(number - 1)
         self.note(Text(f"Took {taken} field{'s' * (taken != 1)} from {source.short}", "dim"))
-        self.render_grid()
+        self._after_pick()
 
     def action_pick_all_here(self) -> None:
         if self.state is not None:
             _, index = self.cursor_field()
             self.action_pick_all(index + 1)
+
+    def action_link(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        _, index = self.cursor_field()
+        problem = state.link(index)
+        if problem is None:
+            source = state.sources[index]
+            word = "linked to" if state.linked else "no longer linked to"
+            self.note(Text(f"The book is {word} {source.long}", "green"))
+        self._after_pick(problem)
 
     # Dialogs ------------------------------------------------------------------------------
 
@@ -455,7 +429,10 @@ class ReviewScreen(ShelverScreen):
             if result is not None and self.state is state:
                 state.edit(name, result.value)
                 self.note(Text(f"✎ {FIELD_LABELS[name]} set by hand", "dim"))
-                self.render_grid()
+                # Show the value where it went: the "Yours" column, chosen.
+                yours = next(i for i, s in enumerate(state.sources) if s.key == EDITED)
+                self.grid.repaint(source=yours)
+                self.show_detail()
 
         self._open(FieldEditor(name, state.chosen_value(name)), done)
 
@@ -472,117 +449,203 @@ class ReviewScreen(ShelverScreen):
 
         self._open(SearchDialog(initial), done)
 
-    def action_duplicate(self) -> None:
+    def action_duplicate(self, then_approve: bool = False) -> None:
         state = self.state
         if state is None or state.item.duplicate_of is None:
             self.note(Text("This book is not flagged as a possible duplicate.", "dim"))
             return
-        other = state.item.duplicate_of
-        message = (
-            f"“{clip(state.item.book.title, 40)}” may be the same book as "
-            f"“{clip(other.title, 40)}” by {other.author or 'unknown author'} "
-            f"({other.status.value}, {other.published_year or 'year unknown'})."
-        )
+        item = state.item
+        assert item.duplicate_of is not None
 
         def done(action: DuplicateAction | None) -> None:
-            if action is not None and self.state is state:
-                state.duplicate_decided = True
+            if action is None or self.state is not state:
+                return
+            self.duplicate_choice = action
+            self.show_book()
+            if then_approve:
                 self.approve_current(action)
+            else:
+                self.note(Text(f"Duplicate: {DUPLICATE_WORDS[action]}; a applies it", "dim"))
 
-        self._open(DuplicateDialog(message), done)
+        self._open(
+            DuplicateDialog(
+                Copy(item.book, item.files),
+                Copy(item.duplicate_of, item.duplicate_files),
+                library_root(self.shelver.home, self.shelver.settings),
+            ),
+            done,
+        )
 
-    # Approving ----------------------------------------------------------------------------
+    # Deciding -----------------------------------------------------------------------------
 
     def action_approve(self) -> None:
         state = self.state
         if state is None:
             return
-        if state.item.duplicate_of is not None and not state.duplicate_decided:
-            self.action_duplicate()
+        if state.item.duplicate_of is not None and self.duplicate_choice is None:
+            self.action_duplicate(then_approve=True)
             return
-        self.approve_current(DuplicateAction.KEEP_BOTH if state.item.duplicate_of else None)
+        self.approve_current(self.duplicate_choice)
 
     def approve_current(self, action: DuplicateAction | None) -> None:
-        """Paint the next book at once; approve this one in a worker."""
+        """Paint the next book at once; approve this one (as shown) in a worker."""
         state = self.state
         assert state is not None
-        book = state.item.book
-        values, used = state.approval()
-        self._pending.add(book.id)
-        self._cache.pop(book.id, None)
-        if book.id == self._opened:
-            self._opened = None
-        if book.id in self.queue:
-            index = self.queue.index(book.id)
-            self.queue.pop(index)
-            if index < self.position:
-                self.position -= 1
-        self.total = max(0, self.total - 1)
-        self.state = None
-        self._note = None  # the approval's own note follows when it is done
-        self.show_position()
-        self.run_approval(book.id, book.title or "untitled", values, used, action)
+        decision = state.decision()
+        self._leave(decision.book_id)
+        self.run_approval(state.item, decision, action)
 
-    @work(group="approve", exit_on_error=False)
+    def action_reject(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        item = state.item
+        self._leave(item.book.id)
+        self.run_rejection(item)
+
+    def _leave(self, book_id: UUID) -> None:
+        """A decision on the book shown started: the next one is shown at once."""
+        self.queue.take(book_id)
+        self.state = None
+        self._note = None  # the decision's own note follows when it is done
+        self.show_position()
+
+    @work(group="decide", exit_on_error=False)
     async def run_approval(
-        self,
-        book_id: UUID,
-        title: str,
-        values: dict[str, Any],
-        used: dict[UUID, list[str]],
-        action: DuplicateAction | None,
+        self, item: ReviewItem, decision: Any, action: DuplicateAction | None
     ) -> None:
         shelver = self.shelver
-        label = f"approving “{clip(title, 30)}”"
-        self.busy(str(book_id), label)
+        title = clip(decision.title, 40)
+        key = f"approve {decision.book_id}"
+        self.busy(key, f"approving “{clip(decision.title, 30)}”")
         try:
             database = await shelver.wait_for_database()
-            await review.approve(
-                database, shelver.home, shelver.settings, book_id, values, used, duplicate=action
+            approved = await review.approve(
+                database,
+                shelver.home,
+                shelver.settings,
+                decision.book_id,
+                decision.values,
+                decision.used,
+                duplicate=action,
+                expected_version=decision.version,
+                title=decision.title,
+                link_candidate=decision.link,
             )
         except ReviewError as error:
-            self._put_back(book_id)
-            self.note(Text(f"✗ Could not approve “{clip(title, 30)}”: {error}", "red"))
+            self._decision_failed(decision.book_id, error, f"Could not approve “{title}”")
             return
         except BaseException:
-            self._put_back(book_id)  # the app's dialog says why
+            self._put_back(decision.book_id)  # the app's dialog says why
             raise
         finally:
-            self._pending.discard(book_id)
-            self.busy(str(book_id), None)
+            self.queue.settle(decision.book_id)
+            self.busy(key, None)
         if action is DuplicateAction.SKIP:
-            self.note(Text(f"“{clip(title, 40)}” left in the inbox", "dim"))
+            self.last = Undoable("reject", item.book, item.files)
+            self.note(Text(f"“{title}” set aside in rejected/ · u undoes", "dim"))
+        elif action is DuplicateAction.ADD_FORMAT:
+            self.last = None  # the book joined another: nothing single to take back
+            self.note(Text(f"✓ “{title}” added to “{clip(approved.title, 30)}”", "green"))
         else:
-            self.note(Text(f"✓ “{clip(title, 40)}” filed in the library", "green"))
+            self.last = Undoable("approve", item.book, item.files, approved.updated_at)
+            self.note(Text(f"✓ “{title}” filed in the library · u undoes", "green"))
+        self.refresh_bindings()
+
+    @work(group="decide", exit_on_error=False)
+    async def run_rejection(self, item: ReviewItem) -> None:
+        shelver = self.shelver
+        title = clip(item.book.title or "untitled", 40)
+        key = f"reject {item.book.id}"
+        self.busy(key, f"rejecting “{clip(title, 30)}”")
+        try:
+            database = await shelver.wait_for_database()
+            await decisions.reject(
+                database,
+                shelver.home,
+                item.book.id,
+                "rejected during review",
+                expected_version=item.book.updated_at,
+                title=item.book.title,
+            )
+        except ReviewError as error:
+            self._decision_failed(item.book.id, error, f"Could not reject “{title}”")
+            return
+        except BaseException:
+            self._put_back(item.book.id)
+            raise
+        finally:
+            self.queue.settle(item.book.id)
+            self.busy(key, None)
+        self.last = Undoable("reject", item.book, item.files)
+        self.note(Text(f"“{title}” set aside in rejected/ · u undoes", "dim"))
+        self.refresh_bindings()
+
+    def _decision_failed(self, book_id: UUID, error: ReviewError, what: str) -> None:
+        if isinstance(error, StaleBook):
+            # Decided or changed elsewhere: show the database's state, never retry blindly.
+            self.note(Text(f"✗ {error}", "red"))
+            self.reload()
+            return
+        self._put_back(book_id)
+        self.note(Text(f"✗ {what}: {error}", "red"))
 
     def _put_back(self, book_id: UUID) -> None:
-        """A book whose approval failed goes to the end of the queue."""
-        if book_id not in self.queue:
-            self.queue.append(book_id)
-            self.total += 1
+        """A book whose decision failed goes to the end of the queue."""
+        self.queue.put_back(book_id)
         if self.state is None:
             self.show_position()
         else:
             self.show_heading()
 
+    def action_undo(self) -> None:
+        last = self.last
+        if last is None:
+            self.note(Text("Nothing to undo", "dim"))
+            return
+        self.last = None
+        self.refresh_bindings()
+        self.run_undo(last)
+
+    @work(group="decide", exit_on_error=False)
+    async def run_undo(self, last: Undoable) -> None:
+        shelver = self.shelver
+        title = clip(last.before.title or "untitled", 40)
+        self.busy("undo", f"undoing “{clip(title, 30)}”")
+        try:
+            database = await shelver.wait_for_database()
+            if last.kind == "approve":
+                await decisions.undo_approval(
+                    database, shelver.home, last.before, last.files, approved_version=last.version
+                )
+            else:
+                await decisions.restore_rejected(database, shelver.home, last.before.id)
+        except ReviewError as error:
+            self.note(Text(f"✗ Could not undo “{title}”: {error}", "red"))
+            return
+        finally:
+            self.busy("undo", None)
+        self.note(Text(f"↶ “{title}” is back for review", "green"))
+        self.queue.put_back(last.before.id, first=True)
+        self.state = None
+        self.show_position()
+
     # Moving through the queue -------------------------------------------------------------
 
     def action_step(self, delta: int) -> None:
-        if not self.queue:
-            return
-        self.position = (self.position + delta) % len(self.queue)
-        self.show_position()
+        if self.queue.ids:
+            self.queue.step(delta)
+            self.show_position()
 
-    def show_position(self) -> None:
-        """Show the book at ``position``: from the prefetched copy when there is one."""
-        if not self.queue:
+    def show_position(self, *, after_load: bool = False) -> None:
+        """Show the current book of the queue: from the copy loaded ahead when there is one."""
+        book_id = self.queue.current
+        if book_id is None:
             self.show_nothing()
-            if len(self._pending) == 0:
+            if not after_load and not self.queue.pending:
                 self.reload()  # more may wait beyond the first page
             return
-        self.position %= len(self.queue)
-        book_id = self.queue[self.position]
-        item = self._cache.get(book_id)
+        item = self.queue.cache.get(book_id)
         if item is not None:
             self.show_item(item)
         else:
@@ -592,33 +655,28 @@ class ReviewScreen(ShelverScreen):
     async def load_book(self, book_id: UUID) -> None:
         database = await self.shelver.wait_for_database()
         item = await review.load_item(database.pool, book_id)
-        if item is None or (item.book.status.value != "review" and book_id != self._opened):
-            if book_id in self.queue:  # approved or deleted elsewhere
-                self.queue.remove(book_id)
-                self.total = max(0, self.total - 1)
+        if item is None or (
+            item.book.status.value not in ("review", "inbox")
+            or (item.book.status.value == "inbox" and book_id != self.queue.opened)
+        ):
+            self.queue.drop(book_id)  # decided or deleted elsewhere
             self.show_position()
             return
-        self._cache[book_id] = item
-        if self.queue and self.queue[self.position % len(self.queue)] == book_id:
+        self.queue.remember(item)
+        if self.queue.current == book_id:
             self.show_item(item)
 
     def prefetch_next(self) -> None:
-        if len(self.queue) < 2:
-            return
-        following = self.queue[(self.position + 1) % len(self.queue)]
-        if following not in self._cache:
+        following = self.queue.following
+        if following is not None and following not in self.queue.cache:
             self.prefetch(following)
 
     @work(exclusive=True, group="prefetch", exit_on_error=False)
     async def prefetch(self, book_id: UUID) -> None:
         database = await self.shelver.wait_for_database()
         item = await review.load_item(database.pool, book_id)
-        if item is not None:
-            self._cache[book_id] = item
-            # Keep the cache to the books around the cursor.
-            keep = set(self.queue[max(0, self.position - 1) : self.position + 3])
-            for stale in [k for k in self._cache if k not in keep]:
-                del self._cache[stale]
+        if item is not None and book_id in self.queue.ids:
+            self.queue.remember(item)
 
     # Fetching and searching ---------------------------------------------------------------
 
@@ -637,11 +695,14 @@ class ReviewScreen(ShelverScreen):
             )
         finally:
             self.busy("fetch", None)
-        failed = sum(1 for b in report.books for s in b.sources if s.state == "failed")
         found = sum(b.candidates for b in report.books)
         summary = Text(f"Fetched: {found} candidate{'s' * (found != 1)}", "green" if found else "")
-        if failed:
-            summary.append(f" · {failed} source{'s' * (failed != 1)} failed, f retries", "red")
+        for outcome in report.books:
+            for source in outcome.sources:
+                if source.state == "failed":
+                    summary.append(f" · {source.message}", "red")
+        if report.failed:
+            summary.append(" · f retries", "red")
         for note in report.notes:
             summary.append(f" · {note}", "yellow")
         self.note(summary)
@@ -678,7 +739,8 @@ class ReviewScreen(ShelverScreen):
         item = await review.load_item(database.pool, book_id)
         if item is None:
             return
-        self._cache[book_id] = item
+        if book_id in self.queue.ids:
+            self.queue.remember(item)
         if self.state is not None and self.state.item.book.id == book_id:
             self.show_item(item)
 
@@ -713,31 +775,12 @@ class ReviewScreen(ShelverScreen):
         self.query_one("#review-status", Static).update(text)
 
 
-def header(index: int, source: Source, width: int) -> Text:
-    """Two lines: the source's number and short name; its confidence and strength."""
-    text = Text(clip(f"{index + 1} {source.short}", width), "bold")
-    text.append("\n")
-    if source.key == CURRENT:
-        text.append("now", "dim")
-    elif source.key == EDITED:
-        text.append("by hand", "dim")
-    elif source.candidate is not None and source.candidate.source == "file":
-        text.append("from file", "dim")
-    elif source.confidence is not None and source.strength is not None:
-        percent = f"{source.confidence * 100:.0f}% "
-        text.append(percent, "dim")
-        text.append(
-            clip(source.strength.value, width - len(percent)), STRENGTH_STYLES[source.strength]
-        )
-    return text
-
-
 def fetch_statuses(statuses: list[fetching.FetchStatus], has_candidates: bool = False) -> Text:
     """Each provider's last fetch for the book: ok / empty / failed / skipped and why."""
     text = Text()
     if not statuses:
         if has_candidates:
-            text.append("No fetch recorded for this book: f fetches candidates again", "dim")
+            text.append("Candidates from an earlier fetch · f fetches again", "dim")
         else:
             text.append("Not fetched yet: f fetches candidates", "dim")
         return text

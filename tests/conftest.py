@@ -3,6 +3,10 @@
 The cluster is shelver's own embedded cluster in a throwaway home (durability switched off for
 speed). Each test's database is cloned from a migrated template, which takes milliseconds.
 Set SHELVER_TEST_DATABASE_URL to run against another server instead (its role needs CREATEDB).
+
+``server_dsn`` is the administrator's URL (fixtures create and drop databases with it); every
+database a test uses belongs to, and is reached as, the role the application uses: on the
+embedded cluster that is the unprivileged ``shelver_app``, exactly as in production.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from shelver.data.cluster import EmbeddedCluster
+from shelver.data.cluster import APP_ROLE, EmbeddedCluster, abandoned_clusters
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.migrations import migrate
@@ -39,28 +43,37 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
+def embedded_test_cluster() -> bool:
+    return not os.environ.get("SHELVER_TEST_DATABASE_URL")
+
+
+def app_database(server_dsn: str, database: str) -> str:
+    """The URL the application would use for ``database``: as ``shelver_app`` when embedded."""
+    dsn = with_database(server_dsn, database)
+    if not embedded_test_cluster():
+        return dsn
+    parts = urlsplit(dsn)
+    netloc = f"{APP_ROLE}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def owner_clause() -> str:
+    """``OWNER shelver_app`` for CREATE DATABASE on the embedded cluster."""
+    return f'OWNER "{APP_ROLE}"' if embedded_test_cluster() else ""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _remove_abandoned_root_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """As root, clusters live in /var/lib/shelver: remove the stopped ones of test homes.
+    """As root, clusters live in /var/lib/shelver: drop the ones this session's homes left.
 
-    A test home is one under this session's temporary folder, or one that no longer exists.
+    Only clusters of homes under this session's temporary folder (or of homes that are gone)
+    are touched, and never one that runs or that another process holds (other sessions run
+    at the same time on this machine).
     """
     base = tmp_path_factory.getbasetemp().resolve()
     yield
-    clusters = Path("/var/lib/shelver/clusters")
-    if os.geteuid() != 0 or not clusters.is_dir():
-        return
-    for root in clusters.iterdir():
-        note = root / "home"
-        try:
-            home_pg = Path(note.read_text().strip())
-        except OSError:
-            continue
-        if (root / "data" / "postmaster.pid").exists():
-            continue  # still running
-        if home_pg.parent.exists() and not home_pg.is_relative_to(base.parent):
-            continue
-        shutil.rmtree(root, ignore_errors=True)
+    for found in abandoned_clusters(lambda home: home.is_relative_to(base)):
+        found.drop()
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +95,10 @@ def server_dsn() -> Iterator[str]:
     cluster = EmbeddedCluster(Home.at(root), extra_settings=FAST_UNSAFE_SETTINGS)
     cluster.ensure_running()
     try:
-        yield cluster.dsn()
+        yield cluster.admin_dsn()
     finally:
-        cluster.stop()
+        cluster.drop()  # stops it and deletes its data
         shutil.rmtree(root, ignore_errors=True)
-        if cluster.running_as_root:
-            shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -96,10 +107,10 @@ async def template_dsn(server_dsn: str) -> str:
     admin = await asyncpg.connect(server_dsn)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
+        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DATABASE}" {owner_clause()}')
     finally:
         await admin.close()
-    dsn = with_database(server_dsn, TEMPLATE_DATABASE)
+    dsn = app_database(server_dsn, TEMPLATE_DATABASE)
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
@@ -113,9 +124,9 @@ async def empty_database_dsn(server_dsn: str) -> AsyncIterator[str]:
     """A brand-new, unmigrated database (for migration tests)."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(server_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}" {owner_clause()}')
     try:
-        yield with_database(server_dsn, name)
+        yield app_database(server_dsn, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -126,9 +137,9 @@ async def database_dsn(server_dsn: str, template_dsn: str) -> AsyncIterator[str]
     """A fresh migrated database for one test."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(server_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
+    await admin.execute(f'CREATE DATABASE "{name}" {owner_clause()} TEMPLATE "{TEMPLATE_DATABASE}"')
     try:
-        yield with_database(server_dsn, name)
+        yield app_database(server_dsn, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

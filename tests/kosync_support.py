@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -12,12 +13,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
-from tests.conftest import TEMPLATE_DATABASE
+from tests.conftest import TEMPLATE_DATABASE, app_database, owner_clause
 
 KOREADER_ACCEPT = "application/vnd.koreader.v1+json"
 
@@ -28,13 +29,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def device_client(**options) -> httpx.AsyncClient:
+    """An HTTP client on a loopback address of its own (127.x.y.z), like one more device on
+    the network: the server's per-address limits see each test's client as a different one."""
+    a, b, c = random.randrange(1, 255), random.randrange(0, 256), random.randrange(1, 255)
+    transport = httpx.AsyncHTTPTransport(local_address=f"127.{a}.{b}.{c}")
+    return httpx.AsyncClient(transport=transport, timeout=options.pop("timeout", 30), **options)
+
+
+async def insert_login(db, username: str, key: str) -> None:
+    """A KoSync login straight into the database (for in-process servers)."""
+    from shelver.data.passwords import hash_secret
+
+    await db.execute(
+        "INSERT INTO service_credentials (service, username, password_hash) "
+        "VALUES ('kosync', $1, $2)",
+        username,
+        hash_secret(key),
+    )
+
+
 def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
-def with_database(dsn: str, database: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
 async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> str:
@@ -42,10 +58,10 @@ async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> 
     name = f"t_kosync_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_dsn)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        await admin.execute(f'CREATE DATABASE "{name}" {owner_clause()} TEMPLATE "{template}"')
     finally:
         await admin.close()
-    return with_database(server_dsn, name)
+    return app_database(server_dsn, name)
 
 
 async def drop_database(server_dsn: str, dsn: str) -> None:

@@ -148,7 +148,7 @@ async def test_sigkill_at_every_approval_step_then_restart(
         if old is None:
             assert kind == "replace"
             assert rejected.read_bytes() == b"old bytes" * 50_000
-            assert "replaced by book" in (home.rejected_dir / "book.epub.reason.txt").read_text()
+            assert "replaced by “new”" in (home.rejected_dir / "book.epub.reason.txt").read_text()
             assert not Path(old_file.inbox_path).exists()
         else:
             assert old.title == "old"

@@ -7,8 +7,10 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,9 +19,11 @@ import psutil
 import pytest
 
 from shelver.data.cluster import (
+    APP_ROLE,
     MAX_SOCKET_PATH_BYTES,
     PORT,
     ROOT_STATE_DIR,
+    SERVER_USER,
     EmbeddedCluster,
     _mirror_binaries,
     find_server_binaries,
@@ -34,9 +38,7 @@ FAST = {"fsync": "off"}
 def cluster(tmp_path: Path):
     made = EmbeddedCluster(Home.at(tmp_path / "home"), extra_settings=FAST)
     yield made
-    made.stop()
-    if made.running_as_root:
-        shutil.rmtree(made.root, ignore_errors=True)
+    made.drop()
 
 
 async def fetch_one(dsn: str) -> int:
@@ -75,9 +77,7 @@ def test_a_deep_home_falls_back_to_a_short_socket_directory(tmp_path: Path):
         assert socket.exists()
         assert len(str(socket).encode()) <= MAX_SOCKET_PATH_BYTES
     finally:
-        made.stop()
-        if made.running_as_root:
-            shutil.rmtree(made.root, ignore_errors=True)
+        made.drop()
 
 
 async def test_a_crashed_server_leaves_a_stale_pid_file_that_is_recovered(cluster):
@@ -131,9 +131,7 @@ def test_concurrent_processes_share_one_cluster(tmp_path: Path):
         ]
         assert len(postmasters) == 1, postmasters
     finally:
-        made.stop()
-        if made.running_as_root:
-            shutil.rmtree(made.root, ignore_errors=True)
+        made.drop()
 
 
 def test_a_system_postgresql_works_when_the_wheel_is_missing(tmp_path: Path):
@@ -159,9 +157,7 @@ def test_a_system_postgresql_works_when_the_wheel_is_missing(tmp_path: Path):
 
         asyncio.run(check())
     finally:
-        made.stop()
-        if made.running_as_root:
-            shutil.rmtree(made.root, ignore_errors=True)
+        made.drop()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="binaries are mirrored only for a root-run server")
@@ -182,8 +178,7 @@ def test_mirrored_binaries_run_with_their_shared_libraries(tmp_path: Path):
 
             assert asyncio.run(check()) == 1
         finally:
-            made.stop()
-            shutil.rmtree(made.root, ignore_errors=True)
+            made.drop()
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
 
@@ -260,3 +255,207 @@ def test_a_normal_user_gets_a_cluster_inside_their_own_home(tmp_path: Path):
         stopped = as_user("db", "stop")
         shutil.rmtree(base, ignore_errors=True)
     assert stopped.returncode == 0, stopped.stderr
+
+
+# --- privilege separation, one cluster per home, private socket folders ----------------------
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="the server user exists only as root")
+
+
+def as_server_user(*command: str) -> None:
+    """Run ``command`` as the unprivileged account the server runs as."""
+    account = pwd.getpwnam(SERVER_USER)
+    subprocess.run(
+        list(command), user=account.pw_uid, group=account.pw_gid, extra_groups=[], check=True
+    )
+
+
+@root_only
+def test_links_planted_by_the_server_user_are_never_followed(cluster, tmp_path: Path):
+    cluster.ensure_running()
+    cluster.stop()
+    account = pwd.getpwnam(SERVER_USER)
+    # The layout of older versions: the cluster folder itself belonged to the server user.
+    os.chown(cluster.root, account.pw_uid, account.pw_gid)
+    victim_dir = tmp_path / "victim-dir"
+    victim_dir.mkdir(mode=0o755)
+    victim_file = tmp_path / "victim-file"
+    victim_file.write_text("root's\n")
+    victim_file.chmod(0o644)
+    shutil.rmtree(cluster.root / "run")
+    as_server_user("ln", "-s", str(victim_dir), str(cluster.root / "run"))
+    for name in ("home", "cluster.lock", "provisioned"):
+        (cluster.root / name).unlink(missing_ok=True)
+        as_server_user("ln", "-s", str(victim_file), str(cluster.root / name))
+    as_server_user("ln", "-sf", str(victim_file), str(cluster.data_dir / "postmaster.pid"))
+
+    cluster.ensure_running()
+
+    for victim in (victim_dir, victim_file):
+        info = victim.lstat()
+        assert (info.st_uid, info.st_gid) == (0, 0), victim
+    assert victim_dir.stat().st_mode & 0o777 == 0o755
+    assert victim_file.read_text() == "root's\n" and victim_file.stat().st_mode & 0o777 == 0o644
+    root_info = cluster.root.lstat()
+    assert root_info.st_uid == 0 and not root_info.st_mode & 0o022  # taken back
+    for name in ("home", "cluster.lock", "provisioned"):
+        entry = (cluster.root / name).lstat()
+        assert stat.S_ISREG(entry.st_mode) and entry.st_uid == 0, name
+    for name in ("data", "run", "log"):  # all the server user owns
+        entry = (cluster.root / name).lstat()
+        assert stat.S_ISDIR(entry.st_mode) and entry.st_uid == account.pw_uid, name
+
+
+async def test_the_application_role_can_do_nothing_but_use_its_database(cluster):
+    cluster.ensure_running()
+    conn = await asyncpg.connect(cluster.dsn())
+    try:
+        role = await conn.fetchrow(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+        )
+        assert tuple(role) == (False, False, False)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("COPY (SELECT 1) TO PROGRAM 'id'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("COPY (SELECT 1) TO '/tmp/shelver-app-copy-test'")
+        await migrate(conn)  # yet it owns its schema: migrations and extensions work
+        assert await conn.fetchval("SELECT show_trgm('мир') <> '{}'")
+        owners = await conn.fetch(
+            "SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S', 'v')"
+        )
+        assert [r["owner"] for r in owners] == [APP_ROLE]
+    finally:
+        await conn.close()
+
+
+async def test_an_older_cluster_hands_its_objects_to_the_application_role(cluster):
+    cluster.ensure_running()
+    admin = await asyncpg.connect(cluster.admin_dsn("shelver"))
+    try:  # what older versions left: everything owned by the superuser
+        await admin.execute("ALTER DATABASE shelver OWNER TO shelver")
+        await admin.execute("CREATE TABLE legacy (id serial PRIMARY KEY)")
+        await admin.execute("CREATE TYPE legacy_mood AS ENUM ('ok')")
+    finally:
+        await admin.close()
+    cluster.stop()
+    (cluster.root / "provisioned").unlink()
+    cluster.ensure_running()
+    conn = await asyncpg.connect(cluster.dsn())
+    try:
+        await conn.execute("INSERT INTO legacy DEFAULT VALUES")
+        assert await conn.fetchval("SELECT pg_get_userbyid(relowner) FROM pg_class "
+                                   "WHERE relname = 'legacy'") == APP_ROLE  # fmt: skip
+        await conn.execute("DROP TYPE legacy_mood")
+    finally:
+        await conn.close()
+
+
+def test_one_home_reached_by_two_paths_has_one_cluster(tmp_path: Path):
+    real = tmp_path / "real-home"
+    real.mkdir()
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    first = EmbeddedCluster(Home.at(real), extra_settings=FAST)
+    second = EmbeddedCluster(Home.at(alias), extra_settings=FAST)
+    dotted = EmbeddedCluster(Home.at(tmp_path / "alias" / ".." / "real-home"))
+    assert first.key == second.key == dotted.key
+    assert first.root.resolve() == second.root.resolve()
+
+
+def test_a_moved_home_finds_its_cluster(tmp_path: Path):
+    made = EmbeddedCluster(Home.at(tmp_path / "before"), extra_settings=FAST)
+    try:
+        made.ensure_running()
+        made.stop()
+        (tmp_path / "before").rename(tmp_path / "after")
+        moved = EmbeddedCluster(Home.at(tmp_path / "after"), extra_settings=FAST)
+        assert moved.key == made.key
+        moved.ensure_running()
+        assert asyncio.run(fetch_one(moved.dsn())) == 1
+        if moved.running_as_root:
+            note = (moved.root / "home").read_text().strip()
+            assert note == str(tmp_path / "after" / "pg")
+    finally:
+        EmbeddedCluster(Home.at(tmp_path / "after")).drop()
+
+
+def test_the_socket_fallback_is_private_and_unguessable(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    (tmp_path / "tmp").mkdir(mode=0o1777)
+    deep = tmp_path.joinpath(*(["nested-folder-name"] * 6)) / "home"
+    made = EmbeddedCluster(Home.at(deep))
+    made.running_as_root = False  # the fallback is for a user's own deep home
+    # Another user pre-created the predictable name older versions used.
+    old_name = tmp_path / "tmp" / f"shelver-{os.geteuid()}-{made.key}"
+    old_name.mkdir(mode=0o777)
+    tempfile.tempdir = None  # re-read TMPDIR
+    try:
+        folder = made.socket_dir
+        assert folder != old_name and folder.parent == tmp_path / "tmp"
+        info = folder.lstat()
+        assert stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+        assert info.st_mode & 0o777 == 0o700
+        other = EmbeddedCluster(Home.at(deep))
+        other.running_as_root = False
+        assert other.socket_dir == folder  # remembered, so every process finds the server
+        folder.chmod(0o777)  # no longer private: a new folder is made
+        again = made.socket_dir
+        assert again != folder and again.lstat().st_mode & 0o777 == 0o700
+    finally:
+        tempfile.tempdir = None
+
+
+# --- clusters have an end -----------------------------------------------------------------
+
+
+def shelver(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shelver", "--home", str(home), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_db_drop_asks_first_then_removes_the_cluster(tmp_path: Path):
+    home = tmp_path / "home"
+    made = EmbeddedCluster(Home.at(home), extra_settings=FAST)
+    try:
+        made.ensure_running()
+        refused = shelver(home, "db", "drop")
+        assert refused.returncode == 2 and "--yes" in refused.stderr
+        assert made.is_ready()
+        dropped = shelver(home, "db", "drop", "--yes", "--json")
+        assert dropped.returncode == 0, dropped.stderr
+        assert not made.data_dir.exists() and made.server_pid() is None
+        if made.running_as_root:
+            assert not made.root.exists()
+        assert home.is_dir()  # the home's own files stay
+    finally:
+        made.drop()
+
+
+@root_only
+def test_clusters_of_homes_that_are_gone_are_named_and_pruned(tmp_path: Path):
+    gone_home = tmp_path / "gone-home"
+    orphan = EmbeddedCluster(Home.at(gone_home), extra_settings=FAST)
+    keeper_home = tmp_path / "kept-home"
+    keeper = EmbeddedCluster(Home.at(keeper_home), extra_settings=FAST)
+    try:
+        orphan.ensure_running()  # left running on purpose: prune stops it
+        shutil.rmtree(gone_home)
+        status = shelver(keeper_home, "db", "status")
+        assert status.returncode == 0, status.stderr
+        assert str(orphan.root) in status.stdout and "db prune" in status.stdout
+        assert "belong to homes that are gone" in status.stderr  # the start-up note
+        pruned = shelver(keeper_home, "db", "prune", "--yes", "--json")
+        assert pruned.returncode == 0, pruned.stderr
+        assert str(orphan.root) in pruned.stdout
+        assert not orphan.root.exists() and orphan.server_pid() is None
+        assert keeper.is_ready()  # a live home's cluster is never touched
+    finally:
+        orphan.drop()
+        keeper.drop()

@@ -24,15 +24,18 @@ async def test_opening_settles_a_move_that_a_crash_interrupted(database_dsn, tmp
     conn = await asyncpg.connect(database_dsn)
     try:
         # The journal says a move was about to start; the file is still where it was.
+        operation = uuid.uuid4()
+        await conn.execute("INSERT INTO organize_operations (id) VALUES ($1)", operation)
         await conn.execute(
             "INSERT INTO organize_moves (book_file_id, source_path, target_path, temp_path, "
-            "sha256, file_size) VALUES ($1, $2, $3, $4, $5, $6)",
+            "sha256, file_size, operation_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             uuid.uuid4(),
             str(source),
             str(tmp_path / "library" / "book.epub"),
             str(tmp_path / "library" / ".book.epub.part"),
             hashlib.sha256(source.read_bytes()).hexdigest(),
             source.stat().st_size,
+            operation,
         )
     finally:
         await conn.close()
@@ -53,14 +56,17 @@ async def test_a_missing_database_is_one_readable_line(database_dsn):
 async def journal_a_move_whose_file_is_gone(dsn: str, folder: Path) -> None:
     conn = await asyncpg.connect(dsn)
     try:
+        operation = uuid.uuid4()
+        await conn.execute("INSERT INTO organize_operations (id) VALUES ($1)", operation)
         await conn.execute(
             "INSERT INTO organize_moves (book_file_id, source_path, target_path, temp_path, "
-            "sha256, file_size) VALUES ($1, $2, $3, $4, $5, 3)",
+            "sha256, file_size, operation_id) VALUES ($1, $2, $3, $4, $5, 3, $6)",
             uuid.uuid4(),
             str(folder / "inbox" / "vanished.epub"),
             str(folder / "library" / "vanished.epub"),
             str(folder / "library" / ".vanished.epub.part"),
             "0" * 64,
+            operation,
         )
     finally:
         await conn.close()

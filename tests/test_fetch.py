@@ -150,7 +150,9 @@ async def test_missing_hardcover_token_skips_it_visibly(database: Database) -> N
     states = {s.source: s.state for s in await fetching.statuses_of(database.pool, book_id)}
     assert states == {"google_books": "empty", "hardcover": "skipped"}
     assert report.ok  # nothing failed: no match is not a failure
-    assert (await books.get(database.pool, book_id)).status is BookStatus.INBOX
+    # No match still reaches a decision: the book waits in review with its file's values.
+    assert report.books[0].moved_to_review
+    assert (await books.get(database.pool, book_id)).status is BookStatus.REVIEW
 
 
 async def test_unknown_ids_are_reported(database: Database) -> None:

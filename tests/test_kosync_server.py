@@ -22,7 +22,9 @@ from tests.kosync_support import (
     ServerProcess,
     add_login,
     clone_template,
+    device_client,
     drop_database,
+    insert_login,
     md5_hex,
     shelver_command,
     shelver_env,
@@ -65,7 +67,7 @@ def closed_server(closed_home: Path, kosync_dsn: str) -> Iterator[ServerProcess]
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30, headers={"accept": KOREADER_ACCEPT}) as http:
+    async with device_client(headers={"accept": KOREADER_ACCEPT}) as http:
         yield http
 
 
@@ -234,6 +236,12 @@ async def test_registration_disabled_by_default(client, closed_server, db):
         {"username": "x"},
         {"username": "", "password": "k"},
         {"username": "a:b", "password": "k"},
+        {"username": " ", "password": "k"},
+        {"username": "\t", "password": "k"},
+        {"username": " padded", "password": "k"},
+        {"username": "---", "password": "k"},
+        {"username": "a\u202eb", "password": "k"},
+        {"username": "a\u2028b", "password": "k"},
         {"username": 12, "password": "k"},
         {"username": "typed", "password": 12},
         ["username", "password"],
@@ -530,7 +538,7 @@ async def test_koreader_plugin_replay(open_server, db):
     base = open_server.base_url
     common = {"accept": KOREADER_ACCEPT, "content-type": "application/json"}
     document = md5_hex("some book file")
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with device_client() as http:
         response = await http.post(
             f"{base}/users/create",
             headers=common,
@@ -701,14 +709,9 @@ async def test_database_failure_is_answered_with_code_2000(database_dsn: str):
 
     from shelver.app.server import create_app
     from shelver.data.kosync import ProgressWriter
-    from shelver.data.passwords import hash_secret
 
     pool = await asyncpg.create_pool(database_dsn, min_size=1, max_size=1)
-    await pool.execute(
-        "INSERT INTO service_credentials (service, username, password_hash) "
-        "VALUES ('kosync', 'u', $1)",
-        hash_secret("k"),
-    )
+    await insert_login(pool, "u", "k")
     writer = ProgressWriter(pool)
     writer.start()
     server = TestServer(create_app(pool, writer))

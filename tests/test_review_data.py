@@ -89,7 +89,8 @@ async def test_approve_writes_choice_and_files_the_book(database: Database, home
         "L. J. Ross",
         2017,
     )
-    assert approved.tags == ["crime"] and approved.hardcover_book_id == 77
+    # Only the year came from Hardcover: that is not its identity, so the book is not linked.
+    assert approved.tags == ["crime"] and approved.hardcover_book_id is None
     (file,) = await books.files_of(database.pool, book_id)
     expected = home.library_dir / "L. J. Ross" / "Cragside" / "book.epub"
     assert file.storage_path == str(expected) and file.inbox_path is None
@@ -105,7 +106,7 @@ async def test_approve_writes_choice_and_files_the_book(database: Database, home
     [
         ({"colour": "red"}, {}, "not a book field: colour"),
         ({"published_year": "soon"}, {}, "published_year"),
-        ({}, {UUID(int=1): ["title"]}, "does not belong"),
+        ({}, {UUID(int=1): ["title"]}, "replaced by a new fetch"),
     ],
 )
 async def test_bad_choices_change_nothing(
@@ -139,9 +140,9 @@ async def test_duplicate_skip_keep_both_and_replace(database: Database, home: Ho
     book = await approve(
         database, home, SETTINGS, skipped, chosen, {}, duplicate=DuplicateAction.SKIP
     )
-    assert book.status is BookStatus.INBOX
-    (file,) = await books.files_of(database.pool, skipped)
-    assert file.inbox_path and Path(file.inbox_path).exists()
+    assert book.status is BookStatus.REVIEW  # as it was when rejected
+    assert await books.get(database.pool, skipped) is None  # skip rejects the new file...
+    assert (home.rejected_dir / "book.epub").read_bytes() == b"bytes of skip me"  # ...kept
 
     both = await flagged("keep both")
     book = await approve(
@@ -157,10 +158,10 @@ async def test_duplicate_skip_keep_both_and_replace(database: Database, home: Ho
     )
     assert book.status is BookStatus.ORGANIZED
     assert await books.get(database.pool, old_id) is None
-    rejected = home.rejected_dir / "book.epub"
+    rejected = home.rejected_dir / "book (2).epub"
     assert rejected.read_bytes() == b"bytes of old"  # moved aside, never deleted
-    reason = (home.rejected_dir / "book.epub.reason.txt").read_text()
-    assert str(replacing) in reason and "Frank Herbert" in reason
+    reason = (home.rejected_dir / "book (2).epub.reason.txt").read_text()
+    assert "“replacement”" in reason and "Frank Herbert" in reason
     (file,) = await books.files_of(database.pool, replacing)
     assert file.storage_path == old_file.storage_path  # takes the freed name
     assert Path(file.storage_path).read_bytes() == b"bytes of replacement"

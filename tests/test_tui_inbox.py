@@ -246,14 +246,16 @@ async def test_fetch_updates_the_status_column(
             detail = screen_text(app)
             assert "Google Books" in detail and "Hardcover" in detail  # the reasons, by source
 
-            # F: every inbox book; the one with a match moves on to Review.
+            # F: every inbox book; the one with a match and the one with none (its file's
+            # values are approved as they are, or searched by hand) move on to Review; the
+            # failed one waits here to be fetched again.
             await pilot.press("F")
             await settle(pilot)
-            assert inbox_titles(app) == ["Forbidden Book", "Nowhere Book"]
-            assert column(app, "fetch") == ["failed", "no match"]
-            assert "1 to review" in screen_text(app)
+            assert inbox_titles(app) == ["Forbidden Book"]
+            assert column(app, "fetch") == ["failed"]
+            assert "2 to review" in screen_text(app)
             strip = app.screen.query_one("#inbox-progress")
-            assert "3 fetched · 1 to review" in str(strip.query_one("#progress-item").content)
+            assert "3 fetched · 2 to review" in str(strip.query_one("#progress-item").content)
 
 
 async def test_enter_opens_review(

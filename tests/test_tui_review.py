@@ -18,11 +18,11 @@ from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.review import ReviewItem
+from shelver.data.review_state import ReviewState, parse_field, source_names
 from shelver.data.settings import ProviderSettings, Settings
+from shelver.screens.dialogs.review import DuplicateDialog, FieldEditor, SearchDialog
 from shelver.screens.review import ReviewScreen
 from shelver.widgets.review_cover import describe_cover, terminal_may_show_pictures
-from shelver.widgets.review_dialogs import DuplicateDialog, FieldEditor, SearchDialog
-from shelver.widgets.review_model import ReviewState, parse_field, source_names
 from tests.tui_support import SIZE, screen_text, settle
 
 GOOGLE = "https://books.review-test.example/books/v1"
@@ -195,7 +195,7 @@ async def test_shift_digit_takes_a_source_for_every_field(
         assert state.chosen_value("title") == "Emma" and state.chosen_key("title") != "current"
 
 
-async def test_duplicate_banner_skip_keep_both_replace(
+async def test_duplicate_choice_is_applied_by_the_approval(
     database: Database, database_dsn: str, home: Home
 ) -> None:
     old = await make_book(database, home, "Old Dune", status=BookStatus.REVIEW)
@@ -212,24 +212,41 @@ async def test_duplicate_banner_skip_keep_both_replace(
         flagged.append(book_id)
     app = make_app(home, database_dsn)
     async with app.run_test(size=SIZE) as pilot:
-        await open_review(pilot)
+        screen = await open_review(pilot)
         assert "May duplicate “Dune” (organized" in screen_text(app)
-        for key in ("s", "k", "x"):
+        # d shows both copies side by side; the choice waits for the approval.
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DuplicateDialog)
+        facts = screen_text(app)
+        for fact in ("This one", "Already there", "EPUB", "21 B", "dune-one.epub", "Cover"):
+            assert fact in facts, fact
+        assert "library/Some One/Dune" in facts and "the inbox" in facts  # where each one is
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert (await books.get(database.pool, flagged[0])).status is BookStatus.REVIEW
+        assert "a applies" in screen_text(app)
+        await pilot.press("a")
+        await settle(pilot)
+        for key in ("k", "x"):
             await pilot.press("a")  # a flagged book asks first
             await pilot.pause()
             assert isinstance(app.screen, DuplicateDialog)
             await pilot.press(key)
             await settle(pilot)
         assert "Nothing to review" in screen_text(app)
+        assert screen.state is None
 
     skipped, kept, replacing = flagged
-    assert (await books.get(database.pool, skipped)).status is BookStatus.INBOX
+    assert await books.get(database.pool, skipped) is None  # skip rejects the new file
     assert (await books.get(database.pool, kept)).status is BookStatus.ORGANIZED
     assert (await books.get(database.pool, replacing)).status is BookStatus.ORGANIZED
     assert await books.get(database.pool, old) is None  # replaced: its row is gone...
     assert not Path(old_file.storage_path).exists()
     rejected = [p for p in home.rejected_dir.rglob("*") if p.is_file()]
     assert any(p.read_bytes() == b"the bytes of Old Dune" for p in rejected)  # ...never deleted
+    assert any(p.read_bytes() == b"the bytes of Dune one" for p in rejected)
 
 
 def volume(title: str, isbn: str = "9780441013593") -> dict:
@@ -422,26 +439,41 @@ async def test_cover_row_and_long_description_in_the_detail_area(
         assert "120×180 JPEG" in screen_text(app) and str(cover) in screen_text(app)
 
 
-async def test_many_sources_scroll_sideways_and_the_next_book_is_prefetched(
+async def test_many_sources_page_at_80_columns_and_the_next_book_is_prefetched(
     database: Database, database_dsn: str, home: Home
 ) -> None:
     book_id = await make_book(database, home, "Persuasion")
-    for rank in range(1, 7):
+    for rank in range(1, 11):
         source = "google_books" if rank == 1 else f"google_books#{rank}"
-        await add_candidate(database, book_id, source, 0.5 - rank / 100, title=f"Answer {rank}")
+        await add_candidate(
+            database, book_id, source, 0.5 - rank / 100, title=f"Answer {rank}",
+            isbn_13="9780441013593",
+        )  # fmt: skip
     following = await make_book(database, home, "Sanditon")
     app = make_app(home, database_dsn)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_review(pilot)
-        assert following in screen._cache  # loaded while the first book is looked at
-        table = screen.query_one(DataTable)
-        assert len(screen.state.sources) == 8 and table.scroll_x == 0
-        await pilot.press(*["right"] * 7)
-        await pilot.pause()
-        assert table.scroll_x > 0  # the last source scrolled into view, the field names stay
-        await pilot.press("enter")
-        assert screen.state.chosen_value("title") == "Answer 6"
-        assert "Google 6" in screen_text(app)
+        assert following in screen.queue.cache  # loaded while the first book is looked at
+        grid = screen.grid
+        assert len(screen.state.sources) == 12
+        # The current values plus as many sources as fit without cutting an ISBN-13.
+        assert len(grid.visible()) >= 3
+        text = screen_text(app)
+        assert "9780441013593" in text and "9780441013..." not in text
+        assert f"sources 2–{len(grid.visible())} of 12" in text
+        seen = set()
+        for _ in range(6):  # ] pages through every source and wraps around
+            seen.update(grid.visible())
+            await pilot.press("right_square_bracket")
+        assert seen == set(range(12))
+        while 11 not in grid.visible():
+            await pilot.press("tab")
+        column = grid.visible().index(11) + 1
+        grid.move_cursor(column=column)
+        await pilot.press("enter")  # the twelfth source, beyond the ninth, picked by key
+        assert screen.state.chosen_value("title") == "Answer 10"
+        assert "Google 10" in screen_text(app)
+        assert grid.scroll_x == 0  # nothing scrolls sideways: no fragments of other columns
 
 
 async def test_description_is_edited_as_paragraphs(

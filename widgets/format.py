@@ -67,3 +67,16 @@ def clip(text: str | None, width: int, placeholder: str = "—") -> str:
     if cell_len(line) <= width:
         return line
     return set_cell_size(line, max(width - 1, 0)).rstrip() + "…"
+
+
+def reading_time(seconds: float | None) -> str:
+    """``4510`` -> ``"1 h 15 min"``; minutes below an hour, ``<1 min`` for a glance."""
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "<1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 100 else f"{hours} h"

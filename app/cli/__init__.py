@@ -8,14 +8,17 @@ import traceback
 from collections.abc import Sequence
 
 from shelver.app.cli import (
+    commands_calibre,
     commands_credentials,
     commands_db,
     commands_fetch,
     commands_import,
     commands_search,
     commands_serve,
+    commands_stats,
     commands_sync,
     commands_tui,
+    commands_web,
 )
 from shelver.app.cli.context import (
     EXIT_SOME_FAILED,
@@ -34,9 +37,12 @@ from shelver.data.settings import ConfigError
 # Each module adds its sub-commands; the order is the order of `shelver --help`.
 COMMAND_MODULES = (
     commands_import,
+    commands_calibre,
     commands_fetch,
     commands_search,
     commands_serve,
+    commands_web,
+    commands_stats,
     commands_sync,
     commands_credentials,
     commands_db,

@@ -1,12 +1,14 @@
-"""``shelver db migrate | status | url | start | stop``."""
+"""``shelver db migrate | status | url | start | stop | drop | prune``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from shelver.app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError, print_json
 from shelver.data import migrations
+from shelver.data.cluster import StoredCluster, abandoned_clusters
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -18,9 +20,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         ("url", _url, "print the DSN (psql and asyncpg accept it)"),
         ("start", _start, "start the embedded cluster"),
         ("stop", _stop, "stop the embedded cluster and wait until it is down"),
+        ("drop", _drop, "stop this home's embedded cluster and delete its data for good"),
+        ("prune", _prune, "delete the embedded clusters of homes that no longer exist"),
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("--json", action="store_true", help="print one JSON document")
+        if name in ("drop", "prune"):
+            action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         action.set_defaults(handler=handler)
 
 
@@ -48,10 +54,12 @@ def _status(context: CliContext, args: argparse.Namespace) -> int:
             return await migrations.status(conn)
 
     states = asyncio.run(run())
+    orphans = abandoned_clusters() if context.target.cluster is not None else []
     if args.json:
         print_json(
             {
                 "database": context.target.description,
+                "abandoned_clusters": [_describe(c) for c in orphans],
                 "migrations": [
                     {
                         "version": s.version,
@@ -68,6 +76,61 @@ def _status(context: CliContext, args: argparse.Namespace) -> int:
             state = s.applied_at.strftime("applied %Y-%m-%d %H:%M") if s.applied_at else "pending"
             warning = "" if s.checksum_matches else "  (file changed since it was applied!)"
             print(f"{s.version:04d}_{s.name:<30} {state}{warning}")
+        for orphan in orphans:
+            print(
+                f"cluster {orphan.root} belongs to a home that is gone ({orphan.home_pg}); "
+                "`shelver db prune` removes it"
+            )
+    return EXIT_OK
+
+
+def _describe(found: StoredCluster) -> dict:
+    return {
+        "folder": str(found.root),
+        "home": str(found.home_pg.parent) if found.home_pg else None,
+        "running": found.running,
+        "bytes": found.size_bytes(),
+    }
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    """Ask before deleting; without a terminal, only --yes will do."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(f"{question}: refusing without --yes (no terminal to ask)", EXIT_USAGE)
+    answer = input(f"{question}? Type 'yes' to confirm: ").strip().lower()
+    if answer != "yes":
+        raise CommandError("nothing was deleted", EXIT_USAGE)
+
+
+def _drop(context: CliContext, args: argparse.Namespace) -> int:
+    cluster = _require_cluster(context)
+    existed = cluster.is_initialised()
+    _confirm(args, f"delete the database of {context.home.data_dir} ({cluster.data_dir})")
+    cluster.drop()
+    if args.json:
+        print_json({"dropped": existed, "data_dir": str(cluster.data_dir)})
+    else:
+        print(f"dropped {cluster.data_dir}" if existed else "no database to drop")
+    return EXIT_OK
+
+
+def _prune(context: CliContext, args: argparse.Namespace) -> int:
+    _require_cluster(context)
+    orphans = abandoned_clusters()
+    if orphans and not args.json:
+        for orphan in orphans:
+            print(f"{orphan.root}: home {orphan.home_pg} is gone")
+    if orphans:
+        _confirm(args, f"delete {len(orphans)} cluster(s) of homes that are gone")
+    removed, busy = [], []
+    for orphan in orphans:
+        (removed if orphan.drop() else busy).append(str(orphan.root))
+    if args.json:
+        print_json({"removed": removed, "busy": busy})
+    else:
+        print(f"removed {len(removed)} cluster(s)" + (f", {len(busy)} in use" if busy else ""))
     return EXIT_OK
 
 

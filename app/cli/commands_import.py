@@ -37,7 +37,7 @@ def run_import(context: CliContext, args: argparse.Namespace) -> int:
 async def _import(context: CliContext, args: argparse.Namespace) -> ImportReport:
     database = await context.open_database()
     try:
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             return await import_paths(
                 database,
                 context.home,
@@ -50,7 +50,7 @@ async def _import(context: CliContext, args: argparse.Namespace) -> ImportReport
         await database.close()
 
 
-def _progress_bar() -> AbstractContextManager[Any]:
+def progress_bar() -> AbstractContextManager[Any]:
     """A rich progress bar on stderr when a person is watching; nothing otherwise."""
     if not sys.stderr.isatty():
         return nullcontext(None)
@@ -90,15 +90,15 @@ def _print_human(report: ImportReport) -> None:
             if (item.possible_duplicate_of)
             else ""
         )
-        print(f"imported  {_one_line(item.path)}: {item.title or '(no title)'}{suffix}")
+        print(f"imported  {one_line(item.path)}: {item.title or '(no title)'}{suffix}")
     for item in report.skipped:
-        print(f"skipped   {_one_line(item.path)}: {item.reason}")
+        print(f"skipped   {one_line(item.path)}: {item.reason}")
     for item in report.refused:
-        moved = f" (moved to {_one_line(item.moved_to)})" if item.moved_to else ""
-        print(f"refused   {_one_line(item.path)}: {item.reason}{moved}", file=sys.stderr)
+        moved = f" (moved to {one_line(item.moved_to)})" if item.moved_to else ""
+        print(f"refused   {one_line(item.path)}: {item.reason}{moved}", file=sys.stderr)
     print(report.summary(), file=sys.stderr)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """File names may hold newlines; a report line must not."""
     return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text

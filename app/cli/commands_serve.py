@@ -13,7 +13,9 @@ from shelver.app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandErro
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    serve = commands.add_parser("serve", help="KoSync server for KOReader; watches the inbox")
+    serve = commands.add_parser(
+        "serve", help="KoSync and OPDS server for KOReader; watches the inbox"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
     serve.add_argument(
@@ -21,6 +23,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--no-watch", action="store_true", help="do not watch the inbox folder, only serve KoSync"
+    )
+    serve.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="build OPDS links from X-Forwarded-Proto/-Host (only behind your own reverse proxy)",
     )
     serve.set_defaults(handler=run_serve)
 
@@ -62,6 +69,7 @@ def run_serve(context: CliContext, args: argparse.Namespace) -> int:
         port=args.port,
         allow_registration=args.allow_registration,
         watch_inbox=not args.no_watch,
+        trust_proxy=args.trust_proxy,
     )
 
     async def run() -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
+from shelver.data.importing.isbn import isbn13_to_10
+
 YEAR = re.compile(r"^\s*(\d{4})")
 NON_ISBN = re.compile(r"[^0-9Xx]")
 LANGUAGE_ALIASES = {
@@ -104,19 +106,20 @@ def isbn10_to_13(isbn10: str) -> str | None:
 
 
 def split_isbns(values: list[Any], prefer: set[str] | None = None) -> tuple[str | None, str | None]:
-    """(isbn_13, isbn_10) from a list, preferring ones in ``prefer`` (the ISBN we asked for)."""
+    """(isbn_13, isbn_10) of **one edition** from a list, preferring one in ``prefer`` (the ISBN
+    we asked for). A work's answer lists the ISBNs of all its editions: the ISBN-10 is the one
+    that belongs to the chosen ISBN-13 (a 978 number determines it), never another edition's."""
     cleaned = [d for d in (isbn_digits(v) for v in values) if d]
     prefer = prefer or set()
     thirteens = [d for d in cleaned if len(d) == 13]
     tens = [d for d in cleaned if len(d) == 10]
-
-    def pick(found: list[str]) -> str | None:
-        for candidate in found:
-            if candidate in prefer:
-                return candidate
-        return found[0] if found else None
-
-    return pick(thirteens), pick(tens)
+    preferred = [d for d in cleaned if d in prefer]
+    first = preferred[0] if preferred else (thirteens or tens or [None])[0]
+    if first is None:
+        return None, None
+    if len(first) == 10:
+        return isbn10_to_13(first), first
+    return first, isbn13_to_10(first)
 
 
 def plain_text(value: Any) -> str | None:

@@ -1,5 +1,8 @@
 """The Inbox's import dialog: ask for a file or folder (tab completes), import it in a worker
-with a progress bar, then say what happened to every file (imported, duplicate, refused)."""
+with a progress bar, then say what happened to every file (imported, duplicate, refused).
+
+A folder holding ``metadata.db`` is offered as a Calibre library: brought over with every book
+organized (files copied, hard-linked or used in place), or its files imported into the Inbox."""
 
 from __future__ import annotations
 
@@ -12,8 +15,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
+from shelver.data.calibre import (
+    CalibreImportReport,
+    CalibreLibraryError,
+    Placement,
+    find_metadata_db,
+    import_calibre,
+)
 from shelver.data.importing import ImportReport, import_paths
 from shelver.data.importing.process_pools import prepare_process_pools
 from shelver.screens.dialogs.base import Dialog
@@ -24,6 +35,13 @@ if TYPE_CHECKING:
     from shelver.screens.host import ShelverHost
 
 SHOWN_MATCHES = 6
+INBOX_CHOICE = "inbox"
+CALIBRE_CHOICES = (
+    (Placement.COPY.value, "Bring it over: copy the files into shelver's library"),
+    (Placement.LINK.value, "Bring it over: hard-link the files (no extra space)"),
+    (Placement.IN_PLACE.value, "Bring it over: use the files where they are"),
+    (INBOX_CHOICE, "Import only its files into the Inbox (Calibre's metadata unused)"),
+)
 LISTED = 300
 """Refused and skipped files listed by name in the summary; the rest are counted."""
 
@@ -62,7 +80,35 @@ def summary_text(report: ImportReport) -> Text:
     return text
 
 
-class ImportDialog(Dialog[ImportReport | None]):
+def calibre_summary_text(report: CalibreImportReport) -> Text:
+    """The outcome of a Calibre import: counts, then every problem and what was not kept."""
+    text = Text()
+    text.append(f"Imported {report.count('imported')} book(s)", "bold green")
+    text.append(
+        f" · added files to {report.count('files_added')} · matched "
+        f"{report.count('matched')} · unchanged {report.count('unchanged')}"
+    )
+    text.append(f" · {len(report.failed_books)} failed", "bold red" if report.failed_books else "")
+    problems = [(p.title or "", p.reason) for p in report.failed_books] + [
+        (Path(p.path or "").name, p.reason) for p in report.skipped_files
+    ]
+    if problems:
+        text.append("\n\nNot brought over:", "bold")
+        for what, reason in problems[:LISTED]:
+            text.append(f"\n• {what}", "red")
+            text.append(f": {reason}")
+        if len(problems) > LISTED:
+            more = len(problems) - LISTED
+            text.append(f"\n… and {more} more (`shelver import-calibre --json` lists them all)")
+    if report.not_kept:
+        text.append("\n\nCalibre data not kept:", "bold")
+        for item in report.not_kept:
+            text.append(f"\n• {item.what}", "yellow")
+            text.append(f": {item.reason}")
+    return text
+
+
+class ImportDialog(Dialog[ImportReport | CalibreImportReport | None]):
     """Dismisses with the import's report (None when cancelled before it started)."""
 
     AUTO_FOCUS = "#import-path"
@@ -77,8 +123,9 @@ class ImportDialog(Dialog[ImportReport | None]):
     def __init__(self, start_in: str = "") -> None:
         super().__init__()
         self.start_in = start_in
-        self.report: ImportReport | None = None
+        self.report: ImportReport | CalibreImportReport | None = None
         self.running = False
+        self.calibre_folder: Path | None = None
 
     @property
     def shelver(self) -> ShelverHost:
@@ -91,6 +138,13 @@ class ImportDialog(Dialog[ImportReport | None]):
             yield PathInput(self.start_in, id="import-path", compact=True)
             yield Static("", id="import-matches", markup=False, classes="-blank")
             yield Static("", id="import-error", markup=False, classes="-blank")
+            with Vertical(id="import-calibre"):
+                yield Label("", id="import-calibre-note")
+                yield OptionList(
+                    *(Option(label, id=key) for key, label in CALIBRE_CHOICES),
+                    id="import-calibre-choice",
+                    compact=True,
+                )
             yield ProgressStrip(id="import-progress")
             with VerticalScroll(id="import-summary"):
                 yield Static("", id="import-summary-text")
@@ -128,7 +182,39 @@ class ImportDialog(Dialog[ImportReport | None]):
         if not path.exists() and not path.is_symlink():
             self._say("#import-error", f"No such file or folder: {path}")
             return
+        if path.is_dir() and find_metadata_db(path) is not None:
+            self._offer_calibre(path)
+            return
         self.start(path)
+
+    def _offer_calibre(self, folder: Path) -> None:
+        """Ask how to bring a Calibre library over (or to import only its files)."""
+        self.calibre_folder = folder
+        self.query_one("#import-path", PathInput).disabled = True
+        self._say("#import-matches", "")
+        self.query_one("#import-calibre-note", Label).update(
+            "This folder is a Calibre library: bring its books over, organized, with every "
+            "field and format? Calibre's files are never changed."
+        )
+        self.query_one("#import-calibre").add_class("-shown")
+        choice = self.query_one("#import-calibre-choice", OptionList)
+        choice.highlighted = 0
+        choice.focus()
+        self.query_one("#import-hint", Label).update("↑↓ choose · enter start · esc cancel")
+
+    @on(OptionList.OptionSelected, "#import-calibre-choice")
+    def _calibre_chosen(self, event: OptionList.OptionSelected) -> None:
+        folder = self.calibre_folder
+        if folder is None or self.running or self.report is not None:
+            return
+        self.query_one("#import-calibre").remove_class("-shown")
+        if event.option.id == INBOX_CHOICE:
+            self.start(folder)
+            return
+        self.running = True
+        self.query_one("#import-hint", Label).update("bringing the Calibre library over…")
+        self.query_one(ProgressStrip).start("Calibre")
+        self.run_calibre_import(folder, Placement(event.option.id))
 
     # Importing ---------------------------------------------------------------------------
 
@@ -165,7 +251,37 @@ class ImportDialog(Dialog[ImportReport | None]):
         total = len(report.imported) + len(report.skipped) + len(report.refused)
         strip.report(total, total)
         strip.finish(f"done: {total} file{'s' * (total != 1)}")
-        self.query_one("#import-summary-text", Static).update(summary_text(report))
+        self._show_summary(summary_text(report))
+
+    @work(exclusive=True, group="import", exit_on_error=False)
+    async def run_calibre_import(self, folder: Path, placement: Placement) -> None:
+        strip = self.query_one(ProgressStrip)
+        try:
+            database = await self.shelver.wait_for_database()
+            report = await import_calibre(
+                database,
+                self.shelver.home,
+                self.shelver.settings,
+                folder,
+                placement=placement,
+                progress=strip.report,
+            )
+        except Exception as error:
+            self.running = False
+            strip.hide()
+            self.query_one("#import-hint", Label).update("esc close")
+            self._say("#import-error", f"The import stopped: {error}")
+            if not isinstance(error, CalibreLibraryError):  # that one is already one clear line
+                self.shelver.show_error(error)
+            return
+        self.running = False
+        self.report = report
+        strip.report(report.totals.books, report.totals.books)
+        strip.finish(f"done: {report.totals.books} book{'s' * (report.totals.books != 1)}")
+        self._show_summary(calibre_summary_text(report))
+
+    def _show_summary(self, text: Text) -> None:
+        self.query_one("#import-summary-text", Static).update(text)
         summary = self.query_one("#import-summary", VerticalScroll)
         summary.add_class("-shown")
         summary.focus()

@@ -41,10 +41,14 @@ SELECT book_id, source, state, message, candidates, updated_at
 FROM fetch_status WHERE state = 'failed' ORDER BY updated_at, book_id, source;
 
 -- name: fetching_move_to_review
--- An inbox book with at least one provider candidate is ready for review.
+-- A fetched inbox book goes to review whatever the providers found: candidates to compare, or
+-- none (the reviewer approves the file's values as they are, or searches by hand). Only a book
+-- with nothing found *and* a failed provider waits in the inbox, to be fetched again.
 UPDATE books SET status = 'review'
 WHERE id = $1 AND status = 'inbox'
-  AND EXISTS (SELECT 1 FROM book_metadata_candidates c WHERE c.book_id = $1 AND c.source <> 'file')
+  AND (EXISTS (SELECT 1 FROM book_metadata_candidates c
+                WHERE c.book_id = $1 AND c.source <> 'file')
+       OR NOT EXISTS (SELECT 1 FROM fetch_status s WHERE s.book_id = $1 AND s.state = 'failed'))
 RETURNING id;
 
 -- name: fetching_sealed_token

@@ -7,6 +7,7 @@ UPDATE books
        published_year = $7, language = $8, description = $9, cover_url = $10,
        page_count = $11, genres = $12, tags = $13,
        hardcover_book_id = coalesce($14, hardcover_book_id),
+       hardcover_edition_id = CASE WHEN $14 IS NULL THEN hardcover_edition_id ELSE $15 END,
        possible_duplicate_of = NULL,
        status = 'organized', approved_at = now()
  WHERE id = $1
@@ -39,12 +40,10 @@ SELECT id FROM books
  ORDER BY created_at, id
  LIMIT 1;
 
--- name: review_back_to_inbox
--- "Skip" on a possible duplicate: the book waits in the inbox, untouched otherwise.
-UPDATE books SET status = 'inbox' WHERE id = $1
-RETURNING id, status, title, author, isbn_10, isbn_13, publisher, published_year, language,
-          description, cover_url, cover_path, page_count, genres, tags, hardcover_book_id,
-          hardcover_edition_id, possible_duplicate_of, approved_at, created_at, updated_at;
+-- name: review_take_cover
+-- A replacement without a cover of its own keeps the replaced book's.
+UPDATE books SET cover_path = (SELECT cover_path FROM books WHERE id = $2)
+ WHERE id = $1 AND cover_path IS NULL;
 
 -- name: review_delete_replaced_book
 DELETE FROM books WHERE id = $1;

@@ -1,6 +1,9 @@
 """What the Review screen holds for one book: its sources side by side and the value chosen for
 each field. Pure Python (no widgets), so the choice logic is tested without a terminal.
 
+``ReviewState.decision()`` is what an approval carries: the id and version of the book shown,
+its title as approved, and exactly the values on screen.
+
 Sources are numbered from 1 in display order: the book's current values, then each candidate
 (the file's own first, then by confidence), then "Yours" once a field has been edited by hand.
 """
@@ -8,13 +11,14 @@ Sources are numbered from 1 in display order: the book's current values, then ea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from shelver.data.confidence import Strength
 from shelver.data.fetching import MANUAL_PREFIX
 from shelver.data.models import Candidate
-from shelver.data.review import ReviewItem, preselect
+from shelver.data.review import ISBN_FIELDS, ReviewItem, preselect
 from shelver.data.validation import (
     EARLIEST_YEAR,
     check_isbn10,
@@ -93,6 +97,21 @@ class Source:
         return float(self.candidate.confidence)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """An approval as the person made it: the book shown, its version, the values shown."""
+
+    book_id: UUID
+    version: datetime
+    """``updated_at`` of the book as shown: the data layer refuses if it changed since."""
+    title: str
+    """The title as approved (after any edit), for messages."""
+    values: dict[str, Any]
+    used: dict[UUID, list[str]]
+    link: UUID | None
+    """A candidate linked explicitly (its Hardcover work and edition), if any."""
+
+
 @dataclass
 class ReviewState:
     """One book under review: its sources and, per field, the chosen source."""
@@ -104,6 +123,8 @@ class ReviewState:
     edits: dict[str, Any] = field(default_factory=dict)
     """field -> value typed by hand (shown in the ``edited`` column)."""
     duplicate_decided: bool = False
+    linked: str | None = None
+    """Key of a candidate linked explicitly (``L``): the book becomes that Hardcover edition."""
 
     @classmethod
     def from_item(cls, item: ReviewItem, previous: ReviewState | None = None) -> ReviewState:
@@ -145,6 +166,7 @@ class ReviewState:
                 elif old not in keys and name in preselected:
                     state.chosen[name] = preselected[name]
             state.duplicate_decided = previous.duplicate_decided
+            state.linked = previous.linked if previous.linked in keys else None
         return state
 
     # Reading ------------------------------------------------------------------------------
@@ -180,7 +202,18 @@ class ReviewState:
             self.chosen.pop(name, None)
         else:
             self.chosen[name] = source.key
+        if name in ISBN_FIELDS:
+            self._pair_isbns(name, source)
         return None
+
+    def _pair_isbns(self, name: str, source: Source) -> None:
+        """ISBN-13 and ISBN-10 come from one source (one edition): taking one takes the other
+        from the same source, or drops another source's."""
+        other = next(n for n in ISBN_FIELDS if n != name)
+        if source.key != CURRENT and has_value(source.values.get(other)):
+            self.chosen[other] = source.key
+        elif self.chosen_key(other) not in (CURRENT, source.key):
+            self.chosen.pop(other, None)
 
     def pick_all(self, index: int) -> int:
         """Take source ``index``'s value for every field it has one for; how many fields."""
@@ -192,6 +225,17 @@ class ReviewState:
             if self.pick(name, index) is None:
                 taken += 1
         return taken
+
+    def link(self, index: int) -> str | None:
+        """Link the book to source ``index``'s identity (a Hardcover candidate), or unlink it
+        when it is linked already; a reason when it cannot."""
+        source = self.source(index)
+        if source is None or source.candidate is None:
+            return "only a provider's candidate can be linked"
+        if source.candidate.normalized.get("hardcover_book_id") is None:
+            return f"{source.short} is not a Hardcover work"
+        self.linked = None if self.linked == source.key else source.key
+        return None
 
     def edit(self, name: str, value: Any) -> None:
         """A value typed by hand: it goes into the ``Yours`` column and is chosen."""
@@ -219,6 +263,20 @@ class ReviewState:
             if source.candidate is not None:
                 used.setdefault(source.candidate.id, []).append(name)
         return values, used
+
+    def decision(self) -> Decision:
+        """The approval of exactly what is shown."""
+        values, used = self.approval()
+        book = self.item.book
+        linked = next((s for s in self.sources if s.key == self.linked), None)
+        return Decision(
+            book_id=book.id,
+            version=book.updated_at,
+            title=values.get("title") or book.title or "untitled",
+            values=values,
+            used=used,
+            link=linked.candidate.id if linked is not None and linked.candidate else None,
+        )
 
 
 # Hand edits ---------------------------------------------------------------------------------
