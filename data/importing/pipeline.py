@@ -31,7 +31,7 @@ from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing.duplicates import DuplicateIndex, DuplicateKey, first_match
 from shelver.data.importing.examine import Examined, ExamineTask, Unreadable, examine
-from shelver.data.importing.names import move_unique, place_unique, safe_name
+from shelver.data.importing.names import move_unique, place_unique, printable_name, safe_name
 from shelver.data.queries import query
 
 Progress = Callable[[int, int, str], None]
@@ -472,8 +472,7 @@ async def _insert(
 
 def _original_name(source: str) -> str:
     # The name as the person had it (surrogates from undecodable bytes made printable).
-    name = Path(source).name
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return printable_name(Path(source).name)
 
 
 def _skip(run: _Run, result: Examined, duplicate_of: UUID | None) -> None:

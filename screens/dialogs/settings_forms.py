@@ -34,6 +34,7 @@ SERVICE_CHOICES = [
     ("KoSync and OPDS (one login for a KOReader device)", BOTH),
     ("KoSync only (reading progress)", "kosync"),
     ("OPDS only (the catalogue)", "opds"),
+    ("shelver web (this app in a browser)", "web"),
 ]
 TOKEN_CHOICES = [("Hardcover", "hardcover"), ("Google Books", "google_books")]
 
