@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import inspect
 import logging
 import signal
 import time
@@ -41,6 +39,7 @@ from shelver.data.kosync import KoSyncError, ProgressWriter
 from shelver.data.login_guard import LoginGuard, LoginRefused, escape_for_log
 from shelver.data.passwords import KeyVerifier
 from shelver.data.settings import Settings
+from shelver.data.watcher import watch_inbox
 
 log = logging.getLogger("shelver.serve")
 access_log = logging.getLogger("shelver.serve.access")
@@ -246,56 +245,16 @@ class ServeOptions:
     trust_proxy: bool = False
 
 
-def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
-    """The inbox watcher's entry point when ``data.watcher`` provides one (it is optional)."""
-    try:
-        module = importlib.import_module("shelver.data.watcher")
-    except ImportError:
-        return None
-    for name in ("watch_inbox", "run_watcher", "run"):
-        candidate = getattr(module, name, None)
-        if candidate is not None and inspect.iscoroutinefunction(candidate):
-            return candidate
-    return None
-
-
 def _start_watcher(
     database: Database, home: Home, settings: Settings, stop: asyncio.Event
-) -> asyncio.Task[Any] | None:
+) -> asyncio.Task[None]:
     """Start the inbox watcher as a task; ``stop`` is its own event (set on shutdown)."""
-    watcher = _find_watcher()
-    if watcher is None:
-        log.info("inbox watcher not available in this version; serving KoSync only")
-        return None
-    available = {
-        "pool": database.pool,
-        "db": database.pool,
-        "database": database,
-        "home": home,
-        "settings": settings,
-        "stop": stop,
-        "stop_event": stop,
-        "inbox": settings.inbox_dir or home.inbox_dir,
-        "inbox_dir": settings.inbox_dir or home.inbox_dir,
-    }
-    parameters = inspect.signature(watcher).parameters
-    try:
-        arguments = {name: available[name] for name in parameters if name in available}
-        missing = [
-            name
-            for name, p in parameters.items()
-            if name not in arguments
-            and p.default is inspect.Parameter.empty
-            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        if missing:
-            log.warning("inbox watcher not started: it needs %s", ", ".join(missing))
-            return None
-        task = asyncio.create_task(watcher(**arguments), name="inbox-watcher")
-    except Exception as exc:
-        log.warning("inbox watcher not started: %s", exc)
-        return None
-    log.info("watching the inbox %s", available["inbox"])
+    inbox = settings.inbox_dir or home.inbox_dir
+    task = asyncio.create_task(
+        watch_inbox(database, home, stop_event=stop, inbox_dir=settings.inbox_dir),
+        name="inbox-watcher",
+    )
+    log.info("watching the inbox %s", inbox)
     task.add_done_callback(_report_watcher_end)
     return task
 
