@@ -40,11 +40,13 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel
 
+from shelver.data import reading_insights
 from shelver.data.books import Executor
 from shelver.data.models import Row
 from shelver.data.passwords import SecretUnavailable, unseal_token
 from shelver.data.queries import query
 from shelver.data.reading import ReadingState, state_of
+from shelver.data.reading_insights import BookDates
 from shelver.data.settings import ProviderSettings
 
 log = logging.getLogger("shelver.hardcover")
@@ -460,8 +462,14 @@ async def _save_log(
 
 
 async def _sync_one(
-    db: Executor, client: HardcoverClient, book: SyncCandidate, now: datetime
+    db: Executor,
+    client: HardcoverClient,
+    book: SyncCandidate,
+    now: datetime,
+    dates: BookDates | None = None,
 ) -> SyncOutcome:
+    """``dates``: when KOReader's statistics saw the book first read and finished; they are
+    sent as the read's started and finished dates (else the first position and today)."""
     outcome = SyncOutcome(book_id=book.id, title=book.title, outcome="unchanged")
     edition_id = book.hardcover_edition_id
     hardcover_book = book.hardcover_book_id
@@ -522,9 +530,14 @@ async def _sync_one(
             pages = found.pages if found else None
         if pages:
             pushed_pages = progress_pages(book.percentage, pages)
-            finished = now.date().isoformat() if status == STATUS_READ else None
+            finished = None
+            if status == STATUS_READ:
+                done_at = dates.finished_at if dates and dates.finished_at else None
+                finished = (done_at.astimezone().date() if done_at else now.date()).isoformat()
             if read_id is None:
-                started: date = book.read_at.date()
+                started: date = (
+                    dates.first_read.astimezone().date() if dates else book.read_at.date()
+                )
                 data = await client.execute(
                     INSERT_READ,
                     {
@@ -581,10 +594,11 @@ async def sync(
         query("hardcover_sync_books"), book_ids, include_unread or book_ids is not None
     )
     books = [SyncCandidate.from_record(r) for r in records]
+    dates = await reading_insights.book_dates(db, [b.id for b in books])
     outcomes: list[SyncOutcome] = []
     for done, book in enumerate(books, start=1):
         try:
-            outcome = await _sync_one(db, client, book, now)
+            outcome = await _sync_one(db, client, book, now, dates.get(book.id))
         except HardcoverAuthError as exc:
             await db.execute(query("hardcover_record_outcome"), book.id, "error", str(exc))
             raise

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from shelver.data import books
+from shelver.data import books, reading_insights
 from shelver.data.books import Executor
 from shelver.data.library_models import (
     BookDetail,
@@ -73,6 +73,9 @@ def _cursor_args(cursor: PageCursor | None) -> list[Any]:
     return [cursor.text_key, cursor.title_key, cursor.number_key, cursor.id]
 
 
+NUMERIC_READING_SORTS = (LibrarySort.READING, LibrarySort.LAST_READ, LibrarySort.TIME_READ)
+
+
 def _row_cursor(record: Any, ordered_by: LibrarySort, descending: bool) -> PageCursor:
     text_key = None
     number_key = None
@@ -82,8 +85,9 @@ def _row_cursor(record: Any, ordered_by: LibrarySort, descending: bool) -> PageC
         text_key = record["language_key"]
     elif ordered_by is LibrarySort.YEAR:
         number_key = float(record["year_key"])
-    elif ordered_by is LibrarySort.READING:
-        number_key = record["reading_key"]
+    elif ordered_by in NUMERIC_READING_SORTS:
+        # A page's rows carry the order's number as reading_key; library_row_keys names each.
+        number_key = record.get(f"{ordered_by.value}_key", record["reading_key"])
     elif ordered_by is LibrarySort.RELEVANCE:
         number_key = record["rank"]
     return PageCursor(
@@ -343,6 +347,7 @@ async def detail(db: Executor, book_id: UUID) -> BookDetail:
         files=files,
         positions=positions,
         hardcover_sync=HardcoverState.from_record(sync) if sync else None,
+        statistics=await reading_insights.book_reading(db, book_id=book_id),
     )
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from shelver.data import validation
 from shelver.data.models import Book, BookFile, DevicePositionFields, Row
+from shelver.data.reading_insights import BookReading
 
 
 def without_nul(value: str) -> str:
@@ -28,6 +29,10 @@ class LibrarySort(StrEnum):
     LANGUAGE = "language"
     YEAR = "year"
     READING = "reading"
+    LAST_READ = "last_read"
+    """When KOReader's statistics last saw the book read (never-read books first)."""
+    TIME_READ = "time_read"
+    """How long the statistics say the book was read."""
 
 
 FINISHED_AT = Decimal("0.95")
@@ -168,6 +173,8 @@ class BookDetail(BaseModel):
     files: list[BookFile]
     positions: list[DevicePosition]
     hardcover_sync: HardcoverState | None = None
+    statistics: BookReading | None = None
+    """What KOReader's reading statistics know about the book (None: nothing)."""
 
     @property
     def hardcover_linked(self) -> bool:

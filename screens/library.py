@@ -56,8 +56,13 @@ SORT_CYCLE = (
     LibrarySort.YEAR,
     LibrarySort.LANGUAGE,
     LibrarySort.READING,
+    LibrarySort.LAST_READ,
+    LibrarySort.TIME_READ,
 )
-"""What ``o`` steps through (a search adds relevance in front)."""
+"""What ``o`` steps through (a search adds relevance in front); last read and time read come
+from KOReader's statistics."""
+NEWEST_FIRST = (LibrarySort.LAST_READ, LibrarySort.TIME_READ)
+"""Orders that start with the largest value (the book read last, the one read longest)."""
 
 COLUMN_SORTS = {
     "Title": LibrarySort.TITLE,
@@ -225,7 +230,7 @@ class LibraryScreen(ShelverScreen):
         if self.sort is LibrarySort.RELEVANCE:
             order = "best first" if self.text.strip() else "by title"
         else:
-            order = f"by {self.sort.value}{' ▼' if self.descending else ''}"
+            order = f"by {self.sort.value.replace('_', ' ')}{' ▼' if self.descending else ''}"
         text.append(f" · {order}", "dim")
         marked = len(self.table.marked)
         if marked:
@@ -283,7 +288,7 @@ class LibraryScreen(ShelverScreen):
         if self.sort is LibrarySort.RELEVANCE and not self.text.strip():
             current = LibrarySort.TITLE
         following = cycle[(cycle.index(current) + 1) % len(cycle)]
-        self._apply_sort(following, False)
+        self._apply_sort(following, following in NEWEST_FIRST)
 
     def action_reverse_sort(self) -> None:
         sort = self.sort

@@ -10,7 +10,11 @@ that arrive in a burst are taken together, so a busy server costs a few refreshe
 
 Keys: ``o`` sort (``O`` reverses), ``d`` device, ``t`` state, ``/`` text filter, ``x`` clear
 filters, ``k`` link to a book, ``u`` remove a hand-made link, ``h`` sync with Hardcover,
-``g`` the Hardcover sync log.
+``g`` the Hardcover sync log, ``c`` the reading calendar (KOReader's statistics).
+
+When KOReader's reading statistics know the selected book, the detail shows their sessions
+(page visits less than 10 minutes apart), with time read, pace and time left in its title;
+otherwise the sessions come from the KoSync history.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
 
-from shelver.data import reading
+from shelver.data import reading, reading_insights
 from shelver.data.db import Database
 from shelver.data.reading import (
     CurrentPosition,
@@ -39,6 +43,7 @@ from shelver.data.reading import (
     LinkMethod,
     ProgressNotice,
 )
+from shelver.data.reading_insights import BookReading
 from shelver.screens.base import ShelverScreen
 from shelver.screens.dialogs.progress_link import LinkBookDialog
 from shelver.screens.progress_hardcover import SyncReport, run_sync
@@ -55,6 +60,7 @@ from shelver.screens.styles import stylesheet
 from shelver.widgets.format import clip, relative_time
 from shelver.widgets.progress_history import HistoryChart, SessionsTable
 from shelver.widgets.progress_strip import ProgressStrip
+from shelver.widgets.reading_stats import statistics_title
 from shelver.widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000
@@ -113,6 +119,7 @@ class ProgressScreen(ShelverScreen):
         Binding("u", "unlink", "Unlink", show=False, id="progress.unlink"),
         Binding("h", "hardcover", "Hardcover", id="progress.hardcover"),
         Binding("g", "sync_log", "Sync log", show=False, id="progress.synclog"),
+        Binding("c", "calendar", "Calendar", id="progress.calendar"),
     ]
     CSS_PATH = stylesheet(__file__, "progress.tcss")
 
@@ -129,6 +136,8 @@ class ProgressScreen(ShelverScreen):
         """How many refreshes those notices caused (bursts coalesce into one)."""
         self.listening = False
         self.history: list[HistoryEntry] = []
+        self.statistics: BookReading | None = None
+        """KOReader's statistics of the selected book, when there are any."""
         self.last_report: SyncReport | None = None
         self._title_width = 0
         self._detail_key: str | None = None
@@ -285,9 +294,15 @@ class ProgressScreen(ShelverScreen):
             entries = await reading.book_history(database.pool, position.book_id)
         else:
             entries = await reading.document_history(database.pool, position.document)
+        statistics = await reading_insights.book_reading(
+            database.pool, book_id=position.book_id, document=position.document
+        )
         self.history = entries
+        self.statistics = statistics
         sessions = reading.sessions_from_history(entries)
         count = f"{len(sessions)} session{'s' * (len(sessions) != 1)}"
+        if statistics is not None:
+            count = statistics_title(statistics)
         title = Text("History of ", "bold")
         if position.book_id is not None:
             how = LINK_WORDS[position.link_method] if position.link_method else ""
@@ -303,7 +318,11 @@ class ProgressScreen(ShelverScreen):
             title.append(" · unlinked: k links it", "yellow")
         self.query_one("#progress-detail-title", Static).update(title)
         self.query_one("#progress-chart", HistoryChart).show_history(entries)
-        self.query_one("#progress-sessions", SessionsTable).show_sessions(sessions)
+        table = self.query_one("#progress-sessions", SessionsTable)
+        if statistics is not None:
+            table.show_stat_sessions(statistics.sessions)
+        else:
+            table.show_sessions(sessions)
 
     # Live updates --------------------------------------------------------------------------
 
@@ -412,7 +431,8 @@ class ProgressScreen(ShelverScreen):
         same_book = {
             r.document for r in self.rows if selected.book_id and r.book_id == selected.book_id
         }
-        if selected.document in touched or touched & same_book:
+        statistics = any(n.kind == "statistics" for n in batch)
+        if selected.document in touched or touched & same_book or statistics:
             self._refresh_detail_if_changed(force=True)
 
     # Sort and filters ----------------------------------------------------------------------
@@ -561,6 +581,11 @@ class ProgressScreen(ShelverScreen):
         else:
             strip.hide()  # nothing ran: the notice says what to do
         self.notify(report.message, severity="information" if report.ok else "error", timeout=10)
+
+    def action_calendar(self) -> None:
+        from shelver.screens.reading_calendar import ReadingCalendarScreen
+
+        self.app.push_screen(ReadingCalendarScreen())
 
     def action_sync_log(self) -> None:
         from shelver.screens.sync_log import SyncLogScreen

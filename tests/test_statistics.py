@@ -264,3 +264,27 @@ async def test_cli_import_and_show(database_dsn, library_md5, tmp_path: Path):
     assert missing.returncode == 2
     unknown = shelver("stats", "00000000-0000-0000-0000-000000000000")
     assert unknown.returncode == 1 and "no reading statistics" in unknown.stderr
+
+
+async def test_hardcover_gets_started_and_finished_dates_from_the_statistics(
+    database, tmp_path: Path
+):
+    from tests.test_hardcover_sync import FakeHardcover, Sleeps, organized_book, read, run_sync
+
+    pool = database.pool
+    fake, sleeps = FakeHardcover(), Sleeps()
+    document = "9" * 32
+    await organized_book(pool, "Finished Book", isbn_13="9781521748831", document=document)
+    # Read over three days in March, the last pages (past 95 %) on the third.
+    visits = reading_days(START, 3, pages_per_day=34, seconds=60)
+    spec = StatBookSpec("Finished Book", "A", document, 100, visits)
+    await import_statistics(pool, write_statistics(tmp_path / "s.sqlite3", [spec]), source="t")
+    await read(pool, document, 1.0)
+    fake.edition(isbn_13="9781521748831", id=11, book=22, pages=100)
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "synced"
+    insert_read = next(v for op, v in fake.calls if op == "InsertUserBookRead")
+    first = datetime.fromtimestamp(START, UTC).astimezone().date()
+    finished = datetime.fromtimestamp(START + 2 * 86400, UTC).astimezone().date()
+    assert insert_read["started"] == first.isoformat()
+    assert insert_read["finished"] == finished.isoformat()

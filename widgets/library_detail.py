@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from shelver.data.library_models import BookDetail, ReadingState
 from shelver.widgets.format import human_size
+from shelver.widgets.reading_stats import describe_statistics, session_lines
 from shelver.widgets.review_cover import CoverView
 
 
@@ -98,6 +99,9 @@ def describe_files(detail: BookDetail) -> Text:
         text.append(f"  {state.value}, {position.updated_at:%Y-%m-%d %H:%M}\n", "dim")
     if not detail.positions:
         text.append("  no device has reported a position\n", "dim")
+    if detail.statistics is not None:
+        text.append_text(describe_statistics(detail.statistics))
+        text.append_text(session_lines(detail.statistics))
     text.append("\n")
     text.append("Description\n", "bold")
     if book.description:

@@ -4,7 +4,8 @@
 --   $1  tsquery from library_search_tsquery, or NULL for no search
 --   $2  author filter (folded substring), $3 genre, $4 tag, $5 language, $6 format,
 --   $7  reading state: 'unread' | 'reading' | 'finished'   (each NULL = no filter)
---   $8  sort: 'relevance' | 'title' | 'author' | 'language' | 'year' | 'reading', or for a
+--   $8  sort: 'relevance' | 'title' | 'author' | 'language' | 'year' | 'reading' |
+--       'last_read' | 'time_read' (KOReader's statistics), or for a
 --       search that matches too many books to rank, 'title_sorted' (first page, sorted in
 --       memory) or 'title_walk' (walking the title index): see data.library.page
 --   $9  descending (ignored by relevance, which is always best first)
@@ -29,6 +30,27 @@ WITH progress AS MATERIALIZED (
                         WHERE bf.content_hash = rp.document
                         ORDER BY bf.created_at LIMIT 1) linked
     GROUP BY linked.book_id
+),
+stat_totals AS MATERIALIZED (
+    -- KOReader's statistics per book: when it was last read, how long (only computed when a
+    -- statistics order asks for it).
+    SELECT linked.book_id, max(t.last_read) AS last_read, sum(t.seconds)::float8 AS seconds
+    FROM (SELECT v.document, max(v.started_at) AS last_read, sum(v.duration) AS seconds
+          FROM reading_page_visits v GROUP BY v.document) t
+    CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
+                        WHERE bf.content_hash = t.document
+                        ORDER BY bf.created_at LIMIT 1) linked
+    GROUP BY linked.book_id
+),
+metric AS MATERIALIZED (
+    -- The number a reading order sorts by: the furthest position ('reading'), or by the
+    -- statistics when the book was last read ('last_read') or how long ('time_read').
+    SELECT book_id, percentage::float8 AS value FROM progress WHERE $8::text = 'reading'
+    UNION ALL
+    SELECT book_id,
+           CASE WHEN $8::text = 'last_read' THEN extract(epoch FROM last_read)::float8
+                ELSE seconds END
+    FROM stat_totals WHERE $8::text IN ('last_read', 'time_read')
 ),
 candidates AS NOT MATERIALIZED (
     SELECT b.id, b.title, b.author, b.published_year, b.language,
@@ -155,47 +177,47 @@ page AS (
      LIMIT $14)
     UNION ALL
     (SELECT m.*, row_number() OVER (ORDER BY m.reading_key, m.title_key, m.id) AS ordinal
-     FROM ((SELECT c.*, -1::float8 AS reading_key, 'reading' AS ordered_by
+     FROM ((SELECT c.*, -1::float8 AS reading_key, $8::text AS ordered_by
             FROM candidates c
-            WHERE $8::text = 'reading' AND NOT $9::bool
-              AND c.id NOT IN (SELECT book_id FROM progress)
+            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND NOT $9::bool
+              AND c.id NOT IN (SELECT book_id FROM metric)
               AND ($13::uuid IS NULL
                    OR ($12::float8 = -1 AND (c.title_key, c.id) > ($11::text, $13::uuid)))
             ORDER BY c.title_key, c.id
             LIMIT $14)
            UNION ALL
-           (SELECT c.*, pr.percentage::float8, 'reading'
-            FROM progress pr
+           (SELECT c.*, pr.value, $8::text
+            FROM metric pr
             -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
             CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
                                 OFFSET 0) c
-            WHERE $8::text = 'reading' AND NOT $9::bool
-              AND ($13::uuid IS NULL OR (pr.percentage::float8, c.title_key, c.id)
+            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND NOT $9::bool
+              AND ($13::uuid IS NULL OR (pr.value, c.title_key, c.id)
                                         > ($12::float8, $11::text, $13::uuid))
-            ORDER BY pr.percentage, c.title_key, c.id
+            ORDER BY pr.value, c.title_key, c.id
             LIMIT $14)) m
      ORDER BY m.reading_key, m.title_key, m.id
      LIMIT $14)
     UNION ALL
     (SELECT m.*, row_number() OVER (ORDER BY m.reading_key DESC, m.title_key DESC, m.id DESC)
-     FROM ((SELECT c.*, -1::float8 AS reading_key, 'reading' AS ordered_by
+     FROM ((SELECT c.*, -1::float8 AS reading_key, $8::text AS ordered_by
             FROM candidates c
-            WHERE $8::text = 'reading' AND $9::bool
-              AND c.id NOT IN (SELECT book_id FROM progress)
+            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND $9::bool
+              AND c.id NOT IN (SELECT book_id FROM metric)
               AND ($13::uuid IS NULL OR $12::float8 > -1
                    OR ($12::float8 = -1 AND (c.title_key, c.id) < ($11::text, $13::uuid)))
             ORDER BY c.title_key DESC, c.id DESC
             LIMIT $14)
            UNION ALL
-           (SELECT c.*, pr.percentage::float8, 'reading'
-            FROM progress pr
+           (SELECT c.*, pr.value, $8::text
+            FROM metric pr
             -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
             CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
                                 OFFSET 0) c
-            WHERE $8::text = 'reading' AND $9::bool
-              AND ($13::uuid IS NULL OR (pr.percentage::float8, c.title_key, c.id)
+            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND $9::bool
+              AND ($13::uuid IS NULL OR (pr.value, c.title_key, c.id)
                                         < ($12::float8, $11::text, $13::uuid))
-            ORDER BY pr.percentage DESC, c.title_key DESC, c.id DESC
+            ORDER BY pr.value DESC, c.title_key DESC, c.id DESC
             LIMIT $14)) m
      ORDER BY m.reading_key DESC, m.title_key DESC, m.id DESC
      LIMIT $14)
@@ -230,6 +252,27 @@ WITH progress AS MATERIALIZED (
                         WHERE bf.content_hash = rp.document
                         ORDER BY bf.created_at LIMIT 1) linked
     GROUP BY linked.book_id
+),
+stat_totals AS MATERIALIZED (
+    -- KOReader's statistics per book: when it was last read, how long (only computed when a
+    -- statistics order asks for it).
+    SELECT linked.book_id, max(t.last_read) AS last_read, sum(t.seconds)::float8 AS seconds
+    FROM (SELECT v.document, max(v.started_at) AS last_read, sum(v.duration) AS seconds
+          FROM reading_page_visits v GROUP BY v.document) t
+    CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
+                        WHERE bf.content_hash = t.document
+                        ORDER BY bf.created_at LIMIT 1) linked
+    GROUP BY linked.book_id
+),
+metric AS MATERIALIZED (
+    -- The number a reading order sorts by: the furthest position ('reading'), or by the
+    -- statistics when the book was last read ('last_read') or how long ('time_read').
+    SELECT book_id, percentage::float8 AS value FROM progress WHERE $8::text = 'reading'
+    UNION ALL
+    SELECT book_id,
+           CASE WHEN $8::text = 'last_read' THEN extract(epoch FROM last_read)::float8
+                ELSE seconds END
+    FROM stat_totals WHERE $8::text IN ('last_read', 'time_read')
 ),
 candidates AS NOT MATERIALIZED (
     SELECT b.id, b.title, b.author, b.published_year, b.language,
@@ -267,28 +310,30 @@ SELECT count(*) FROM (
 SELECT 1
 FROM candidates c
 -- Progress is only read to place a row in reading order (the join is dropped otherwise).
-LEFT JOIN progress pr ON $8::text = 'reading' AND $13::uuid IS NOT NULL AND pr.book_id = c.id
+LEFT JOIN metric pr ON $8::text IN ('reading', 'last_read', 'time_read')
+    AND $13::uuid IS NOT NULL AND pr.book_id = c.id
 WHERE $13::uuid IS NULL
    OR CASE WHEN $8::text = 'relevance' AND $12::float8 IS NOT NULL THEN
            c.rank > $12::float8
            OR (c.rank = $12::float8 AND (c.title_key, c.id) < ($11::text, $13::uuid))
-      WHEN NOT $9::bool THEN CASE $8::text
+      WHEN NOT $9::bool THEN CASE replace(replace($8::text, 'last_read', 'reading'),
+                                          'time_read', 'reading')
            WHEN 'author' THEN (c.author_key, c.title_key, c.id) < ($10::text, $11::text, $13::uuid)
            WHEN 'language' THEN
                (c.language_key, c.title_key, c.id) < ($10::text, $11::text, $13::uuid)
            WHEN 'year' THEN
                (c.year_key, c.title_key, c.id) < ($12::float8::integer, $11::text, $13::uuid)
-           WHEN 'reading' THEN (coalesce(pr.percentage::float8, -1), c.title_key, c.id)
-                               < ($12::float8, $11::text, $13::uuid)
+           WHEN 'reading' THEN
+               (coalesce(pr.value, -1), c.title_key, c.id) < ($12::float8, $11::text, $13::uuid)
            ELSE (c.title_key, c.id) < ($11::text, $13::uuid) END
-      ELSE CASE $8::text
+      ELSE CASE replace(replace($8::text, 'last_read', 'reading'), 'time_read', 'reading')
            WHEN 'author' THEN (c.author_key, c.title_key, c.id) > ($10::text, $11::text, $13::uuid)
            WHEN 'language' THEN
                (c.language_key, c.title_key, c.id) > ($10::text, $11::text, $13::uuid)
            WHEN 'year' THEN
                (c.year_key, c.title_key, c.id) > ($12::float8::integer, $11::text, $13::uuid)
-           WHEN 'reading' THEN (coalesce(pr.percentage::float8, -1), c.title_key, c.id)
-                               > ($12::float8, $11::text, $13::uuid)
+           WHEN 'reading' THEN
+               (coalesce(pr.value, -1), c.title_key, c.id) > ($12::float8, $11::text, $13::uuid)
            ELSE (c.title_key, c.id) > ($11::text, $13::uuid) END
       END
 LIMIT $14  -- a cap (NULL: none), to ask "more than N?" cheaply
@@ -394,6 +439,8 @@ SELECT b.id,
        CASE WHEN $2::tsquery IS NULL THEN NULL
             ELSE ts_rank(b.search_vector, $2::tsquery) END AS rank,
        coalesce(pr.percentage::float8, -1) AS reading_key,
+       coalesce(extract(epoch FROM st.last_read)::float8, -1) AS last_read_key,
+       coalesce(st.seconds::float8, -1) AS time_read_key,
        ($2::tsquery IS NULL OR b.search_vector @@ $2::tsquery) AS matches
 FROM books b
 LEFT JOIN LATERAL (
@@ -401,4 +448,9 @@ LEFT JOIN LATERAL (
     FROM book_files bf JOIN reading_progress rp ON rp.document = bf.content_hash
     WHERE bf.book_id = b.id
 ) pr ON true
+LEFT JOIN LATERAL (
+    SELECT max(v.started_at) AS last_read, sum(v.duration) AS seconds
+    FROM book_files bf JOIN reading_page_visits v ON v.document = bf.content_hash
+    WHERE bf.book_id = b.id
+) st ON true
 WHERE b.id = $1 AND b.status = 'organized';
