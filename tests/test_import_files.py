@@ -157,3 +157,73 @@ def test_a_file_open_for_writing_is_seen_as_busy(tmp_path: Path) -> None:
         assert open_for_writing([path]) == {path}
     with path.open("rb"):  # readers do not count
         assert open_for_writing([path]) == set()
+
+
+def test_kill_9_of_an_import_leaves_no_process_and_no_copy_behind(
+    tmp_path: Path, database_dsn: str
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    import psutil
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for n in range(24):  # big enough that the pool is still copying when the kill comes
+        (drop / f"big-{n:02d}.epub").write_bytes(os.urandom(12 * 1024 * 1024))
+    mark = uuid.uuid4().hex
+    home = tmp_path / "home"
+    env = {**os.environ, "SHELVER_DATABASE_URL": database_dsn, "SHELVER_TEST_MARK": mark}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "shelver", "--home", str(home), "import", str(drop)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    staging = home / "inbox" / ".importing"
+
+    def marked() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if process.environ().get("SHELVER_TEST_MARK") == mark:
+                    found.append(process)
+            except (psutil.Error, OSError):
+                continue
+        return found
+
+    deadline = time.monotonic() + 60
+    while not list(staging.glob("*.part")) or len(marked()) < 3:
+        assert child.poll() is None, "the import ended before it could be killed"
+        assert time.monotonic() < deadline, "no copy in progress to kill"
+        time.sleep(0.05)
+    helpers = len(marked()) - 1
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    assert helpers >= 2  # a worker pool (and its helpers) was running
+
+    deadline = time.monotonic() + 15
+    while (left := [p for p in marked() if p.status() != psutil.STATUS_ZOMBIE]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert left == [], [p.cmdline() for p in left]
+
+    # Whatever copies the dead run left (the kill may or may not catch one mid-copy) go at the
+    # next start; so does one planted for a dead run, while a live run's copy stays.
+    (staging / "deadbeef0000-planted.part").write_bytes(b"half a copy")
+    (staging / "deadbeef0000.lock").touch()
+    import fcntl
+
+    live_lock = staging / "0123456789ab.lock"
+    with live_lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        (staging / "0123456789ab-live.part").write_bytes(b"in progress")
+        gen.make_epub(tmp_path / "next.epub", title="Next")
+        again = shelver(home, database_dsn, "import", str(tmp_path / "next.epub"))
+        assert again.returncode == 0, again.stderr
+        assert [p.name for p in staging.glob("*.part")] == ["0123456789ab-live.part"]
+        assert [p.name for p in staging.glob("*.lock")] == ["0123456789ab.lock"]

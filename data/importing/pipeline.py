@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ import asyncpg
 from pydantic import BaseModel, Field, field_validator
 
 from shelver.data.db import Database
+from shelver.data.file_locks import lock_is_free
 from shelver.data.home import Home
 from shelver.data.importing.completeness import signature, wait_until_stable
 from shelver.data.importing.duplicates import DuplicateIndex, DuplicateKey, first_match
@@ -40,6 +42,7 @@ from shelver.data.importing.examine import (
 )
 from shelver.data.importing.hashing import digest_file
 from shelver.data.importing.names import move_unique, place_unique, printable, raw_name, safe_name
+from shelver.data.importing.process_pools import end_with_parent
 from shelver.data.queries import query
 
 Progress = Callable[[int, int, str], None]
@@ -170,12 +173,28 @@ async def import_paths(
         progress(done, total, "")
     staging = inbox / STAGING_FOLDER
     staging.mkdir(parents=True, exist_ok=True)
-    _remove_stale_copies(staging)
+    with _staging_claim(staging) as run_id:
+        await _examine_all(run, inputs, staging, run_id, progress, workers, done, total)
+    run.report.timings.total = time.perf_counter() - started
+    return run.report
+
+
+async def _examine_all(
+    run: _Run,
+    inputs: list[_Input],
+    staging: Path,
+    run_id: str,
+    progress: Progress | None,
+    workers: int | None,
+    done: int,
+    total: int,
+) -> None:
+    """Examine every input in the pool and record the results batch by batch."""
     tasks = []
     for item in inputs:
         run.inputs[str(item.source)] = item
-        target = None if item.in_inbox else str(staging / f"{uuid.uuid4().hex}.part")
-        tasks.append(ExamineTask(str(item.source), target, str(home.covers_dir)))
+        target = None if item.in_inbox else str(staging / f"{run_id}-{uuid.uuid4().hex}.part")
+        tasks.append(ExamineTask(str(item.source), target, str(run.home.covers_dir)))
     if tasks:
         with _executor(len(tasks), workers) as executor:
             loop = asyncio.get_running_loop()
@@ -210,8 +229,6 @@ async def import_paths(
                 for job in running:
                     job.cancel()
                 raise
-    run.report.timings.total = time.perf_counter() - started
-    return run.report
 
 
 async def _examine_in(
@@ -229,21 +246,52 @@ async def _examine_in(
         )
 
 
-def _remove_stale_copies(staging: Path) -> None:
-    """Copies left by an import that was killed mid-way (a day old: no live import owns them)."""
+@contextlib.contextmanager
+def _staging_claim(staging: Path) -> Iterator[str]:
+    """This run's id, claimed by a lock file held for the whole run; copies are named after it.
+
+    Copies of runs whose lock nobody holds any more (the import was killed) are removed first.
+    """
+    _remove_dead_copies(staging)
+    run_id = uuid.uuid4().hex[:12]
+    lock_path = staging / f"{run_id}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield run_id
+    finally:
+        lock_path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _remove_dead_copies(staging: Path) -> None:
+    """Staging copies of imports that died (their run's lock is free), and any a day old."""
     cutoff = time.time() - STALE_COPY_SECONDS
+    dead: dict[str, bool] = {}
     for entry in staging.glob("*.part"):
+        run_id = entry.name.split("-", 1)[0] if "-" in entry.name else ""
+        if run_id and run_id not in dead:
+            dead[run_id] = lock_is_free(staging / f"{run_id}.lock")
         with contextlib.suppress(OSError):
-            if entry.stat().st_mtime < cutoff:
+            if dead.get(run_id) or entry.stat().st_mtime < cutoff:
                 entry.unlink()
+    for run_id, free in dead.items():
+        if free:
+            (staging / f"{run_id}.lock").unlink(missing_ok=True)
 
 
 def _executor(count: int, workers: int | None) -> Executor:
     if count < POOL_THRESHOLD or workers == 0:
         return ThreadPoolExecutor(max_workers=1)
     size = workers or max(1, min(os.cpu_count() or 1, 4))
-    # forkserver: workers start clean, never inheriting the event loop's threads or sockets.
-    return ProcessPoolExecutor(max_workers=size, mp_context=get_context("forkserver"))
+    # forkserver: workers start clean, never inheriting the event loop's threads or sockets;
+    # end_with_parent: a killed import leaves no worker behind.
+    return ProcessPoolExecutor(
+        max_workers=size,
+        mp_context=get_context("forkserver"),
+        initializer=end_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def not_a_book_reason(name: str) -> str | None:
