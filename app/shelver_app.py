@@ -12,6 +12,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
@@ -106,6 +107,16 @@ class ShelverApp(App[None]):
         self._database_future: asyncio.Future[Database] | None = None
         self._errors_shown: set[str] = set()
         self._open_attempts = 0
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, except on Linux/macOS terminals: one that ends the app with its
+        terminal (app/terminal.py)."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from shelver.app.terminal import HangupSafeDriver
+
+        driver = super().get_driver_class()
+        return HangupSafeDriver if driver is LinuxDriver else driver
 
     # The database --------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -802,6 +803,18 @@ class EmbeddedCluster:
     def _forget_key(self) -> None:
         with contextlib.suppress(OSError):
             (self.home.cluster_dir / KEY_FILE).unlink()
+
+    def stop_now(self, timeout: float = 0.3) -> None:
+        """Immediate shutdown (SIGQUIT to the postmaster), waiting at most ``timeout`` seconds:
+        for a throwaway cluster when the process must end at once (its terminal went away)."""
+        pid = self.server_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while _is_postgres_process(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def stop(self, timeout: float = 60) -> bool:
         """Stop the server and wait until it is down. Returns False when it was not running."""

@@ -17,6 +17,7 @@ import os
 import re
 import string
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -219,3 +220,44 @@ async def reject_book_files(pool: Any, home: Home, book_id: UUID, reason: str) -
 async def recover_interrupted_moves(database: Any) -> RecoveryReport:
     """Finish or undo every operation a crash interrupted (see ``data.move_journal``)."""
     return await move_journal.recover(database)
+
+
+# --- previews (the Settings screen) -------------------------------------------------------
+
+# Shown when the library has fewer books than a preview wants: one of them hostile on purpose.
+EXAMPLE_FILES = (
+    (BookFields(title="The Left Hand of Darkness", author="Ursula K. Le Guin"), "left-hand.epub"),
+    (BookFields(title="../../etc/passwd: CON <aux>?*", author="Mallory / Root"), "../x.pdf"),
+    (BookFields(title="Война и мир", author="Лев Толстой", published_year=1869), "voina.fb2"),
+)
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    fields: BookFields
+    original_name: str
+    format: str
+
+
+async def sample_files(db: Any, count: int = 3) -> list[SampleFile]:
+    """``count`` files from the library (newest books first), topped up with examples."""
+    records = await db.fetch(query("organize_sample_files"), count)
+    samples = [
+        SampleFile(
+            BookFields(
+                title=r["title"],
+                author=r["author"],
+                published_year=r["published_year"],
+                language=r["language"],
+                publisher=r["publisher"],
+                isbn_13=r["isbn_13"],
+                isbn_10=r["isbn_10"],
+            ),
+            r["original_name"],
+            r["format"],
+        )
+        for r in records
+    ]
+    for fields, name in EXAMPLE_FILES[: max(0, count - len(samples))]:
+        samples.append(SampleFile(fields, name, name.rsplit(".", 1)[-1]))
+    return samples

@@ -73,3 +73,42 @@ def load_settings(config_file: Path, environ: dict[str, str] | None = None) -> S
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "config"
         raise ConfigError(f"{config_file}: {where}: {first['msg']}") from None
+
+
+# Settings the Settings screen may change, and how each is written to config.toml.
+EDITABLE_SETTINGS = ("inbox_dir", "library_dir", "library_template")
+
+
+def save_settings(
+    config_file: Path, changes: dict[str, str | None], environ: dict[str, str] | None = None
+) -> Settings:
+    """Write ``changes`` (top-level keys; None removes one) into ``config_file``, keeping its
+    comments and every other key; the result is validated before anything is written, and the
+    file is replaced atomically. Returns the settings now in force (environment included)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    unknown = set(changes) - set(EDITABLE_SETTINGS)
+    if unknown:
+        raise ConfigError(f"not a setting that can be changed here: {', '.join(sorted(unknown))}")
+    try:
+        text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+        document = tomlkit.parse(text)
+    except (TOMLKitError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"{config_file}: cannot be read ({exc})") from None
+    for key, value in changes.items():
+        if value is None:
+            document.pop(key, None)
+        else:
+            document[key] = value
+    try:
+        Settings.model_validate(document.unwrap())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "config"
+        raise ConfigError(f"{where}: {first['msg']}") from None
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = config_file.with_name(f".{config_file.name}.{os.getpid()}.part")
+    partial.write_text(tomlkit.dumps(document), encoding="utf-8")
+    os.replace(partial, config_file)
+    return load_settings(config_file, environ)

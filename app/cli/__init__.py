@@ -18,6 +18,7 @@ from shelver.app.cli import (
     commands_stats,
     commands_sync,
     commands_tui,
+    commands_web,
 )
 from shelver.app.cli.context import (
     EXIT_SOME_FAILED,
@@ -40,6 +41,7 @@ COMMAND_MODULES = (
     commands_fetch,
     commands_search,
     commands_serve,
+    commands_web,
     commands_stats,
     commands_sync,
     commands_credentials,

@@ -14,12 +14,16 @@ NAME_MAX_BYTES = 200  # well under the usual 255-byte limit, leaving room for " 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
 
+def printable_name(name: str) -> str:
+    """A file name as text PostgreSQL can hold (undecodable bytes made printable)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def safe_name(original: str, fmt: str | None = None) -> str:
     """A name that is harmless in a shell and on any file system: no control characters or
     newlines, no leading dash or dot, bounded length, and an extension matching ``fmt``."""
     # Bytes that were not UTF-8 (surrogate escapes from the file system) become "_".
-    name = original.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    name = unicodedata.normalize("NFC", name.replace("\ufffd", "_"))
+    name = unicodedata.normalize("NFC", printable_name(original).replace("\ufffd", "_"))
     name = _UNSAFE.sub("_", name).strip()
     name = name.lstrip("-. ") or "book"
     stem, suffix = _split(name)

@@ -41,7 +41,14 @@ from shelver.data.importing.examine import (
     examine,
 )
 from shelver.data.importing.hashing import digest_file
-from shelver.data.importing.names import move_unique, place_unique, printable, raw_name, safe_name
+from shelver.data.importing.names import (
+    move_unique,
+    place_unique,
+    printable,
+    printable_name,
+    raw_name,
+    safe_name,
+)
 from shelver.data.importing.process_pools import end_with_parent
 from shelver.data.queries import query
 
@@ -604,8 +611,7 @@ async def _insert(
 
 def _original_name(source: str) -> str:
     # The name as the person had it (surrogates from undecodable bytes made printable).
-    name = Path(source).name
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return printable_name(Path(source).name)
 
 
 def _skip(run: _Run, result: Examined, duplicate_of: UUID | None) -> None:
