@@ -4,6 +4,7 @@ and one place where failures become a readable dialog."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -14,12 +15,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.screen import ModalScreen, Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerState
 
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.settings import Settings
-from shelver.screens.base import ShelverScreen
+from shelver.screens.base import LIVE_WORKERS, ShelverScreen
 from shelver.screens.dialogs.error import DialogChoice, ErrorDialog, describe_failure
 from shelver.screens.messages import DatabaseOpened
 from shelver.widgets.mode_bar import MODE_TABS
@@ -98,7 +99,7 @@ class ShelverApp(App[None]):
         self.watch_inbox = watch_inbox
         """Import files dropped into the inbox folder while the app runs."""
         self._watch_stop = asyncio.Event()
-        self._watch_task: asyncio.Task[None] | None = None
+        self._watcher: Worker[None] | None = None
         self.home = home
         self.settings = settings
         self.target = target
@@ -126,11 +127,16 @@ class ShelverApp(App[None]):
 
     def _start_watching(self) -> None:
         """Start the inbox folder watcher (again, after a failed open was retried)."""
-        running = self._watch_task is not None and not self._watch_task.done()
+        running = self._watcher is not None and not self._watcher.is_finished
         if self.watch_inbox and not running and not self._watch_stop.is_set():
-            # A plain task, not a worker: it runs for the app's whole life, and workers are
-            # what tests and screens wait on to be "done".
-            self._watch_task = asyncio.create_task(self._watch_inbox_folder())
+            # It runs for the app's whole life: a worker of the long-running group, which
+            # waiting for "all work done" leaves out.
+            self._watcher = self.run_worker(
+                self._watch_inbox_folder(),
+                name="inbox-watcher",
+                group=LIVE_WORKERS,
+                exit_on_error=False,
+            )
 
     async def _watch_inbox_folder(self) -> None:
         """Run the inbox folder watcher once the database is open; the Inbox shows arrivals."""
@@ -243,14 +249,22 @@ class ShelverApp(App[None]):
         except OSError:
             pass
 
+    async def finish_work(self) -> None:
+        """Wait until every worker is done but the loops that run until stopped
+        (``LIVE_WORKERS``: the inbox watcher, live feeds); for tests and benchmarks."""
+        for worker in [w for w in self.workers if w.group != LIVE_WORKERS]:
+            # One replaced by a newer one of its group (exclusive) is not waited for.
+            with contextlib.suppress(WorkerCancelled):
+                await worker.wait()
+
     async def on_unmount(self) -> None:
         """Closing the app stops the watcher and closes the pool (forcefully if need be)."""
-        if self._watch_task is not None:
+        if self._watcher is not None:
             self._watch_stop.set()
             try:
-                await asyncio.wait_for(self._watch_task, POOL_CLOSE_SECONDS)
+                await asyncio.wait_for(self._watcher.wait(), POOL_CLOSE_SECONDS)
             except (TimeoutError, Exception):
-                self._watch_task.cancel()
+                self._watcher.cancel()
         if self.database is None:
             return
         try:
