@@ -53,6 +53,8 @@ class ImportedItem(BaseModel):
     format: str
     inbox_path: str
     possible_duplicate_of: UUID | None = None
+    possible_duplicate_title: str | None = None
+    """The title of that book, for people (the id is for scripts)."""
 
 
 class SkippedItem(BaseModel):
@@ -103,6 +105,9 @@ class _Input:
 
     source: Path
     in_inbox: bool  # already in the inbox folder: no copy, rejections go to rejected/
+    position: int = 0
+    """Its place among the run's inputs: a batch is recorded in this order, not in the order
+    the parsing pool finished the files (which differs from run to run)."""
 
 
 @dataclass
@@ -243,7 +248,7 @@ def _collect(
         if parent == staging or staging in parent.parents:
             return
         in_inbox = parent == inbox or inbox in parent.parents
-        found.append(_Input(absolute, in_inbox))
+        found.append(_Input(absolute, in_inbox, len(found)))
 
     for given in paths:
         path = Path(given)
@@ -274,10 +279,13 @@ async def _drop_registered(run: _Run, inputs: list[_Input]) -> list[_Input]:
 
 
 async def _settle(run: _Run, results: list[Examined | Unreadable]) -> None:
-    """Record one batch: refusals, exact duplicates, and new books written in one transaction."""
+    """Record one batch: refusals, exact duplicates, and new books written in one transaction.
+
+    In input order: which of two copies is "the duplicate" (skipped, or flagged as possibly
+    the same book) must not depend on which one the pool happened to finish first."""
     timings = run.report.timings
     readable: list[Examined] = []
-    for result in results:
+    for result in sorted(results, key=lambda r: run.inputs[r.source].position):
         timings.hashing += result.hash_seconds
         timings.parsing += result.parse_seconds
         if isinstance(result, Unreadable):
