@@ -59,6 +59,25 @@ def _settings() -> Screen:
     return SettingsScreen()
 
 
+def screen_actions(screen: Screen) -> Iterable[SystemCommand]:
+    """Every action of ``screen`` (its bindings with a description), for the command palette."""
+    from shelver.screens.dialogs.keys import bindings_of
+
+    seen: set[str] = set()
+    for binding in bindings_of(screen):
+        if not binding.description or binding.action in seen:
+            continue
+        seen.add(binding.action)
+        if screen.check_action(binding.action.partition("(")[0], ()) is False:
+            continue  # not possible now (e.g. no book on screen)
+
+        async def run(action: str = binding.action) -> None:
+            await screen.run_action(action)
+
+        key = binding.key_display or binding.key
+        yield SystemCommand(binding.description, f"{screen.TITLE}: key {key}", run)
+
+
 class ShelverApp(App[None]):
     """shelver's terminal UI."""
 
@@ -74,16 +93,21 @@ class ShelverApp(App[None]):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
+            # The mode bar shows these (each tab's key underlined): the footer keeps its room
+            # for the current screen's own keys.
             Binding(
                 tab.key,
                 f"switch_mode({tab.mode!r})",
-                tab.label.split()[-1].title(),
+                f"Open {tab.label}",
                 id=f"mode.{tab.mode}",
+                show=False,
             )
             for tab in MODE_TABS
         ),
-        Binding("ctrl+r", "refresh", "Refresh", id="refresh"),
-        # Quit is in the command palette too; the footer has no room for it at 80 columns.
+        Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
+        # "? keys" and "q quit" are on the mode bar's right.
+        Binding("question_mark", "show_keys", "Keys of this screen", id="keys", show=False),
+        Binding("escape", "hide_keys_panel", "Close the keys panel", show=False, priority=True),
         Binding("q", "quit", "Quit", id="quit", show=False),
     ]
 
@@ -155,6 +179,7 @@ class ShelverApp(App[None]):
                 stop_event=self._watch_stop,
                 on_report=self._inbox_arrivals,
                 inbox_dir=self.settings.inbox_dir,
+                on_problem=lambda problem: self.notify(problem, severity="warning"),
             )
         except Exception as error:
             self.show_error(error)
@@ -277,8 +302,20 @@ class ShelverApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog is open its keys win: "r" retries rather than opening Review, and the
         # screens underneath stay where they are.
-        blocked = action in {"switch_mode", "refresh"} and isinstance(self.screen, ModalScreen)
+        if action == "hide_keys_panel":  # escape is the screen's unless the panel is open
+            return bool(self.screen.query("HelpPanel"))
+        blocked = action in {"switch_mode", "refresh", "show_keys"} and isinstance(
+            self.screen, ModalScreen
+        )
         return not blocked
+
+    def action_show_keys(self) -> None:
+        from shelver.screens.dialogs.keys import KeysDialog, bindings_of
+
+        self.push_screen(KeysDialog(self._current_base_screen(), bindings_of(self)))
+
+    def action_hide_keys_panel(self) -> None:
+        self.action_hide_help_panel()
 
     def _current_base_screen(self) -> Screen:
         return self.screen_stack[0]
@@ -302,4 +339,5 @@ class ShelverApp(App[None]):
                 lambda mode=tab.mode: self.switch_mode(mode),
             )
         yield SystemCommand("Refresh", "Load the current screen's rows again", self.action_refresh)
+        yield from screen_actions(self._current_base_screen())
         yield from super().get_system_commands(screen)

@@ -7,6 +7,7 @@ import re
 import lxml.html
 from lxml import etree
 
+from shelver.data.authors import clean_author
 from shelver.data.clean_text import (  # noqa: F401 - re-exported for the importer's modules
     RAW_MAX,
     TITLE_MAX,
@@ -58,5 +59,5 @@ def clean_list(values: list[object], limit: int = SHORT_MAX, count: int = GENRES
 
 def join_authors(names: list[object]) -> str | None:
     """All authors as one field, in file order, joined the way the schema's author column is."""
-    cleaned = clean_list(names, AUTHOR_MAX, 50)
+    cleaned = [a for a in (clean_author(n) for n in clean_list(names, AUTHOR_MAX, 50)) if a]
     return clean_line(" & ".join(cleaned), AUTHOR_MAX) if cleaned else None
