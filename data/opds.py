@@ -192,9 +192,7 @@ async def page(
     at_start = cursor is None
     cursor = cursor or first_cursor(group)
     # One row more than shown says whether there is a page beyond this one.
-    records = await db.fetch(
-        _page_statement(group), *_query_args(group, cursor, limit + 1, value)
-    )
+    records = await db.fetch(_page_statement(group), *_query_args(group, cursor, limit + 1, value))
     more = len(records) > limit
     records = records[:limit]
     if not cursor.forward:
