@@ -93,14 +93,14 @@ async def run(target: DatabaseTarget, home: Home, approvals: int) -> dict[str, l
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(5):
             await pilot.pause()
-            await app.workers.wait_for_complete()
+            await app.finish_work()
         await pilot.press("r")
         screen: ReviewScreen | None = None
         while screen is None or screen.state is None:
             await pilot.pause(0.01)
             base = app.screen_stack[0]
             screen = base if isinstance(base, ReviewScreen) else None
-        await app.workers.wait_for_complete()
+        await app.finish_work()
         await pilot.pause()
         # When a book is first shown, note the moment the frame showing it has been painted
         # (Textual runs call_after_refresh callbacks once the screen has refreshed).
@@ -118,7 +118,7 @@ async def run(target: DatabaseTarget, home: Home, approvals: int) -> dict[str, l
             assert screen.state is not None
             before = screen.state.item.book.id
             await pilot.press("down", "right", "right", "right", "space")  # a Hardcover value
-            await app.workers.wait_for_complete()  # the previous prefetch is done (a person
+            await app.finish_work()  # the previous prefetch is done (a person
             # looks at a book for far longer than it takes)
             started = time.perf_counter()
             await pilot.press("a")
@@ -128,7 +128,7 @@ async def run(target: DatabaseTarget, home: Home, approvals: int) -> dict[str, l
             while current not in shown_at:
                 await pilot.pause(0)
             painted.append(shown_at[current] - started)
-            await app.workers.wait_for_complete()
+            await app.finish_work()
             filed.append(time.perf_counter() - started)
     database = await Database.open(target)
     async with database:

@@ -40,6 +40,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -49,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from shelver.data.file_locks import lock_is_free
 from shelver.data.home import Home
 
 SERVER_USER = "shelver-pg"
@@ -773,7 +775,7 @@ class EmbeddedCluster:
         if not self.root.exists():
             self._forget_key()
             return True
-        if not wait_for_lock and not self._lock_is_free():
+        if not wait_for_lock and not lock_is_free(self.root / "cluster.lock"):
             return False
         self.stop()
         if self.running_as_root:
@@ -802,19 +804,17 @@ class EmbeddedCluster:
         with contextlib.suppress(OSError):
             (self.home.cluster_dir / KEY_FILE).unlink()
 
-    def _lock_is_free(self) -> bool:
-        """No other process holds the cluster's lock (initialising, starting or stopping it)."""
-        try:
-            fd = os.open(self.root / "cluster.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)  # closing releases a lock we got
-        return True
+    def stop_now(self, timeout: float = 0.3) -> None:
+        """Immediate shutdown (SIGQUIT to the postmaster), waiting at most ``timeout`` seconds:
+        for a throwaway cluster when the process must end at once (its terminal went away)."""
+        pid = self.server_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while _is_postgres_process(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def stop(self, timeout: float = 60) -> bool:
         """Stop the server and wait until it is down. Returns False when it was not running."""

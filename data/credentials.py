@@ -1,8 +1,9 @@
 """Logins and provider tokens in ``service_credentials`` (secrets never leave as plain text).
 
-Device logins (``kosync``, ``opds``) are stored as slow salted hashes. KOReader's KoSync client
-never sends the password itself but ``md5(password)``, so a ``kosync`` row holds the hash of that
-key; an ``opds`` row (HTTP Basic sends the password) holds the hash of the password. One person
+Device logins (``kosync``, ``opds``, and ``web`` for the TUI in a browser) are stored as slow
+salted hashes. KOReader's KoSync client never sends the password itself but ``md5(password)``,
+so a ``kosync`` row holds the hash of that key; an ``opds`` or ``web`` row (HTTP Basic sends the
+password) holds the hash of the password. One person
 may use one name and password for both: that is two rows, one per service.
 
 Provider tokens (``hardcover``, ``google_books``) must be sent again, so they are sealed with the
@@ -20,7 +21,8 @@ from shelver.data.models import ServiceCredential
 from shelver.data.passwords import hash_secret, md5_key, seal_token
 from shelver.data.queries import query
 
-LOGIN_SERVICES = ("kosync", "opds")
+LOGIN_SERVICES = ("kosync", "opds", "web")
+"""Device logins: KoSync and OPDS for readers, ``web`` for ``shelver web`` in a browser."""
 TOKEN_SERVICES = ("hardcover", "google_books")
 ALL_SERVICES = LOGIN_SERVICES + TOKEN_SERVICES
 MAX_NAME_CHARS = 128

@@ -61,6 +61,8 @@ MAX_USERNAME_CHARS = 128
 MAX_KEY_CHARS = 256
 MAX_DEVICE_CHARS = 256
 MAX_PROGRESS_CHARS = 8192
+MAX_JSON_DEPTH = 16
+"""KOReader's bodies nest two levels (``metadata``, ``identifiers``); deeper is refused."""
 
 # KOReader's document ids are MD5 hex; allow a little more but nothing that could confuse a
 # URL path (the GET route takes the id from the path).
@@ -98,20 +100,35 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _storable(value: Any) -> bool:
-    """Whether PostgreSQL text/jsonb can hold every string in ``value`` (no NUL, valid UTF-8)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(v) for v in value)
+def _storable_string(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
+        return False
+    return True
+
+
+def _storable(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether PostgreSQL text/jsonb can hold every string in ``value`` (no NUL, valid UTF-8)
+    and it nests at most ``max_depth`` levels. Walked with a stack, never recursion."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _storable_string(item):
+                return False
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                return False
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not _storable_string(key):
+                        return False
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
     return True
 
 

@@ -159,6 +159,9 @@ class LibraryPage(BaseModel):
     rows: list[LibraryRow]
     next_cursor: PageCursor | None = None
     fuzzy: bool = False
+    total: int | None = None
+    """How many books the query lists, when the page learned it on the way (a search counts
+    its matches to choose its order); None otherwise."""
 
 
 class DevicePosition(DevicePositionFields):

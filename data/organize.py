@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import os
 import re
-import string
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from shelver.data import move_journal
+from shelver.data.authors import clean_author
 from shelver.data.home import Home
 from shelver.data.models import BookFields, BookFile
 from shelver.data.move_journal import MoveError, PlannedMove, RecoveryReport
 from shelver.data.queries import query
-from shelver.data.settings import Settings
+from shelver.data.settings import Settings, template_problem
 
 MAX_PART_BYTES = 200
-PLACEHOLDERS = {
-    "author", "title", "original_name", "year", "language", "publisher", "isbn", "format",
-}  # fmt: skip
 FALLBACKS = {"author": "Unknown Author", "title": "Untitled", "year": "Unknown Year"}
 RESERVED_CHARACTERS = re.compile(r'[<>:"/\\|?*]')
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -95,7 +93,7 @@ def _split_extension(name: str) -> tuple[str, str]:
 def template_values(fields: BookFields, original_name: str, file_format: str) -> dict[str, str]:
     """What each placeholder of a template stands for (sanitised later, part by part)."""
     return {
-        "author": fields.author or FALLBACKS["author"],
+        "author": clean_author(fields.author) or FALLBACKS["author"],
         "title": fields.title or FALLBACKS["title"],
         "original_name": original_name,
         "year": str(fields.published_year) if fields.published_year else FALLBACKS["year"],
@@ -108,18 +106,10 @@ def template_values(fields: BookFields, original_name: str, file_format: str) ->
 
 def check_template(template: str) -> None:
     """Raise ``OrganizeError`` for a template shelver cannot fill."""
-    if not template.strip() or template.startswith("/"):
-        raise OrganizeError("library_template must be a relative path such as {author}/{title}")
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        template_problem(template)
     except ValueError as exc:
-        raise OrganizeError(f"library_template is malformed: {exc}") from None
-    unknown = names - PLACEHOLDERS
-    if unknown or "" in names:
-        raise OrganizeError(
-            f"library_template uses unknown placeholder(s) {sorted(unknown) or ['{}']}; "
-            f"known: {', '.join(sorted(PLACEHOLDERS))}"
-        )
+        raise OrganizeError(str(exc)) from None
 
 
 def relative_path(
@@ -219,3 +209,44 @@ async def reject_book_files(pool: Any, home: Home, book_id: UUID, reason: str) -
 async def recover_interrupted_moves(database: Any) -> RecoveryReport:
     """Finish or undo every operation a crash interrupted (see ``data.move_journal``)."""
     return await move_journal.recover(database)
+
+
+# --- previews (the Settings screen) -------------------------------------------------------
+
+# Shown when the library has fewer books than a preview wants: one of them hostile on purpose.
+EXAMPLE_FILES = (
+    (BookFields(title="The Left Hand of Darkness", author="Ursula K. Le Guin"), "left-hand.epub"),
+    (BookFields(title="../../etc/passwd: CON <aux>?*", author="Mallory / Root"), "../x.pdf"),
+    (BookFields(title="Война и мир", author="Лев Толстой", published_year=1869), "voina.fb2"),
+)
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    fields: BookFields
+    original_name: str
+    format: str
+
+
+async def sample_files(db: Any, count: int = 3) -> list[SampleFile]:
+    """``count`` files from the library (newest books first), topped up with examples."""
+    records = await db.fetch(query("organize_sample_files"), count)
+    samples = [
+        SampleFile(
+            BookFields(
+                title=r["title"],
+                author=r["author"],
+                published_year=r["published_year"],
+                language=r["language"],
+                publisher=r["publisher"],
+                isbn_13=r["isbn_13"],
+                isbn_10=r["isbn_10"],
+            ),
+            r["original_name"],
+            r["format"],
+        )
+        for r in records
+    ]
+    for fields, name in EXAMPLE_FILES[: max(0, count - len(samples))]:
+        samples.append(SampleFile(fields, name, name.rsplit(".", 1)[-1]))
+    return samples

@@ -128,19 +128,66 @@ class BookPosition(Row):
     updated_at: datetime
 
 
+PROGRESS_CHANGED = "progress"
+"""The ``kind`` of a notice that carries a changed position."""
+LINK_CHANGED = "link"
+"""The ``kind`` of a notice that names a document whose hand-made link changed."""
+STATISTICS_CHANGED = "statistics"
+"""The ``kind`` of the notice sent when KOReader's reading statistics arrived (no document)."""
 CONNECTION_LOST = "connection-lost"
 """The ``kind`` of the notice queued when the listening connection dies: nothing more will
 arrive on that queue, so the listener should open a new one (and re-read what it missed)."""
 
 
+NOTICE_TEXT_LIMIT = 512
+"""The NOTIFY payload cuts text values to this many characters (0003/0009 migrations)."""
+
+
 class ProgressNotice(BaseModel):
-    """One NOTIFY from :data:`PROGRESS_CHANNEL`."""
+    """One NOTIFY from :data:`PROGRESS_CHANNEL`: a "progress" notice carries the position
+    itself (what a screen shows of it, but its book), a "link" notice only the document."""
 
     kind: str
     document: str
     device: str | None = None
+    device_id: str | None = None
+    progress: str | None = None
     percentage: float | None = None
     timestamp: int | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        """A progress notice whose values are whole (none was cut to fit the payload)."""
+        texts = (self.document, self.device, self.device_id, self.progress)
+        return (
+            self.kind == PROGRESS_CHANGED
+            and self.device is not None
+            and self.progress is not None
+            and self.percentage is not None
+            and self.updated_at is not None
+            and all(text is None or len(text) < NOTICE_TEXT_LIMIT for text in texts)
+        )
+
+    def position(self, book: CurrentPosition | None, now: datetime) -> CurrentPosition:
+        """The position this (complete) notice announces, linked like ``book`` (another
+        position of the same document) or unlinked when None."""
+        percentage = Decimal(str(self.percentage))
+        updated_at = self.updated_at or now
+        return CurrentPosition(
+            document=self.document,
+            device=self.device or "",
+            device_id=self.device_id,
+            progress=self.progress or "",
+            percentage=percentage,
+            timestamp=self.timestamp or 0,
+            updated_at=updated_at,
+            state=state_of(percentage, updated_at, now),
+            book_id=book.book_id if book else None,
+            link_method=book.link_method if book else None,
+            title=book.title if book else None,
+            author=book.author if book else None,
+        )
 
 
 async def current_positions(
@@ -150,6 +197,7 @@ async def current_positions(
     book_id: UUID | None = None,
     linked: bool | None = None,
     state: ReadingState | None = None,
+    documents: list[str] | None = None,
     limit: int = 1000,
 ) -> list[CurrentPosition]:
     """Current positions, newest first; each filter is optional."""
@@ -160,6 +208,7 @@ async def current_positions(
         linked,
         state.value if state else None,
         limit,
+        documents,
     )
     return [CurrentPosition.from_record(r) for r in records]
 

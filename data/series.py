@@ -1,6 +1,7 @@
-"""A book's series, kept as one tag ``series:Name #n`` in ``books.tags``: the one place that
-writes and reads that form (the Calibre import writes it; Library search finds it through the
-tags in ``search_vector``; OPDS and the Library group by it through `parse_series_tag`)."""
+"""A book's series, kept as one tag ``series:Name #n`` in ``books.tags``: the one place in
+Python that writes and reads that form (the Calibre import writes it; Library search finds it
+through the tags in ``search_vector``). SQL reads it with ``shelver_series_name`` and
+``shelver_series_index`` (sql/migrations/0011_opds.sql, used by OPDS): keep the two in step."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 SERIES_TAG_PREFIX = "series:"
-_TAG = re.compile(r"^series:(?P<name>.*?)(?:\s+#(?P<index>\d+(?:\.\d+)?))?$", re.DOTALL)
+_TAG = re.compile(
+    r"^series:(?P<name>.*?)(?:\s+#\s*(?P<index>\d+(?:\.\d+)?)\s*)?$", re.DOTALL | re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def series_tag(name: str, index: float | Decimal | None = None) -> str:
 
 def parse_series_tag(tag: str) -> Series | None:
     """The series a tag names, or None when the tag is not a series tag."""
-    if not tag.startswith(SERIES_TAG_PREFIX):
+    if tag[: len(SERIES_TAG_PREFIX)].lower() != SERIES_TAG_PREFIX:
         return None
     match = _TAG.match(tag)
     if match is None or not match["name"].strip():

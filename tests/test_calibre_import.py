@@ -17,13 +17,14 @@ import pytest
 
 from shelver.data import books, library
 from shelver.data.calibre import CalibreLibraryError, Placement, import_calibre, read_library
+from shelver.data.calibre.mapping import publication_year, rating_from_calibre
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing import import_paths
 from shelver.data.importing.hashing import partial_md5
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.organize import organize_book, reject_book_files
-from shelver.data.series import parse_series_tag
+from shelver.data.series import Series, parse_series_tag, series_of, series_tag
 from shelver.data.settings import Settings
 from tests.calibre_support import (
     CALIBREDB,
@@ -482,3 +483,38 @@ async def test_the_inbox_import_dialog_offers_a_calibre_library(
         "SELECT count(*) FROM books WHERE status = 'organized'"
     )
     assert organized == 4
+
+
+async def test_series_tags_read_the_same_in_python_and_in_the_opds_sql(
+    database: Database, home: Home, sample_library: SampleLibrary
+):
+    await _run(database, home, sample_library.folder)
+    rows = await database.pool.fetch(
+        "SELECT title, tags, shelver_series_name(tags) AS name, "
+        "shelver_series_index(tags) AS number FROM books "
+        "WHERE shelver_series_name(tags) IS NOT NULL ORDER BY number"
+    )
+    assert [(r["title"], r["name"], r["number"]) for r in rows] == [
+        ("東京物語", "Der Ring", 1.0),
+        ("Über Bücher", "Der Ring", 2.5),
+    ]
+    for row in rows:
+        parsed = series_of(row["tags"])
+        assert parsed is not None and parsed.name == row["name"]
+        assert float(parsed.index or 0) == row["number"]
+
+
+def test_series_tag_round_trip():
+    assert series_tag("The Expanse", 2.0) == "series:The Expanse #2"
+    assert series_tag("The Expanse", 2.5) == "series:The Expanse #2.5"
+    assert series_tag("The Expanse", None) == "series:The Expanse"
+    assert parse_series_tag("Series:Dune # 3") == Series("Dune", Decimal("3"))
+    assert parse_series_tag("series:Dune") == Series("Dune", None)
+    assert parse_series_tag("fantasy") is None and parse_series_tag("series:") is None
+
+
+def test_calibre_values_on_shelver_scales():
+    assert publication_year("0101-01-01 00:00:00+00:00") is None
+    assert publication_year("1999-12-31 23:00:00+00:00") == 1999
+    assert rating_from_calibre(6) == Decimal("3") and rating_from_calibre(9) == Decimal("4.5")
+    assert rating_from_calibre(0) is None and rating_from_calibre(11) is None

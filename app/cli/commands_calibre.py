@@ -11,6 +11,12 @@ from shelver.app.cli.context import EXIT_OK, EXIT_SOME_FAILED, CliContext, Comma
 from shelver.data.calibre import CalibreImportReport, CalibreLibraryError, Placement, import_calibre
 
 NOTES_SHOWN = 3
+PLACEMENT_HELP = {
+    Placement.COPY: "copy the files into shelver's library folder (the default)",
+    Placement.LINK: "hard-link the files into shelver's library folder (one file system; "
+    "no extra space)",
+    Placement.IN_PLACE: "use the files where they are; shelver never moves or changes them",
+}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,27 +30,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("library", metavar="LIBRARY_DIR")
     placement = parser.add_mutually_exclusive_group()
-    placement.add_argument(
-        "--copy",
-        dest="placement",
-        action="store_const",
-        const=Placement.COPY,
-        help="copy the files into shelver's library folder (the default)",
-    )
-    placement.add_argument(
-        "--link",
-        dest="placement",
-        action="store_const",
-        const=Placement.LINK,
-        help="hard-link the files into shelver's library folder (same file system; no extra space)",
-    )
-    placement.add_argument(
-        "--in-place",
-        dest="placement",
-        action="store_const",
-        const=Placement.IN_PLACE,
-        help="use the files where they are; shelver never moves or changes them",
-    )
+    for chosen, explanation in PLACEMENT_HELP.items():
+        placement.add_argument(
+            f"--{chosen.value}",
+            dest="placement",
+            action="store_const",
+            const=chosen,
+            help=explanation,
+        )
     parser.add_argument(
         "--dry-run", action="store_true", help="say what would happen; change nothing"
     )

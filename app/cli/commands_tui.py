@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import os
 import shutil
-import signal
+import subprocess
 import tempfile
-from collections.abc import Iterator
+import threading
 from pathlib import Path
-from typing import Any
 
 from shelver.app.cli.context import EXIT_OK, CliContext
+from shelver.app.terminal import EndsWithTerminal
 from shelver.data.db import DatabaseTarget
 from shelver.data.home import Home
 
@@ -25,37 +25,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=run_demo)
 
 
-@contextlib.contextmanager
-def _exit_cleanly_on_hangup(app: Any) -> Iterator[None]:
-    """A closed SSH session (SIGHUP) or SIGTERM ends the app like `q` does.
-
-    Without this the process dies on the spot: the pool is not closed and ``shelver demo``
-    would leave its throwaway home and cluster behind.
-    """
-
-    def request_exit(signum: int, frame: object) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # the app is not running (yet or any more)
-            raise SystemExit(128 + signum) from None
-        loop.call_soon_threadsafe(app.exit)
-
-    previous = {sig: signal.signal(sig, request_exit) for sig in (signal.SIGHUP, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def run_tui(context: CliContext, args: argparse.Namespace) -> int:
     from shelver.app.shelver_app import ShelverApp  # Textual loads only when the TUI opens
 
     context.home.ensure()
-    app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
-    _probe_terminal_pictures()
-    with _exit_cleanly_on_hangup(app):
-        app.run()
+    with EndsWithTerminal() as ending:
+        ending.app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
+        _probe_terminal_pictures()
+        try:
+            ending.app.run()
+        finally:
+            ending.shutting_down = True
+            _skip_final_collection()
     return EXIT_OK
 
 
@@ -70,24 +51,72 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
         context.home = Home.at(root)
         context.target = DatabaseTarget.choose(context.home, None)
     context.home.ensure()
-    try:
 
-        async def seed() -> None:
-            database = await context.open_database(max_size=2)
-            async with database:
-                await seed_demo_library(database, context.home)
+    removing = threading.Lock()  # the main thread and the exit watchdog may both get here
 
-        asyncio.run(seed())
-        app = ShelverApp(home=context.home, settings=context.settings, target=context.target)
-        _probe_terminal_pictures()
-        with _exit_cleanly_on_hangup(app):
-            app.run()
-    finally:
-        if throwaway:
-            if context.target.cluster is not None:
-                context.target.cluster.drop()  # stops it and deletes its data
-            shutil.rmtree(context.home.data_dir, ignore_errors=True)
+    def remove_throwaway() -> None:
+        with removing:
+            cluster = context.target.cluster
+            if cluster is not None:
+                # Its data is thrown away: an immediate stop, no checkpoint to wait for, and
+                # no EmbeddedCluster.drop(), whose careful removal takes seconds on a busy disk.
+                cluster.stop_now(timeout=10)
+            _discard(context.home.data_dir)
+            if cluster is not None and cluster.running_as_root:
+                _discard(cluster.root)
+
+    emergency = remove_throwaway if throwaway else None
+    with EndsWithTerminal(emergency=emergency) as ending:
+        try:
+
+            async def seed() -> None:
+                database = await context.open_database(max_size=2)
+                async with database:
+                    await seed_demo_library(database, context.home)
+
+            asyncio.run(seed())
+            ending.app = ShelverApp(
+                home=context.home, settings=context.settings, target=context.target
+            )
+            _probe_terminal_pictures()
+            ending.app.run()
+        finally:
+            ending.shutting_down = True
+            if throwaway:
+                remove_throwaway()
+            _skip_final_collection()
     return EXIT_OK
+
+
+def _discard(folder: Path) -> None:
+    """Remove ``folder`` at once from where it was; its files (a cluster holds thousands,
+    seconds of work on a busy disk) are deleted by a detached ``rm`` that outlives us."""
+    doomed = folder.with_name(f".{folder.name}.discarded-{os.getpid()}")
+    try:
+        folder.rename(doomed)
+    except FileNotFoundError:
+        return
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        subprocess.Popen(
+            ["rm", "-rf", "--", str(doomed)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _skip_final_collection() -> None:
+    """The interpreter's last garbage collection walks everything the TUI ever built (seconds
+    on a busy machine) only to free memory the exit frees anyway: set it all aside."""
+    import gc
+
+    gc.freeze()
 
 
 def _probe_terminal_pictures() -> None:

@@ -46,6 +46,7 @@ from shelver.data.calibre.files import (
 from shelver.data.calibre.mapping import SOURCE, MappedBook, map_book
 from shelver.data.calibre.reader import (
     LOCK_TIMEOUT,
+    CalibreBook,
     CalibreLibrary,
     CalibreLibraryError,
     read_library,
@@ -60,6 +61,7 @@ from shelver.data.calibre.report import (
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing.covers import save_cover
+from shelver.data.importing.names import printable_name
 from shelver.data.models import BookFields
 from shelver.data.move_journal import with_counter
 from shelver.data.organize import (
@@ -89,6 +91,8 @@ class _Run:
     root: Path
     report: CalibreImportReport
     known_books: dict[str, UUID] = field(default_factory=dict)
+    # Each book's fields, mapped by the worker that prepared its files (CPU off the loop).
+    mapped: dict[int, MappedBook] = field(default_factory=dict)
     # Checksums given to a book by this run but not yet committed (a batch, or a dry run).
     pending: dict[str, UUID] = field(default_factory=dict)
 
@@ -133,7 +137,7 @@ async def import_calibre(
 async def _import_books(
     run: _Run, folder_path: Path, progress: Progress | None, workers: int
 ) -> None:
-    library, placement = run.library, run.placement
+    library = run.library
     staging = await asyncio.to_thread(_prepare_folders, run)
     rows = await run.conn.fetch(query("calibre_known_books"), [b.uuid for b in library.books])
     run.known_books = {r["calibre_uuid"]: r["book_id"] for r in rows}
@@ -149,7 +153,7 @@ async def _import_books(
                 book = next(queue, None)
                 if book is None:
                     return
-                pending.append(executor.submit(prepare_book, folder_path, book, placement, staging))
+                pending.append(executor.submit(_prepare, run, folder_path, book, staging))
 
         top_up()
         done = 0
@@ -182,6 +186,13 @@ async def _import_books(
     if staging is not None:
         with contextlib.suppress(OSError):
             staging.rmdir()  # only when empty: another run may be using it
+
+
+def _prepare(run: _Run, folder: Path, book: CalibreBook, staging: Path | None) -> PreparedBook:
+    """A worker's share of one book: its files found and hashed (or copied), its fields mapped."""
+    prepared = prepare_book(folder, book, run.placement, staging)
+    run.mapped[book.id] = map_book(book, run.library.custom_columns)
+    return prepared
 
 
 def not_kept(library: CalibreLibrary) -> list[NotKept]:
@@ -302,7 +313,7 @@ def _fail(run: _Run, prepared: PreparedBook, exc: BaseException) -> None:
 async def _plan(run: _Run, prepared: PreparedBook, known: dict[str, UUID]) -> _Plan:
     """Decide what ``prepared`` needs; ``known`` holds the committed owners of its checksums."""
     book = prepared.book
-    mapped = map_book(book, run.library.custom_columns)
+    mapped = run.mapped.pop(book.id, None) or map_book(book, run.library.custom_columns)
     checksums = [f.digest.checksum for f in prepared.files]
     owners = {c: known[c] for c in checksums if c in known}
     owners.update({c: b for c, b in run.pending.items() if c in checksums})
@@ -399,7 +410,7 @@ async def _write(run: _Run, plans: list[_Plan]) -> None:
             query("calibre_insert_files"),
             [book_id for book_id, _, _ in files],
             [f.format for _, f, _ in files],
-            [_printable(f.original_name) for _, f, _ in files],
+            [printable_name(f.original_name) for _, f, _ in files],
             [str(path) for _, _, path in files],
             [f.digest.size for _, f, _ in files],
             [f.digest.checksum for _, f, _ in files],
@@ -524,11 +535,6 @@ def _save_cover(home: Home, data: bytes | None) -> str | None:
         return None
     saved = save_cover(home.covers_dir, hashlib.sha256(data).hexdigest(), data)
     return str(saved) if saved else None
-
-
-def _printable(name: str) -> str:
-    # Names from undecodable bytes carry surrogates that PostgreSQL text cannot hold.
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _line(exc: BaseException) -> str:

@@ -200,12 +200,6 @@ def _read(folder: Path, db: sqlite3.Connection) -> CalibreLibrary:
             return []
         return [row for row in db.execute(sql) if row[0] in books]
 
-    for book_id, name in rows(
-        "SELECT l.book, a.name FROM books_authors_link l JOIN authors a ON a.id = l.author "
-        "ORDER BY l.book, l.id",
-        "authors",
-    ):
-        books[book_id].authors.append(str(name))
     for book_id, fmt, name, size in rows(
         "SELECT book, format, name, uncompressed_size FROM data ORDER BY book, id", "data"
     ):
@@ -214,42 +208,19 @@ def _read(folder: Path, db: sqlite3.Connection) -> CalibreLibrary:
         "SELECT book, type, val FROM identifiers ORDER BY book, id", "identifiers"
     ):
         books[book_id].identifiers[str(kind)] = str(value)
-    for book_id, name in rows(
-        "SELECT l.book, t.name FROM books_tags_link l JOIN tags t ON t.id = l.tag "
-        "ORDER BY l.book, l.id",
-        "books_tags_link",
-        "tags",
-    ):
-        books[book_id].tags.append(str(name))
-    for book_id, code in rows(
-        "SELECT l.book, g.lang_code FROM books_languages_link l "
-        "JOIN languages g ON g.id = l.lang_code ORDER BY l.book, l.item_order, l.id",
-        "books_languages_link",
-        "languages",
-    ):
-        books[book_id].languages.append(str(code))
-    for book_id, name in rows(
-        "SELECT l.book, p.name FROM books_publishers_link l "
-        "JOIN publishers p ON p.id = l.publisher ORDER BY l.id",
-        "books_publishers_link",
-        "publishers",
-    ):
-        books[book_id].publisher = books[book_id].publisher or str(name)
-    for book_id, name in rows(
-        "SELECT l.book, s.name FROM books_series_link l JOIN series s ON s.id = l.series "
-        "ORDER BY l.id",
-        "books_series_link",
-        "series",
-    ):
-        books[book_id].series = books[book_id].series or str(name)
-    for book_id, value in rows(
-        "SELECT l.book, r.rating FROM books_ratings_link l JOIN ratings r ON r.id = l.rating "
-        "ORDER BY l.id",
-        "books_ratings_link",
-        "ratings",
-    ):
-        if books[book_id].rating is None and value is not None:
-            books[book_id].rating = int(value)
+    # Many-to-many fields (a list, in calibre's order) and one-per-book fields (the first link).
+    for attribute, (link, table, key, value, order) in _LINKED.items():
+        for book_id, found in rows(
+            f"SELECT l.book, v.{value} FROM {link} l JOIN {table} v ON v.id = l.{key} "
+            f"ORDER BY l.book, {order}",
+            link,
+            table,
+        ):
+            book = books[book_id]
+            if isinstance(getattr(book, attribute), list):
+                getattr(book, attribute).append(str(found))
+            elif getattr(book, attribute) is None and found is not None:
+                setattr(book, attribute, int(found) if attribute == "rating" else str(found))
     for book_id, text in rows("SELECT book, text FROM comments", "comments"):
         books[book_id].comments = _text(text)
     columns = _custom_columns(db, tables)
@@ -265,6 +236,24 @@ def _read(folder: Path, db: sqlite3.Connection) -> CalibreLibrary:
         custom_columns=columns,
         unread=_unread(db, tables),
     )
+
+
+# attribute of CalibreBook: (link table, value table, link column, value column, link order).
+# Names are constants, never data, so building the statements from them is safe.
+_LINKED = {
+    "authors": ("books_authors_link", "authors", "author", "name", "l.id"),
+    "tags": ("books_tags_link", "tags", "tag", "name", "l.id"),
+    "languages": (
+        "books_languages_link",
+        "languages",
+        "lang_code",
+        "lang_code",
+        "l.item_order, l.id",
+    ),
+    "publisher": ("books_publishers_link", "publishers", "publisher", "name", "l.id"),
+    "series": ("books_series_link", "series", "series", "name", "l.id"),
+    "rating": ("books_ratings_link", "ratings", "rating", "rating", "l.id"),
+}
 
 
 def _custom_columns(db: sqlite3.Connection, tables: set[str]) -> list[CustomColumn]:

@@ -8,6 +8,8 @@ import unicodedata
 import lxml.html
 from lxml import etree
 
+from shelver.data.authors import clean_author
+
 TITLE_MAX = 500
 AUTHOR_MAX = 500
 SHORT_MAX = 200  # publisher, language, one genre
@@ -68,5 +70,5 @@ def clean_list(values: list[object], limit: int = SHORT_MAX, count: int = GENRES
 
 def join_authors(names: list[object]) -> str | None:
     """All authors as one field, in file order, joined the way the schema's author column is."""
-    cleaned = clean_list(names, AUTHOR_MAX, 50)
+    cleaned = [a for a in (clean_author(n) for n in clean_list(names, AUTHOR_MAX, 50)) if a]
     return clean_line(" & ".join(cleaned), AUTHOR_MAX) if cleaned else None

@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import re
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -117,6 +118,57 @@ def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random | None =
     """Full-jitter exponential backoff: uniform in [0, min(max, base * 2**attempt)]."""
     ceiling = min(policy.max_delay, policy.base_delay * (2**attempt))
     return (rng or random).uniform(0, ceiling)
+
+
+NETWORK_WORDS = (
+    # (what the low-level error says, in lower case; what a person reads)
+    ("refused", "connection refused"),
+    ("name or service not known", "its name does not resolve (DNS)"),
+    ("nodename nor servname", "its name does not resolve (DNS)"),
+    ("temporary failure in name resolution", "its name does not resolve (DNS)"),
+    ("getaddrinfo", "its name does not resolve (DNS)"),
+    ("network is unreachable", "the network is unreachable"),
+    ("no route to host", "no route to the host"),
+    ("certificate", "its certificate was not accepted"),
+    ("ssl", "the secure connection failed"),
+    ("reset by peer", "the connection was reset"),
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything behind it (causes, contexts, grouped errors)."""
+    found: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        stack += [item.__cause__, item.__context__, *getattr(item, "exceptions", ())]
+    return found
+
+
+def network_words(exc: httpx.TransportError) -> str:
+    """A transport failure in plain words ("connection refused"). Only fixed phrases come out:
+    the exception's own text can hold the URL, and so a key."""
+    causes = _causes(exc)
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return "its name does not resolve (DNS)"
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return "the connection was reset"
+    said = " ".join(str(c) for c in causes).lower()
+    for clue, words in NETWORK_WORDS:
+        if clue in said:
+            return words
+    if isinstance(exc, httpx.ProxyError):
+        return "the proxy refused the connection"
+    if isinstance(exc, httpx.ConnectError):
+        return "the connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "the connection broke off"
+    return "the network failed"
 
 
 def describe_status(response: httpx.Response, service: str) -> ProviderError:
@@ -224,9 +276,8 @@ async def send_with_retry(
                 await sleep(backoff_delay(attempt, policy))
             continue
         except httpx.TransportError as exc:
-            # The exception text can hold the URL (and so a key); name only its kind.
             last_error = ProviderError(
-                FailureKind.NETWORK, f"cannot reach {service} ({type(exc).__name__})"
+                FailureKind.NETWORK, f"cannot reach {service}: {network_words(exc)}"
             )
             if attempt + 1 < policy.attempts:
                 await sleep(backoff_delay(attempt, policy))

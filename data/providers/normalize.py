@@ -14,6 +14,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
+from shelver.data.authors import clean_author
 from shelver.data.importing.isbn import isbn13_to_10
 
 YEAR = re.compile(r"^\s*(\d{4})")
@@ -188,7 +189,7 @@ def first_author(value: str | None) -> str | None:
 
 def join_authors(names: list[Any]) -> str | None:
     """Authors as one string, the way shelver stores several: ``A & B``."""
-    cleaned = [t for t in (text(n) for n in names) if t]
+    cleaned = [t for t in (clean_author(text(n)) for n in names) if t]
     return " & ".join(dict.fromkeys(cleaned)) or None
 
 

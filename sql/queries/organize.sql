@@ -49,3 +49,15 @@ SELECT pg_try_advisory_lock(hashtextextended('shelver-move/' || $1::uuid::text, 
 
 -- name: organize_unlock_move
 SELECT pg_advisory_unlock(hashtextextended('shelver-move/' || $1::uuid::text, 0));
+
+-- name: organize_sample_files
+-- A few files of books in the library (the newest first), to show where a path template
+-- would put them.
+SELECT b.title, b.author, b.published_year, b.language, b.publisher, b.isbn_13, b.isbn_10,
+       bf.original_name, bf.format
+FROM books b
+JOIN LATERAL (SELECT original_name, format FROM book_files f WHERE f.book_id = b.id
+              ORDER BY f.created_at LIMIT 1) bf ON true
+WHERE b.status = 'organized'
+ORDER BY b.created_at DESC, b.id
+LIMIT $1;
