@@ -54,6 +54,18 @@ class ReadingState(StrEnum):
         return cls.FINISHED if percentage >= FINISHED_AT else cls.READING
 
 
+class ReadingFilter(StrEnum):
+    """What the Library's reading filter takes: a reading state, or when KOReader's statistics
+    last saw the book read (in the last 7, 30 or 365 days)."""
+
+    UNREAD = "unread"
+    READING = "reading"
+    FINISHED = "finished"
+    LAST_WEEK = "last-week"
+    LAST_MONTH = "last-month"
+    LAST_YEAR = "last-year"
+
+
 class LibraryFilters(BaseModel):
     """Narrowing the Library; each filter is off when None, and all combine with search.
 
@@ -68,7 +80,7 @@ class LibraryFilters(BaseModel):
     tag: str | None = None
     language: str | None = None
     format: str | None = None
-    reading: ReadingState | None = None
+    reading: ReadingFilter | None = None
 
     @field_validator("author", "genre", "tag", "language", "format", mode="before")
     @classmethod
