@@ -179,6 +179,7 @@ class ShelverApp(App[None]):
                 stop_event=self._watch_stop,
                 on_report=self._inbox_arrivals,
                 inbox_dir=self.settings.inbox_dir,
+                on_problem=lambda problem: self.notify(problem, severity="warning"),
             )
         except Exception as error:
             self.show_error(error)

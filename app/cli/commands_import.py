@@ -98,6 +98,8 @@ def _print_human(report: ImportReport) -> None:
             else ""
         )
         print(f"imported  {one_line(item.path)}: {item.title or '(no title)'}{suffix}")
+        if item.note:
+            print(f"note      {one_line(item.path)}: {item.note}", file=sys.stderr)
     for item in report.skipped:
         print(f"skipped   {one_line(item.path)}: {item.reason}")
     for item in report.refused:

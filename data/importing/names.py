@@ -22,7 +22,8 @@ def printable_name(name: str) -> str:
 def safe_name(original: str, fmt: str | None = None) -> str:
     """A name that is harmless in a shell and on any file system: no control characters or
     newlines, no leading dash or dot, bounded length, and an extension matching ``fmt``."""
-    name = unicodedata.normalize("NFC", original)
+    # Bytes that were not UTF-8 (surrogate escapes from the file system) become "_".
+    name = unicodedata.normalize("NFC", printable_name(original).replace("\ufffd", "_"))
     name = _UNSAFE.sub("_", name).strip()
     name = name.lstrip("-. ") or "book"
     stem, suffix = _split(name)
@@ -30,6 +31,26 @@ def safe_name(original: str, fmt: str | None = None) -> str:
         suffix = "." + EXTENSIONS[fmt][0]
     stem = _truncate(stem or "book", NAME_MAX_BYTES - len(suffix.encode()))
     return stem + suffix
+
+
+def printable(path: str) -> str:
+    """A path as text that can be printed and stored: bytes that are not UTF-8 (surrogate
+    escapes) are shown as ``\\xNN``. ``raw_name`` gets the bytes back."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def raw_name(path: str) -> bytes | None:
+    """The exact bytes of the last part of ``path`` when they are not valid UTF-8, else None."""
+    name = os.path.basename(path)
+    try:
+        name.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        return os.fsencode(name)
 
 
 def _split(name: str) -> tuple[str, str]:
