@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from shelver.data import validation
 from shelver.data.models import Book, BookFile, DevicePositionFields, Row
 from shelver.data.reading_insights import BookReading
+from shelver.data.reading_state import BOOK_STATES, ReadingState, book_state
 
 
 def without_nul(value: str) -> str:
@@ -35,25 +36,6 @@ class LibrarySort(StrEnum):
     """How long the statistics say the book was read."""
 
 
-FINISHED_AT = Decimal("0.95")
-"""A book counts as finished from here (KOReader rarely reports exactly 1.0); the same line
-the app draws elsewhere, and the one sql/queries/library.sql filters on."""
-
-
-class ReadingState(StrEnum):
-    """A book's reading state, from the furthest position any device reported for its files."""
-
-    UNREAD = "unread"
-    READING = "reading"
-    FINISHED = "finished"
-
-    @classmethod
-    def of(cls, percentage: Decimal | float | None) -> ReadingState:
-        if percentage is None or percentage <= 0:
-            return cls.UNREAD
-        return cls.FINISHED if percentage >= FINISHED_AT else cls.READING
-
-
 class LibraryFilters(BaseModel):
     """Narrowing the Library; each filter is off when None, and all combine with search.
 
@@ -69,6 +51,13 @@ class LibraryFilters(BaseModel):
     language: str | None = None
     format: str | None = None
     reading: ReadingState | None = None
+
+    @field_validator("reading")
+    @classmethod
+    def _a_book_state(cls, value: ReadingState | None) -> ReadingState | None:
+        if value is not None and value not in BOOK_STATES:
+            raise ValueError(f"a book is {', '.join(BOOK_STATES)}, not {value}")
+        return value
 
     @field_validator("author", "genre", "tag", "language", "format", mode="before")
     @classmethod
@@ -134,7 +123,7 @@ class LibraryRow(Row):
 
     @property
     def reading_state(self) -> ReadingState:
-        return ReadingState.of(self.reading_percentage)
+        return book_state(self.reading_percentage)
 
     @field_serializer("reading_percentage")
     def _percentage_as_number(self, value: Decimal | None) -> float | None:

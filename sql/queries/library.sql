@@ -80,9 +80,9 @@ candidates AS NOT MATERIALIZED (
            -- (= ANY of an array, not IN: the few books being read are looked up by id
            -- rather than sought in a walk over the whole library)
            OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.95)))
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < reading_finished_at())))
            OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage >= 0.95))))
+                   SELECT book_id FROM progress WHERE percentage >= reading_finished_at()))))
 ),
 page AS (
     (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
@@ -302,9 +302,9 @@ candidates AS NOT MATERIALIZED (
            -- (= ANY of an array, not IN: the few books being read are looked up by id
            -- rather than sought in a walk over the whole library)
            OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.95)))
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < reading_finished_at())))
            OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage >= 0.95))))
+                   SELECT book_id FROM progress WHERE percentage >= reading_finished_at()))))
 )
 SELECT count(*) FROM (
 SELECT 1
