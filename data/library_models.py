@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from shelver.data import validation
 from shelver.data.models import Book, BookFile, DevicePositionFields, Row
 from shelver.data.reading_insights import BookReading
-from shelver.data.reading_state import BOOK_STATES, ReadingState, book_state
+from shelver.data.reading_state import ReadingState, book_state
 
 
 def without_nul(value: str) -> str:
@@ -36,6 +36,18 @@ class LibrarySort(StrEnum):
     """How long the statistics say the book was read."""
 
 
+class ReadingFilter(StrEnum):
+    """What the Library's reading filter takes: a reading state, or when KOReader's statistics
+    last saw the book read (in the last 7, 30 or 365 days)."""
+
+    UNREAD = "unread"
+    READING = "reading"
+    FINISHED = "finished"
+    LAST_WEEK = "last-week"
+    LAST_MONTH = "last-month"
+    LAST_YEAR = "last-year"
+
+
 class LibraryFilters(BaseModel):
     """Narrowing the Library; each filter is off when None, and all combine with search.
 
@@ -50,14 +62,7 @@ class LibraryFilters(BaseModel):
     tag: str | None = None
     language: str | None = None
     format: str | None = None
-    reading: ReadingState | None = None
-
-    @field_validator("reading")
-    @classmethod
-    def _a_book_state(cls, value: ReadingState | None) -> ReadingState | None:
-        if value is not None and value not in BOOK_STATES:
-            raise ValueError(f"a book is {', '.join(BOOK_STATES)}, not {value}")
-        return value
+    reading: ReadingFilter | None = None
 
     @field_validator("author", "genre", "tag", "language", "format", mode="before")
     @classmethod

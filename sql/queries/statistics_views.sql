@@ -68,15 +68,19 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: stats_reading_days
--- Every local day with reading, from statistics or (for KoSync-only books) position updates.
+-- The local days with reading from day $2 to day $3 (inclusive), from the statistics or (for
+-- KoSync-only books) position updates; $1 is the local offset from UTC.
 SELECT day FROM (
     SELECT ((v.started_at AT TIME ZONE 'UTC') + $1::interval)::date AS day
     FROM reading_page_visits v
+    WHERE v.started_at >= ($2::date - $1::interval) AT TIME ZONE 'UTC'
+      AND v.started_at < ($3::date + 1 - $1::interval) AT TIME ZONE 'UTC'
     UNION
     SELECT ((h.created_at AT TIME ZONE 'UTC') + $1::interval)::date
     FROM reading_progress_history h
-) days
-ORDER BY day DESC;
+    WHERE h.created_at >= ($2::date - $1::interval) AT TIME ZONE 'UTC'
+      AND h.created_at < ($3::date + 1 - $1::interval) AT TIME ZONE 'UTC'
+) days;
 
 -- name: stats_finished_books
 -- When each book (or unlinked document) was first seen at >= 95 %: in the statistics (a page
