@@ -127,9 +127,18 @@ async def import_calibre(
     )
     report.not_kept = not_kept(library)
     report.totals.books = len(library.books)
+    key = library.library_id or str(folder_path)
     async with database.pool.acquire() as conn:
-        run = _Run(conn, home, settings, library, placement, dry_run, root, report)
-        await _import_books(run, folder_path, progress, workers)
+        if not await conn.fetchval(query("calibre_try_lock_library"), key):
+            raise CalibreLibraryError(
+                f"{folder_path}: another import of this Calibre library is running; "
+                "wait for it to finish"
+            )
+        try:
+            run = _Run(conn, home, settings, library, placement, dry_run, root, report)
+            await _import_books(run, folder_path, progress, workers)
+        finally:
+            await conn.execute(query("calibre_unlock_library"), key)
     report.totals.seconds = time.perf_counter() - started
     return report
 

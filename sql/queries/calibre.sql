@@ -45,7 +45,7 @@ ON CONFLICT (calibre_uuid) DO UPDATE
        book_id = EXCLUDED.book_id;
 
 -- name: calibre_extra_fields
-SELECT source, name, label, datatype, value FROM book_extra_fields
+SELECT source, name, label, datatype, value::text AS value FROM book_extra_fields
 WHERE book_id = $1 ORDER BY source, name;
 
 -- name: calibre_book_rating
@@ -56,3 +56,10 @@ SELECT rating FROM book_ratings WHERE book_id = $1;
 SELECT p.book_file_id FROM book_files_in_place p
 JOIN book_files f ON f.id = p.book_file_id
 WHERE f.book_id = $1;
+
+-- name: calibre_try_lock_library
+-- Held (by the session) while one import of Calibre library $1 runs.
+SELECT pg_try_advisory_lock(hashtextextended('shelver-calibre/' || $1::text, 0));
+
+-- name: calibre_unlock_library
+SELECT pg_advisory_unlock(hashtextextended('shelver-calibre/' || $1::text, 0));
