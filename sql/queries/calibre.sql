@@ -63,3 +63,10 @@ SELECT pg_try_advisory_lock(hashtextextended('shelver-calibre/' || $1::text, 0))
 
 -- name: calibre_unlock_library
 SELECT pg_advisory_unlock(hashtextextended('shelver-calibre/' || $1::text, 0));
+
+-- name: calibre_paths_claimed
+-- Which of the paths $1 are the target of a pending move or the home of a known file (one
+-- pass over each table for a whole batch).
+SELECT p AS path FROM unnest($1::text[]) AS p
+WHERE p IN (SELECT target_path FROM organize_moves)
+   OR p IN (SELECT storage_path FROM book_files WHERE storage_path IS NOT NULL);
