@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import inspect
 import logging
 import signal
 import time
@@ -25,6 +23,12 @@ from aiohttp import web
 
 from shelver.app import opds
 from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
+from shelver.app.http_limits import (
+    LimitedSite,
+    install_bad_request_log,
+    request_finished,
+    request_started,
+)
 from shelver.app.opds import OpdsOptions
 from shelver.app.webdav import add_webdav
 from shelver.data import kosync
@@ -32,9 +36,10 @@ from shelver.data.db import Database
 from shelver.data.device_auth import DeviceAuthenticator
 from shelver.data.home import Home
 from shelver.data.kosync import KoSyncError, ProgressWriter
-from shelver.data.login_guard import LoginGuard, LoginRefused
+from shelver.data.login_guard import LoginGuard, LoginRefused, escape_for_log
 from shelver.data.passwords import KeyVerifier
 from shelver.data.settings import Settings
+from shelver.data.watcher import watch_inbox
 
 log = logging.getLogger("shelver.serve")
 access_log = logging.getLogger("shelver.serve.access")
@@ -48,6 +53,9 @@ USER_KEY = web.RequestKey("user", str)
 
 # Routes under these prefixes answer errors as plain HTTP, not as KoSync JSON bodies.
 PLAIN_HTTP_PREFIXES = ("/opds", "/dav")
+
+BODY_SECONDS = 10.0
+"""How long a KoSync body (a few hundred bytes) may take to arrive."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -67,9 +75,12 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     if length is not None and length > kosync.MAX_BODY_BYTES:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large")
     try:
-        raw = await request.read()
+        async with asyncio.timeout(BODY_SECONDS):  # a body dripped in is not waited for
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large") from None
+    except TimeoutError:
+        raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too slow") from None
     return kosync.decode_json_object(raw)
 
 
@@ -142,7 +153,7 @@ def _too_many(request: web.Request, refused: LoginRefused) -> web.Response:
 def _logged_path(request: web.Request) -> str:
     """The path as sent (still percent-encoded, without the query): a ``%0A`` in it cannot
     start a forged log line, and nothing after ``?`` is written down."""
-    return request.rel_url.raw_path
+    return escape_for_log(request.rel_url.raw_path, limit=500)
 
 
 def _logged_user(request: web.Request) -> str:
@@ -157,6 +168,7 @@ def _logged_user(request: web.Request) -> str:
 async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into a KoSync error body and log one line per request."""
     started = time.perf_counter()
+    request_started(request)
     try:
         response = await handler(request)
     except KoSyncError as exc:
@@ -181,13 +193,14 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
             response = _error(kosync.ERROR_INTERNAL)
     access_log.info(
         '%s "%s %s" %d %.1fms user=%s',
-        request.remote or "-",
-        request.method,
+        escape_for_log(client_address(request)),
+        escape_for_log(request.method),
         _logged_path(request),
         response.status,
         (time.perf_counter() - started) * 1000,
-        _logged_user(request),
+        escape_for_log(_logged_user(request)),
     )
+    request_finished(request)
     return response
 
 
@@ -232,56 +245,16 @@ class ServeOptions:
     trust_proxy: bool = False
 
 
-def _find_watcher() -> Callable[..., Awaitable[Any]] | None:
-    """The inbox watcher's entry point when ``data.watcher`` provides one (it is optional)."""
-    try:
-        module = importlib.import_module("shelver.data.watcher")
-    except ImportError:
-        return None
-    for name in ("watch_inbox", "run_watcher", "run"):
-        candidate = getattr(module, name, None)
-        if candidate is not None and inspect.iscoroutinefunction(candidate):
-            return candidate
-    return None
-
-
 def _start_watcher(
     database: Database, home: Home, settings: Settings, stop: asyncio.Event
-) -> asyncio.Task[Any] | None:
+) -> asyncio.Task[None]:
     """Start the inbox watcher as a task; ``stop`` is its own event (set on shutdown)."""
-    watcher = _find_watcher()
-    if watcher is None:
-        log.info("inbox watcher not available in this version; serving KoSync only")
-        return None
-    available = {
-        "pool": database.pool,
-        "db": database.pool,
-        "database": database,
-        "home": home,
-        "settings": settings,
-        "stop": stop,
-        "stop_event": stop,
-        "inbox": settings.inbox_dir or home.inbox_dir,
-        "inbox_dir": settings.inbox_dir or home.inbox_dir,
-    }
-    parameters = inspect.signature(watcher).parameters
-    try:
-        arguments = {name: available[name] for name in parameters if name in available}
-        missing = [
-            name
-            for name, p in parameters.items()
-            if name not in arguments
-            and p.default is inspect.Parameter.empty
-            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        if missing:
-            log.warning("inbox watcher not started: it needs %s", ", ".join(missing))
-            return None
-        task = asyncio.create_task(watcher(**arguments), name="inbox-watcher")
-    except Exception as exc:
-        log.warning("inbox watcher not started: %s", exc)
-        return None
-    log.info("watching the inbox %s", available["inbox"])
+    inbox = settings.inbox_dir or home.inbox_dir
+    task = asyncio.create_task(
+        watch_inbox(database, home, stop_event=stop, inbox_dir=settings.inbox_dir),
+        name="inbox-watcher",
+    )
+    log.info("watching the inbox %s", inbox)
     task.add_done_callback(_report_watcher_end)
     return task
 
@@ -317,7 +290,8 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
     await runner.setup()
     watcher: asyncio.Task[Any] | None = None
     try:
-        site = web.TCPSite(runner, options.host, options.port, backlog=1024)
+        install_bad_request_log()
+        site = LimitedSite(runner, options.host, options.port, backlog=1024)
         try:
             await site.start()
         except OSError as exc:

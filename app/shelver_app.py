@@ -4,6 +4,7 @@ and one place where failures become a readable dialog."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -14,12 +15,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.screen import ModalScreen, Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerState
 
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.settings import Settings
-from shelver.screens.base import ShelverScreen
+from shelver.screens.base import LIVE_WORKERS, ShelverScreen
 from shelver.screens.dialogs.error import DialogChoice, ErrorDialog, describe_failure
 from shelver.screens.messages import DatabaseOpened
 from shelver.widgets.mode_bar import MODE_TABS
@@ -58,6 +59,25 @@ def _settings() -> Screen:
     return SettingsScreen()
 
 
+def screen_actions(screen: Screen) -> Iterable[SystemCommand]:
+    """Every action of ``screen`` (its bindings with a description), for the command palette."""
+    from shelver.screens.dialogs.keys import bindings_of
+
+    seen: set[str] = set()
+    for binding in bindings_of(screen):
+        if not binding.description or binding.action in seen:
+            continue
+        seen.add(binding.action)
+        if screen.check_action(binding.action.partition("(")[0], ()) is False:
+            continue  # not possible now (e.g. no book on screen)
+
+        async def run(action: str = binding.action) -> None:
+            await screen.run_action(action)
+
+        key = binding.key_display or binding.key
+        yield SystemCommand(binding.description, f"{screen.TITLE}: key {key}", run)
+
+
 class ShelverApp(App[None]):
     """shelver's terminal UI."""
 
@@ -73,16 +93,21 @@ class ShelverApp(App[None]):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
+            # The mode bar shows these (each tab's key underlined): the footer keeps its room
+            # for the current screen's own keys.
             Binding(
                 tab.key,
                 f"switch_mode({tab.mode!r})",
-                tab.label.split()[-1].title(),
+                f"Open {tab.label}",
                 id=f"mode.{tab.mode}",
+                show=False,
             )
             for tab in MODE_TABS
         ),
-        Binding("ctrl+r", "refresh", "Refresh", id="refresh"),
-        # Quit is in the command palette too; the footer has no room for it at 80 columns.
+        Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
+        # "? keys" and "q quit" are on the mode bar's right.
+        Binding("question_mark", "show_keys", "Keys of this screen", id="keys", show=False),
+        Binding("escape", "hide_keys_panel", "Close the keys panel", show=False, priority=True),
         Binding("q", "quit", "Quit", id="quit", show=False),
     ]
 
@@ -98,7 +123,7 @@ class ShelverApp(App[None]):
         self.watch_inbox = watch_inbox
         """Import files dropped into the inbox folder while the app runs."""
         self._watch_stop = asyncio.Event()
-        self._watch_task: asyncio.Task[None] | None = None
+        self._watcher: Worker[None] | None = None
         self.home = home
         self.settings = settings
         self.target = target
@@ -126,11 +151,16 @@ class ShelverApp(App[None]):
 
     def _start_watching(self) -> None:
         """Start the inbox folder watcher (again, after a failed open was retried)."""
-        running = self._watch_task is not None and not self._watch_task.done()
+        running = self._watcher is not None and not self._watcher.is_finished
         if self.watch_inbox and not running and not self._watch_stop.is_set():
-            # A plain task, not a worker: it runs for the app's whole life, and workers are
-            # what tests and screens wait on to be "done".
-            self._watch_task = asyncio.create_task(self._watch_inbox_folder())
+            # It runs for the app's whole life: a worker of the long-running group, which
+            # waiting for "all work done" leaves out.
+            self._watcher = self.run_worker(
+                self._watch_inbox_folder(),
+                name="inbox-watcher",
+                group=LIVE_WORKERS,
+                exit_on_error=False,
+            )
 
     async def _watch_inbox_folder(self) -> None:
         """Run the inbox folder watcher once the database is open; the Inbox shows arrivals."""
@@ -149,6 +179,7 @@ class ShelverApp(App[None]):
                 stop_event=self._watch_stop,
                 on_report=self._inbox_arrivals,
                 inbox_dir=self.settings.inbox_dir,
+                on_problem=lambda problem: self.notify(problem, severity="warning"),
             )
         except Exception as error:
             self.show_error(error)
@@ -242,14 +273,22 @@ class ShelverApp(App[None]):
         except OSError:
             pass
 
+    async def finish_work(self) -> None:
+        """Wait until every worker is done but the loops that run until stopped
+        (``LIVE_WORKERS``: the inbox watcher, live feeds); for tests and benchmarks."""
+        for worker in [w for w in self.workers if w.group != LIVE_WORKERS]:
+            # One replaced by a newer one of its group (exclusive) is not waited for.
+            with contextlib.suppress(WorkerCancelled):
+                await worker.wait()
+
     async def on_unmount(self) -> None:
         """Closing the app stops the watcher and closes the pool (forcefully if need be)."""
-        if self._watch_task is not None:
+        if self._watcher is not None:
             self._watch_stop.set()
             try:
-                await asyncio.wait_for(self._watch_task, POOL_CLOSE_SECONDS)
+                await asyncio.wait_for(self._watcher.wait(), POOL_CLOSE_SECONDS)
             except (TimeoutError, Exception):
-                self._watch_task.cancel()
+                self._watcher.cancel()
         if self.database is None:
             return
         try:
@@ -263,8 +302,20 @@ class ShelverApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog is open its keys win: "r" retries rather than opening Review, and the
         # screens underneath stay where they are.
-        blocked = action in {"switch_mode", "refresh"} and isinstance(self.screen, ModalScreen)
+        if action == "hide_keys_panel":  # escape is the screen's unless the panel is open
+            return bool(self.screen.query("HelpPanel"))
+        blocked = action in {"switch_mode", "refresh", "show_keys"} and isinstance(
+            self.screen, ModalScreen
+        )
         return not blocked
+
+    def action_show_keys(self) -> None:
+        from shelver.screens.dialogs.keys import KeysDialog, bindings_of
+
+        self.push_screen(KeysDialog(self._current_base_screen(), bindings_of(self)))
+
+    def action_hide_keys_panel(self) -> None:
+        self.action_hide_help_panel()
 
     def _current_base_screen(self) -> Screen:
         return self.screen_stack[0]
@@ -288,4 +339,5 @@ class ShelverApp(App[None]):
                 lambda mode=tab.mode: self.switch_mode(mode),
             )
         yield SystemCommand("Refresh", "Load the current screen's rows again", self.action_refresh)
+        yield from screen_actions(self._current_base_screen())
         yield from super().get_system_commands(screen)

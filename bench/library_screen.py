@@ -99,7 +99,7 @@ async def screen_measurements(dsn: str, home_root: str, scroll: bool) -> dict:
     async def quiet(pilot) -> None:
         for _ in range(3):
             await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
+            await pilot.app.finish_work()
 
     home = Home.at(Path(home_root)).ensure()
     app = ShelverApp(

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from shelver.data.file_locks import lock_is_free
 from shelver.data.home import Home
 
 SERVER_USER = "shelver-pg"
@@ -774,7 +775,7 @@ class EmbeddedCluster:
         if not self.root.exists():
             self._forget_key()
             return True
-        if not wait_for_lock and not self._lock_is_free():
+        if not wait_for_lock and not lock_is_free(self.root / "cluster.lock"):
             return False
         self.stop()
         if self.running_as_root:
@@ -802,20 +803,6 @@ class EmbeddedCluster:
     def _forget_key(self) -> None:
         with contextlib.suppress(OSError):
             (self.home.cluster_dir / KEY_FILE).unlink()
-
-    def _lock_is_free(self) -> bool:
-        """No other process holds the cluster's lock (initialising, starting or stopping it)."""
-        try:
-            fd = os.open(self.root / "cluster.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)  # closing releases a lock we got
-        return True
 
     def stop_now(self, timeout: float = 0.3) -> None:
         """Immediate shutdown (SIGQUIT to the postmaster), waiting at most ``timeout`` seconds:

@@ -31,7 +31,9 @@ import asyncpg
 import httpx
 
 from shelver.data import confidence
+from shelver.data.authors import clean_author
 from shelver.data.books import Executor
+from shelver.data.clean_text import clean_document
 from shelver.data.db import Database
 from shelver.data.models import Book, BookFields, Candidate, Row
 from shelver.data.passwords import SecretUnavailable, unseal_token
@@ -162,6 +164,20 @@ class FetchReport:
     def ok(self) -> bool:
         return not self.failed and not self.missing
 
+    def failure_summary(self, limit: int = 3) -> str:
+        """The failed books by title and why, in one line: "“Dune”, “Emma”: cannot reach
+        Google Books: connection refused"."""
+        failed = self.failed
+        if not failed:
+            return ""
+        titles = ", ".join(f"“{b.title or 'untitled'}”" for b in failed[:limit])
+        if len(failed) > limit:
+            titles += f" and {len(failed) - limit} more"
+        reasons = dict.fromkeys(
+            s.message or s.state for b in failed for s in b.sources if s.state == "failed"
+        )
+        return f"{titles}: {'; '.join(reasons)}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "books": [
@@ -195,7 +211,9 @@ def reference_fields(book: Book, file_fields: dict[str, Any] | None) -> BookFiel
     """What the file says, with the book's own values filling the gaps."""
     current = book.model_dump(include=set(BookFields.model_fields))
     from_file = BookFields.model_validate(file_fields or {}).model_dump(exclude_defaults=True)
-    return BookFields.model_validate({**current, **from_file})
+    reference = BookFields.model_validate({**current, **from_file})
+    # Queries go out with the author's name only (no e-mail or web address a file carried).
+    return reference.model_copy(update={"author": clean_author(reference.author)})
 
 
 def build_providers(
@@ -241,7 +259,7 @@ async def _store_matches(
                 query("fetching_insert_candidate"),
                 book_id,
                 candidate_source(provider, rank, manual=manual),
-                match.raw,
+                clean_document(match.raw),
                 normalized,
                 Decimal(str(score)),
             )

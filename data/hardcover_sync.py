@@ -44,6 +44,7 @@ from shelver.data import reading_insights
 from shelver.data.books import Executor
 from shelver.data.models import Row
 from shelver.data.passwords import SecretUnavailable, unseal_token
+from shelver.data.providers.http import network_words
 from shelver.data.queries import query
 from shelver.data.reading import ReadingState, state_of
 from shelver.data.reading_insights import BookDates
@@ -230,6 +231,10 @@ class HardcoverClient:
                 )
             except httpx.TimeoutException:
                 problem = "Hardcover did not answer in time"
+                await self._sleep(backoff)
+                continue
+            except httpx.TransportError as exc:
+                problem = f"cannot reach Hardcover: {network_words(exc)}"
                 await self._sleep(backoff)
                 continue
             except httpx.HTTPError as exc:

@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 
 from shelver.data.books import Executor
+from shelver.data.clean_text import clean_document, clean_line
 from shelver.data.credentials import CredentialError, check_name
 from shelver.data.passwords import hash_secret
 from shelver.data.queries import query
@@ -61,6 +62,8 @@ MAX_USERNAME_CHARS = 128
 MAX_KEY_CHARS = 256
 MAX_DEVICE_CHARS = 256
 MAX_PROGRESS_CHARS = 8192
+MAX_JSON_DEPTH = 16
+"""KOReader's bodies nest two levels (``metadata``, ``identifiers``); deeper is refused."""
 
 # KOReader's document ids are MD5 hex; allow a little more but nothing that could confuse a
 # URL path (the GET route takes the id from the path).
@@ -98,20 +101,35 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _storable(value: Any) -> bool:
-    """Whether PostgreSQL text/jsonb can hold every string in ``value`` (no NUL, valid UTF-8)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(v) for v in value)
+def _storable_string(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from \ud800-style escapes
+        return False
+    return True
+
+
+def _storable(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether PostgreSQL text/jsonb can hold every string in ``value`` (no NUL, valid UTF-8)
+    and it nests at most ``max_depth`` levels. Walked with a stack, never recursion."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _storable_string(item):
+                return False
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                return False
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not _storable_string(key):
+                        return False
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
     return True
 
 
@@ -170,12 +188,13 @@ def parse_progress(body: dict[str, Any], *, now: float | None = None) -> Progres
         raise KoSyncError(ERROR_INVALID_FIELDS)
     if not isinstance(progress, str) or not 0 < len(progress) <= MAX_PROGRESS_CHARS:
         raise KoSyncError(ERROR_INVALID_FIELDS)
-    if not _is_text(device, MAX_DEVICE_CHARS):
+    # A device's name and id are shown and stored: cleaned like every outside value.
+    device = clean_line(device, MAX_DEVICE_CHARS) if isinstance(device, str) else None
+    if device is None:
         raise KoSyncError(ERROR_INVALID_FIELDS)
-    if device_id is not None and not (
-        isinstance(device_id, str) and len(device_id) <= MAX_DEVICE_CHARS
-    ):
+    if device_id is not None and not isinstance(device_id, str):
         raise KoSyncError(ERROR_INVALID_FIELDS)
+    device_id = clean_line(device_id, MAX_DEVICE_CHARS) if device_id else None
     return ProgressUpdate(
         document=document,
         device=device,
@@ -183,7 +202,7 @@ def parse_progress(body: dict[str, Any], *, now: float | None = None) -> Progres
         progress=progress,
         percentage=float(percentage),
         timestamp=int(time.time() if now is None else now),
-        raw_payload=json.dumps(body, ensure_ascii=False),
+        raw_payload=json.dumps(clean_document(body), ensure_ascii=False),
     )
 
 

@@ -144,8 +144,10 @@ async def page(
     if sort is LibrarySort.RELEVANCE:
         descending = False  # best first, always
     mode = sort.value
+    total = None
     if sort is LibrarySort.RELEVANCE and tsquery and after is None:
-        mode = await _search_mode(db, library_query, tsquery)
+        mode, matches = await _search_mode(db, library_query, tsquery)
+        total = matches if matches <= SORT_LIMIT else None  # above, the count was capped
     records = await db.fetch(
         query("library_page"),
         tsquery,
@@ -172,7 +174,7 @@ async def page(
         extra = await fuzzy_rows(db, library_query.text, exclude={r.id for r in rows})
         if extra:
             return LibraryPage(rows=rows + extra[: max(0, limit - len(rows))], fuzzy=True)
-    return LibraryPage(rows=rows, next_cursor=next_cursor)
+    return LibraryPage(rows=rows, next_cursor=next_cursor, total=total)
 
 
 async def skip(
@@ -211,8 +213,9 @@ async def skip(
     return marks
 
 
-async def _search_mode(db: Executor, library_query: LibraryQuery, tsquery: str) -> str:
-    """How to order a search's first page: ranked, or by title (sorted or walked).
+async def _search_mode(db: Executor, library_query: LibraryQuery, tsquery: str) -> tuple[str, int]:
+    """How to order a search's first page (ranked, or by title, sorted or walked), and how
+    many books match, counted up to ``SORT_LIMIT + 1``.
 
     Decided before the page query, so that query's plan holds only the branch it runs."""
     matches = await db.fetchval(
@@ -228,8 +231,8 @@ async def _search_mode(db: Executor, library_query: LibraryQuery, tsquery: str) 
         SORT_LIMIT + 1,
     )
     if matches <= RANK_LIMIT:
-        return LibrarySort.RELEVANCE.value
-    return "title_sorted" if matches <= SORT_LIMIT else "title_walk"
+        return LibrarySort.RELEVANCE.value, matches
+    return ("title_sorted" if matches <= SORT_LIMIT else "title_walk"), matches
 
 
 async def fuzzy_rows(

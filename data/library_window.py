@@ -74,17 +74,22 @@ class LibraryWindow:
         self._remember_forward(0, first.rows)
         if first.next_cursor is None:
             self._total = len(first.rows)  # one page is all there is (also: fuzzy answers)
+        elif first.total is not None:
+            self._total = first.total  # the search counted its matches already
         return first
 
     async def count(self) -> int:
-        """How many rows the list has."""
+        """How many rows the list has (one count query at most, often none)."""
         if self._total is None:
             tsquery = await self._query_text()
-            first, total = await asyncio.gather(
-                self._first_page(), library.count(self.db, self.query, tsquery=tsquery)
-            )
-            self._total = len(first.rows) if first.next_cursor is None else total
-            self._back_anchors.setdefault(self._total, None)
+            if tsquery and self.query.sort is LibrarySort.RELEVANCE:
+                await self._first_page()  # a search's first page counts its matches
+            if self._total is None:
+                first, total = await asyncio.gather(
+                    self._first_page(), library.count(self.db, self.query, tsquery=tsquery)
+                )
+                self._total = len(first.rows) if first.next_cursor is None else total
+        self._back_anchors.setdefault(self._total, None)
         return self._total
 
     async def fetch(self, start: int, count: int) -> list[LibraryRow]:

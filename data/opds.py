@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from shelver.data.books import Executor
 from shelver.data.queries import query
+from shelver.data.series import parse_series_tag, series_of
 
 PAGE_SIZE = 50
 MAX_FILTER_CHARS = 500
@@ -127,10 +128,16 @@ class Entry(BaseModel):
         files = values.pop("files")
         if isinstance(files, str):
             files = json.loads(files)
-        index = values.get("series_index")
-        if index is not None and math.isinf(index):
-            values["series_index"] = None
+        series = series_of(values.get("tags") or [])
+        if series is not None:
+            values["series"] = series.name
+            values["series_index"] = float(series.index) if series.index is not None else None
         return cls(**values, files=[EntryFile(**f) for f in files])
+
+    @property
+    def categories(self) -> list[str]:
+        """Genres, then tags other than the series tag (the series is said on its own)."""
+        return [*self.genres, *(t for t in self.tags if parse_series_tag(t) is None)]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import string
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,19 +22,17 @@ from typing import Any
 from uuid import UUID
 
 from shelver.data import move_journal
+from shelver.data.authors import clean_author
+from shelver.data.clean_text import strip_unsafe
 from shelver.data.home import Home
 from shelver.data.models import BookFields, BookFile
 from shelver.data.move_journal import MoveError, PlannedMove, RecoveryReport
 from shelver.data.queries import query
-from shelver.data.settings import Settings
+from shelver.data.settings import Settings, template_problem
 
 MAX_PART_BYTES = 200
-PLACEHOLDERS = {
-    "author", "title", "original_name", "year", "language", "publisher", "isbn", "format",
-}  # fmt: skip
 FALLBACKS = {"author": "Unknown Author", "title": "Untitled", "year": "Unknown Year"}
 RESERVED_CHARACTERS = re.compile(r'[<>:"/\\|?*]')
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)
 }
@@ -58,7 +55,7 @@ def cut_utf8(value: str, max_bytes: int) -> str:
 def sanitize_part(value: str, *, fallback: str = "_", max_bytes: int = MAX_PART_BYTES) -> str:
     """One safe path component (no separators, no traversal, no reserved name or character)."""
     cleaned = unicodedata.normalize("NFC", value)
-    cleaned = CONTROL.sub(" ", cleaned)
+    cleaned = strip_unsafe(cleaned)
     cleaned = RESERVED_CHARACTERS.sub("_", cleaned)
     cleaned = " ".join(cleaned.split())
     cleaned = cleaned.strip(" .")
@@ -96,7 +93,7 @@ def _split_extension(name: str) -> tuple[str, str]:
 def template_values(fields: BookFields, original_name: str, file_format: str) -> dict[str, str]:
     """What each placeholder of a template stands for (sanitised later, part by part)."""
     return {
-        "author": fields.author or FALLBACKS["author"],
+        "author": clean_author(fields.author) or FALLBACKS["author"],
         "title": fields.title or FALLBACKS["title"],
         "original_name": original_name,
         "year": str(fields.published_year) if fields.published_year else FALLBACKS["year"],
@@ -109,18 +106,10 @@ def template_values(fields: BookFields, original_name: str, file_format: str) ->
 
 def check_template(template: str) -> None:
     """Raise ``OrganizeError`` for a template shelver cannot fill."""
-    if not template.strip() or template.startswith("/"):
-        raise OrganizeError("library_template must be a relative path such as {author}/{title}")
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        template_problem(template)
     except ValueError as exc:
-        raise OrganizeError(f"library_template is malformed: {exc}") from None
-    unknown = names - PLACEHOLDERS
-    if unknown or "" in names:
-        raise OrganizeError(
-            f"library_template uses unknown placeholder(s) {sorted(unknown) or ['{}']}; "
-            f"known: {', '.join(sorted(PLACEHOLDERS))}"
-        )
+        raise OrganizeError(str(exc)) from None
 
 
 def relative_path(

@@ -41,22 +41,13 @@ from pydantic import BaseModel, ValidationError
 from shelver.data.books import Executor
 from shelver.data.models import DevicePositionFields, Row
 from shelver.data.queries import query
+from shelver.data.reading_state import ReadingState, state_of
 
 PROGRESS_CHANNEL = "shelver_reading_progress"
 """NOTIFY channel announcing changes of current positions and hand-made links."""
 
-FINISHED_AT = Decimal("0.95")
-"""A position at or beyond this fraction counts as finished (also in reading.sql)."""
-PAUSED_AFTER = timedelta(days=30)
-"""A position not updated for this long counts as paused (also in reading.sql)."""
 SESSION_GAP = timedelta(minutes=30)
 """Updates further apart than this start a new reading session."""
-
-
-class ReadingState(StrEnum):
-    READING = "reading"
-    FINISHED = "finished"
-    PAUSED = "paused"
 
 
 class LinkMethod(StrEnum):
@@ -128,19 +119,66 @@ class BookPosition(Row):
     updated_at: datetime
 
 
+PROGRESS_CHANGED = "progress"
+"""The ``kind`` of a notice that carries a changed position."""
+LINK_CHANGED = "link"
+"""The ``kind`` of a notice that names a document whose hand-made link changed."""
+STATISTICS_CHANGED = "statistics"
+"""The ``kind`` of the notice sent when KOReader's reading statistics arrived (no document)."""
 CONNECTION_LOST = "connection-lost"
 """The ``kind`` of the notice queued when the listening connection dies: nothing more will
 arrive on that queue, so the listener should open a new one (and re-read what it missed)."""
 
 
+NOTICE_TEXT_LIMIT = 512
+"""The NOTIFY payload cuts text values to this many characters (0003/0009 migrations)."""
+
+
 class ProgressNotice(BaseModel):
-    """One NOTIFY from :data:`PROGRESS_CHANNEL`."""
+    """One NOTIFY from :data:`PROGRESS_CHANNEL`: a "progress" notice carries the position
+    itself (what a screen shows of it, but its book), a "link" notice only the document."""
 
     kind: str
     document: str
     device: str | None = None
+    device_id: str | None = None
+    progress: str | None = None
     percentage: float | None = None
     timestamp: int | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        """A progress notice whose values are whole (none was cut to fit the payload)."""
+        texts = (self.document, self.device, self.device_id, self.progress)
+        return (
+            self.kind == PROGRESS_CHANGED
+            and self.device is not None
+            and self.progress is not None
+            and self.percentage is not None
+            and self.updated_at is not None
+            and all(text is None or len(text) < NOTICE_TEXT_LIMIT for text in texts)
+        )
+
+    def position(self, book: CurrentPosition | None, now: datetime) -> CurrentPosition:
+        """The position this (complete) notice announces, linked like ``book`` (another
+        position of the same document) or unlinked when None."""
+        percentage = Decimal(str(self.percentage))
+        updated_at = self.updated_at or now
+        return CurrentPosition(
+            document=self.document,
+            device=self.device or "",
+            device_id=self.device_id,
+            progress=self.progress or "",
+            percentage=percentage,
+            timestamp=self.timestamp or 0,
+            updated_at=updated_at,
+            state=state_of(percentage, updated_at, now),
+            book_id=book.book_id if book else None,
+            link_method=book.link_method if book else None,
+            title=book.title if book else None,
+            author=book.author if book else None,
+        )
 
 
 async def current_positions(
@@ -150,6 +188,7 @@ async def current_positions(
     book_id: UUID | None = None,
     linked: bool | None = None,
     state: ReadingState | None = None,
+    documents: list[str] | None = None,
     limit: int = 1000,
 ) -> list[CurrentPosition]:
     """Current positions, newest first; each filter is optional."""
@@ -160,6 +199,7 @@ async def current_positions(
         linked,
         state.value if state else None,
         limit,
+        documents,
     )
     return [CurrentPosition.from_record(r) for r in records]
 
@@ -238,15 +278,6 @@ async def book_positions(db: Executor, book_id: UUID | None = None) -> list[Book
     """The newest position of each linked book (or of one book)."""
     records = await db.fetch(query("reading_book_positions"), book_id)
     return [BookPosition.from_record(r) for r in records]
-
-
-def state_of(percentage: Decimal | float, updated_at: datetime, now: datetime) -> ReadingState:
-    """The same rule as the SQL: finished at >= 95 %, paused after 30 idle days, else reading."""
-    if Decimal(str(percentage)) >= FINISHED_AT:
-        return ReadingState.FINISHED
-    if now - updated_at > PAUSED_AFTER:
-        return ReadingState.PAUSED
-    return ReadingState.READING
 
 
 def parse_notice(payload: str) -> ProgressNotice | None:

@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import os
+import string
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PLACEHOLDERS = {
+    "author", "title", "original_name", "year", "language", "publisher", "isbn", "format",
+}  # fmt: skip
+"""What ``library_template`` may use (``data.organize.template_values`` fills them)."""
+
+
+def template_problem(template: str) -> None:
+    """Raise ``ValueError`` (one line naming the bad part and the known placeholders) for a
+    ``library_template`` shelver cannot fill."""
+    known = " ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
+    if not template.strip() or template.startswith("/"):
+        raise ValueError("library_template must be a relative path such as {author}/{title}")
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(
+            f"library_template is malformed ({exc}); known placeholders: {known}"
+        ) from None
+    unknown = [name for name in names if name not in PLACEHOLDERS]
+    if unknown:
+        bad = ", ".join(f"{{{name}}}" for name in unknown)
+        raise ValueError(f"library_template has unknown placeholder {bad}; known: {known}")
 
 
 class ConfigError(Exception):
@@ -39,6 +63,13 @@ class Settings(BaseModel):
     """A PostgreSQL DSN; when unset shelver runs its own cluster inside the home."""
     library_template: str = "{author}/{title}/{original_name}"
     """Where approved books are filed, relative to the library folder."""
+
+    @field_validator("library_template")
+    @classmethod
+    def _fillable(cls, template: str) -> str:
+        template_problem(template)  # at start-up, not at the first approval
+        return template
+
     inbox_dir: Path | None = None
     """The watched inbox folder; defaults to ``inbox/`` in the home."""
     library_dir: Path | None = None
@@ -72,7 +103,10 @@ def load_settings(config_file: Path, environ: dict[str, str] | None = None) -> S
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise ConfigError(f"{config_file}: {where}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if message.startswith(f"{where} "):  # the message names the setting itself
+            raise ConfigError(f"{config_file}: {message}") from None
+        raise ConfigError(f"{config_file}: {where}: {message}") from None
 
 
 # Settings the Settings screen may change, and how each is written to config.toml.
@@ -106,7 +140,10 @@ def save_settings(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise ConfigError(f"{where}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(
+            message if message.startswith(f"{where} ") else f"{where}: {message}"
+        ) from None
     config_file.parent.mkdir(parents=True, exist_ok=True)
     partial = config_file.with_name(f".{config_file.name}.{os.getpid()}.part")
     partial.write_text(tomlkit.dumps(document), encoding="utf-8")

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 200
 """Rows a list screen loads at once (later issues page further)."""
+LIVE_WORKERS = "live"
+"""The worker group of loops that run until stopped (the inbox watcher, live feeds): waiting
+for "all work done" means every worker outside this group."""
 
 
 class ShelverScreen(Screen[None]):

@@ -85,7 +85,7 @@ def fetch_summary(report: FetchReport) -> str:
     moved = sum(b.moved_to_review for b in report.books)
     failed = len(report.failed)
     line = f"{fetched} fetched · {moved} to review"
-    return line + (f" · {failed} failed" if failed else "")
+    return line + (f" · {failed} failed: {report.failure_summary()}" if failed else "")
 
 
 class InboxScreen(ShelverScreen):

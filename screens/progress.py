@@ -4,9 +4,10 @@ The list shows one row per (document, device) with its book (or the document id,
 unlinked), a bar, the state (reading, finished at >= 95 %, paused after 30 idle days) and how
 long ago it moved. Under it, the selected book's history as a chart and as reading sessions.
 
-While the screen is shown it LISTENs on PostgreSQL's progress channel (``data.reading``): a
-device syncing through ``shelver serve`` refreshes the rows at once, without polling. Notices
-that arrive in a burst are taken together, so a busy server costs a few refreshes a second.
+While the screen is shown it takes the data layer's live feed (``data.progress_feed``): a
+device syncing through ``shelver serve`` changes its row at once, without polling, from what
+the notice carries (only a document not on screen, or a changed link, is read again). Notices
+that arrive in a burst come together, so a busy server costs a few updates a second.
 
 Keys: ``o`` sort (``O`` reverses), ``d`` device, ``t`` state, ``/`` text filter, ``x`` clear
 filters, ``k`` link to a book, ``u`` remove a hand-made link, ``h`` sync with Hardcover,
@@ -22,20 +23,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from uuid import UUID
 
-import asyncpg
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from shelver.data import reading, reading_insights
 from shelver.data.db import Database
+from shelver.data.progress_feed import ProgressBatch, progress_feed
 from shelver.data.reading import (
     CurrentPosition,
     DeviceSummary,
@@ -44,7 +46,7 @@ from shelver.data.reading import (
     ProgressNotice,
 )
 from shelver.data.reading_insights import BookReading
-from shelver.screens.base import ShelverScreen
+from shelver.screens.base import LIVE_WORKERS, ShelverScreen
 from shelver.screens.dialogs.progress_link import LinkBookDialog
 from shelver.screens.progress_hardcover import SyncReport, run_sync
 from shelver.screens.progress_view import (
@@ -64,14 +66,14 @@ from shelver.widgets.reading_stats import statistics_title
 from shelver.widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000
-COALESCE_SECONDS = 0.2
-"""After a refresh, notices wait this long and are then shown together (at most five
-refreshes a second however busy the sync server is)."""
+REFILL_ABOVE = 100
+"""More rows arriving or leaving at once than this, and the table is filled again instead of
+changed row by row."""
 LISTEN_STOP_SECONDS = 2.0
-RECONNECT_FIRST_SECONDS = 0.5
-RECONNECT_MAX_SECONDS = 30.0
-"""A dropped listener is re-opened after a pause that doubles up to this."""
+POSITION_NOTICES = {reading.PROGRESS_CHANGED, reading.LINK_CHANGED}
 AGES_EVERY_SECONDS = 30.0
+AGES_CHECKED_EVERY = timedelta(seconds=10)
+"""A live update looks at the "2 min ago" cells of unchanged rows at most this often."""
 DETAIL_DELAY = 0.05
 """Scrolling fast through the list loads the history of where the cursor stops, not of each row."""
 
@@ -128,6 +130,8 @@ class ProgressScreen(ShelverScreen):
         self.filters = ProgressFilters()
         self.rows: list[CurrentPosition] = []
         """The rows on screen, in table order."""
+        self._keys: list[str] = []
+        """Their keys (``row_key``), in the same order."""
         self.reconnects = 0
         """How often the live listener came back after its connection dropped."""
         self.notices_received = 0
@@ -140,9 +144,10 @@ class ProgressScreen(ShelverScreen):
         """KOReader's statistics of the selected book, when there are any."""
         self.last_report: SyncReport | None = None
         self._title_width = 0
+        self._ages_checked_at = datetime.min.replace(tzinfo=UTC)
         self._detail_key: str | None = None
         self._syncing = False
-        self._listen_task: asyncio.Task[None] | None = None
+        self._listener: Worker[None] | None = None
         self._link_dialog: LinkBookDialog | None = None
 
     def on_mount(self) -> None:
@@ -188,13 +193,13 @@ class ProgressScreen(ShelverScreen):
         table = self.query_one("#progress-table", DataTable)
         self.set_class(not view.devices, "-no-progress")
         if not view.devices:
-            self.rows = []
+            self.rows, self._keys = [], []
             table.clear(columns=True)
             self._title_width = 0
             self.show_empty(EMPTY_MESSAGE)
             return
         if not rows:
-            self.rows = []
+            self.rows, self._keys = [], []
             table.clear()
             self.show_empty(
                 "[b]No position matches these filters.[/b]\n\n"
@@ -216,7 +221,7 @@ class ProgressScreen(ShelverScreen):
             detail.append(f" · {unlinked} unlinked", "yellow")
         if self.listening:
             detail.append(" · live", "green")
-        elif self._listen_task is not None and not self._listen_task.done():
+        elif self._listener is not None and not self._listener.is_finished:
             detail.append(" · reconnecting for live updates…", "yellow")
         self.set_heading(detail)
 
@@ -224,26 +229,56 @@ class ProgressScreen(ShelverScreen):
         """Show ``rows``, changing only what changed; the cursor stays on the same row."""
         now = datetime.now(UTC)
         width = fit_title_width(table, COLUMNS, self.size.width)
+        selected = self.selected_key()
+        old = dict(zip(self._keys, self.rows, strict=True))
         keys = [row_key(r) for r in rows]
-        if width == self._title_width and keys == [row_key(r) for r in self.rows]:
-            # Same rows in the same order (a device moved on within a book, or the clock
-            # moved on): update only the cells that changed.
-            for old, new in zip(self.rows, rows, strict=True):
-                key = row_key(new)
-                if old != new:
+        arrived = [key for key in keys if key not in old]
+        gone = old.keys() - set(keys)
+        if width != self._title_width or len(arrived) + len(gone) > REFILL_ABOVE:
+            self._refill_table(table, rows, width, now)
+            self._ages_checked_at = now
+        else:
+            # The usual live update: a few rows changed, arrived or left. Each cell is
+            # updated in place and the order changed by sorting, not by filling again.
+            check_ages = now - self._ages_checked_at >= AGES_CHECKED_EVERY
+            if check_ages:
+                self._ages_checked_at = now
+            for key in gone:
+                table.remove_row(key)
+            for row, key in zip(rows, keys, strict=True):
+                before = old.get(key)
+                if before is None:
+                    table.add_row(*row_cells(row, width, now), key=key)
+                elif before is not row and before != row:
                     for (column, *_), cell in zip(
-                        (("book",), *COLUMNS), row_cells(new, width, now), strict=True
+                        (("book",), *COLUMNS), row_cells(row, width, now), strict=True
                     ):
                         table.update_cell(key, column, cell)
-                else:
-                    age = relative_time(new.updated_at, now)
+                elif check_ages:
+                    age = relative_time(row.updated_at, now)
                     if str(table.get_cell(key, "updated")) != age:
                         table.update_cell(key, "updated", age)
-            self.rows = rows
-            self._refresh_detail_if_changed()
-            return
-        selected = self.selected_key()
-        cursor = table.cursor_row
+            # Removing keeps the order of the rest; adding appends.
+            in_table = [key for key in self._keys if key not in gone] + arrived
+            if keys != in_table:
+                order = {key: index for index, key in enumerate(keys)}
+                table.sort("book", key=lambda cell: order[cell.row_key])
+        self.rows = rows
+        self._keys = keys
+        if selected in old and selected in keys:
+            target = keys.index(selected)
+        else:
+            target = min(max(table.cursor_row, 0), len(rows) - 1)
+        if target != table.cursor_row:
+            # Scrolling costs a walk over every row: only when the row would leave the view.
+            top = round(table.scroll_y)
+            seen = top <= target < top + table.scrollable_content_region.height - 1
+            table.move_cursor(row=target, animate=False, scroll=not seen)
+        self._refresh_detail_if_changed()
+
+    def _refill_table(
+        self, table: DataTable, rows: list[CurrentPosition], width: int, now: datetime
+    ) -> None:
         if width != self._title_width:
             table.clear(columns=True)
             table.add_column("Book", key="book", width=width)
@@ -254,10 +289,6 @@ class ProgressScreen(ShelverScreen):
             table.clear()
         for row in rows:
             table.add_row(*row_cells(row, width, now), key=row_key(row))
-        self.rows = rows
-        target = keys.index(selected) if selected in keys else min(max(cursor, 0), len(rows) - 1)
-        table.move_cursor(row=target, animate=False, scroll=True)
-        self._refresh_detail_if_changed()
 
     # Selection and detail ------------------------------------------------------------------
 
@@ -337,10 +368,10 @@ class ProgressScreen(ShelverScreen):
             self.start_listening()
 
     def start_listening(self) -> None:
-        if self._listen_task is None or self._listen_task.done():
-            # A plain task, not a worker: it never finishes by itself, and workers are what
-            # the app and its tests wait on to be "done".
-            self._listen_task = asyncio.create_task(self._listen())
+        if self._listener is None or self._listener.is_finished:
+            self._listener = self.run_worker(
+                self._listen(), name="progress-feed", group=LIVE_WORKERS, exit_on_error=False
+            )
 
     async def on_screen_suspend(self) -> None:
         # Another screen is shown: give the pooled connection back; coming back reloads.
@@ -351,89 +382,103 @@ class ProgressScreen(ShelverScreen):
 
     async def stop_listening(self) -> None:
         """Cancel the listener and wait (briefly) until it has UNLISTENed and let go."""
-        task, self._listen_task = self._listen_task, None
-        if task is None or task.done():
+        worker, self._listener = self._listener, None
+        if worker is None or worker.is_finished:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-            await asyncio.wait_for(task, LISTEN_STOP_SECONDS)
+        worker.cancel()
+        with contextlib.suppress(WorkerCancelled, WorkerFailed, TimeoutError):
+            await asyncio.wait_for(worker.wait(), LISTEN_STOP_SECONDS)
 
     async def _listen(self) -> None:
-        """LISTEN while the screen is shown; each burst of notices becomes one refresh.
-
-        When the listening connection drops (a server restart, a network cut to a remote
-        database), the heading says so and the listener comes back with growing pauses,
-        re-reading the positions it may have missed.
-        """
+        """Take the data layer's live feed while the screen is shown (see data.progress_feed)."""
         try:
             database = await self.shelver.wait_for_database()
         except Exception:
             return  # the screen already shows why the database is unavailable
         try:
-            await self._listen_until_cancelled(database)
+            async with contextlib.aclosing(progress_feed(database.pool)) as feed:
+                async for batch in feed:
+                    await self._take(database, batch)
         finally:
             self.listening = False
 
-    async def _listen_until_cancelled(self, database: Database) -> None:
-        pause = RECONNECT_FIRST_SECONDS
-        reconnecting = False
-        while True:
-            try:
-                async with reading.progress_notifications(database.pool) as notices:
-                    self.listening = True
-                    self.reconnects += reconnecting
-                    if reconnecting:  # catch up on what arrived while deaf
-                        await self._apply_notices(database, [])
-                    elif self._shown is not None:
-                        self._present_heading(self._shown)
-                    pause = RECONNECT_FIRST_SECONDS
-                    await self._consume(database, notices)
-            except asyncio.CancelledError:
-                raise
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                pass  # cannot listen right now: try again after a pause
-            except Exception as error:
-                self.shelver.show_error(error)
-                return
-            self.listening = False
-            reconnecting = True
-            if self._shown is not None:
-                self._present_heading(self._shown)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, RECONNECT_MAX_SECONDS)
+    async def _take(self, database: Database, batch: ProgressBatch) -> None:
+        self.listening = batch.live
+        if batch.missed:  # deaf for a while: catch up on what arrived meanwhile
+            self.reconnects += 1
+            await self._refresh_all(database)
+        elif batch.notices:
+            await self._apply_notices(database, batch.notices)
+        elif self._shown is not None:
+            self._present_heading(self._shown)
 
-    async def _consume(self, database: Database, notices: asyncio.Queue[ProgressNotice]) -> None:
-        """Apply notices until the connection is reported lost."""
-        while True:
-            batch = [await notices.get()]
-            while not notices.empty():
-                batch.append(notices.get_nowait())
-            lost = any(n.kind == reading.CONNECTION_LOST for n in batch)
-            batch = [n for n in batch if n.kind != reading.CONNECTION_LOST]
-            if batch:
-                await self._apply_notices(database, batch)
-            if lost:
-                return
-            # The first notice shows at once; what arrives in the next moment waits and is
-            # shown together, so a burst costs a few refreshes a second.
-            await asyncio.sleep(COALESCE_SECONDS)
-
-    async def _apply_notices(self, database: Database, batch: list[ProgressNotice]) -> None:
-        self.notices_received += len(batch)
+    async def _refresh_all(self, database: Database) -> None:
         view = await self.fetch(database)
+        self.live_refreshes += 1
+        self._shown = view
+        self.present(view)
+        self._refresh_detail_if_changed(force=True)
+
+    async def _apply_notices(self, database: Database, notices: tuple[ProgressNotice, ...]) -> None:
+        """Put the changed positions into the rows shown, reading only what the notices lack
+        (the book of a document not on screen, a link that changed)."""
+        self.notices_received += len(notices)
+        view = self._shown
+        if not isinstance(view, ProgressView):
+            return  # the first load is still running and will show these too
+        view = await self._updated_view(database, view, notices)
         self.live_refreshes += 1
         self._shown = view
         self.present(view)
         selected = self.selected_position()
         if selected is None:
             return
-        touched = {n.document for n in batch}
+        touched = {n.document for n in notices}
         same_book = {
             r.document for r in self.rows if selected.book_id and r.book_id == selected.book_id
         }
-        statistics = any(n.kind == "statistics" for n in batch)
+        statistics = any(n.kind == reading.STATISTICS_CHANGED for n in notices)
         if selected.document in touched or touched & same_book or statistics:
             self._refresh_detail_if_changed(force=True)
+
+    async def _updated_view(
+        self, database: Database, view: ProgressView, notices: tuple[ProgressNotice, ...]
+    ) -> ProgressView:
+        filters = view.filters
+        positions = {row_key(p): p for p in view.positions}
+        books = {p.document: p for p in view.positions}
+        now = datetime.now(UTC)
+        reread: set[str] = set()
+        for notice in notices:
+            if notice.kind not in POSITION_NOTICES:
+                continue  # e.g. new reading statistics: the detail, not the rows
+            if not notice.complete:
+                reread.add(notice.document)  # a link changed, or a value was cut to fit
+            elif filters.device is None or notice.device == filters.device:
+                book = books.get(notice.document)
+                if book is None and notice.document not in reread:
+                    reread.add(notice.document)  # not on screen: its book is unknown here
+                elif notice.document not in reread:
+                    position = notice.position(book, now)
+                    positions[row_key(position)] = position
+        if reread:
+            for key in [k for k, p in positions.items() if p.document in reread]:
+                del positions[key]
+            for position in await reading.current_positions(
+                database.pool,
+                device=filters.device,
+                documents=sorted(reread),
+                limit=POSITIONS_LIMIT,
+            ):
+                positions[row_key(position)] = position
+        devices = view.devices
+        known = {d.device for d in devices}
+        if any(n.device is not None and n.device not in known for n in notices):
+            devices = await reading.devices(database.pool)
+        # What the database would have returned: the state filter, newest first, the limit.
+        kept = [p for p in positions.values() if filters.state in (None, p.state)]
+        kept.sort(key=lambda p: p.updated_at, reverse=True)
+        return ProgressView(kept[:POSITIONS_LIMIT], devices, filters)
 
     # Sort and filters ----------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from enum import StrEnum
 
 from rich.text import Text
 
-from shelver.data.reading import CurrentPosition, ReadingState
+from shelver.data.reading import CurrentPosition
+from shelver.data.reading_state import POSITION_STATES, ReadingState
 from shelver.widgets.format import clip, fraction_bar, relative_time
 
 
@@ -39,7 +40,7 @@ STATE_STYLES = {
     ReadingState.FINISHED: "green",
     ReadingState.PAUSED: "yellow",
 }
-STATE_CYCLE: tuple[ReadingState | None, ...] = (None, *ReadingState)
+STATE_CYCLE: tuple[ReadingState | None, ...] = (None, *POSITION_STATES)
 
 UNLINKED = "unlinked "
 
@@ -148,12 +149,23 @@ def state_cell(state: ReadingState) -> Text:
     return Text(state.value, STATE_STYLES[state])
 
 
-def book_cell(position: CurrentPosition, width: int) -> Text:
+class BookCell(Text):
+    """The Book column's cell, which knows its row (:func:`row_key`): a live update puts the
+    table in its new order with ``DataTable.sort`` instead of filling it again."""
+
+    def __init__(self, position: CurrentPosition) -> None:
+        super().__init__()
+        self.row_key = row_key(position)
+
+
+def book_cell(position: CurrentPosition, width: int) -> BookCell:
     """The book's title, or the document id marked as unlinked."""
+    cell = BookCell(position)
     if position.book_id is not None:
-        return Text(clip(position.title or "(untitled)", width))
-    cell = Text(UNLINKED, "yellow")
-    cell.append(clip(position.document, max(width - len(UNLINKED), 4)), "dim")
+        cell.append(clip(position.title or "(untitled)", width))
+    else:
+        cell.append(UNLINKED, "yellow")
+        cell.append(clip(position.document, max(width - len(UNLINKED), 4)), "dim")
     return cell
 
 

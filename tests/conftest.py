@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from shelver.data.cluster import APP_ROLE, EmbeddedCluster, abandoned_clusters
+from shelver.data.cluster import APP_ROLE, EmbeddedCluster, stored_clusters
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.migrations import migrate
@@ -66,14 +66,14 @@ def owner_clause() -> str:
 def _remove_abandoned_root_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """As root, clusters live in /var/lib/shelver: drop the ones this session's homes left.
 
-    Only clusters of homes under this session's temporary folder (or of homes that are gone)
-    are touched, and never one that runs or that another process holds (other sessions run
-    at the same time on this machine).
+    Only clusters of homes under this session's temporary folder are touched, and never one
+    that another process holds: other sessions (and xdist workers) run at the same time.
     """
     base = tmp_path_factory.getbasetemp().resolve()
     yield
-    for found in abandoned_clusters(lambda home: home.is_relative_to(base)):
-        found.drop()
+    for found in stored_clusters():
+        if found.home_pg is not None and found.home_pg.is_relative_to(base):
+            found.drop()
 
 
 @pytest.fixture(scope="session")

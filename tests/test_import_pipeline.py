@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from shelver.data import books
 from shelver.data.db import Database
 from shelver.data.home import Home
-from shelver.data.importing import import_paths, reject_inbox_book
+from shelver.data.importing import import_paths, pipeline, reject_inbox_book
 from shelver.data.importing.hashing import digest_file
 from tests import import_support as gen
 
@@ -113,6 +114,31 @@ async def test_near_duplicates_are_flagged_but_volumes_are_not(
         database.pool, next(i.book_id for i in report.imported if i.title == "Long Road Home, The")
     )
     assert book is not None and book.possible_duplicate_of == original
+
+
+async def test_which_copy_is_the_duplicate_does_not_depend_on_parsing_order(
+    database: Database, home: Home, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parsing pool finishes files in any order (the cause of the near-duplicates case
+    above failing now and then): here the later file is made to finish first."""
+    real = pipeline._examine_in
+
+    async def earlier_files_finish_last(loop, executor, task):
+        result = await real(loop, executor, task)
+        if Path(task.source).name == "e.epub":
+            await asyncio.sleep(0.3)
+        return result
+
+    monkeypatch.setattr(pipeline, "_examine_in", earlier_files_finish_last)
+    gen.make_epub(drop / "e.epub", title="Other", authors=("X",), isbn="9780306406157")
+    gen.make_epub(drop / "f.epub", title="Different", authors=("Y",), isbn="0-306-40615-2")
+    shutil.copy(drop / "e.epub", drop / "g.epub")
+    report = await import_paths(database, home, [drop / f"{n}.epub" for n in "efg"], workers=0)
+    flagged = {i.title: i.possible_duplicate_of for i in report.imported}
+    other = next(i.book_id for i in report.imported if i.title == "Other")
+    assert flagged == {"Other": None, "Different": other}
+    # The exact copy given last is the one skipped.
+    assert [Path(i.path).name for i in report.skipped] == ["g.epub"]
 
 
 async def test_bad_files_never_stop_the_batch(database: Database, home: Home, drop: Path) -> None:

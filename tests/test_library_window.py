@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import pytest
 from textual.app import App, ComposeResult
 
 from shelver.data import library
 from shelver.data.library_models import LibraryQuery, LibraryRow
 from shelver.data.library_window import LibraryWindow
+from shelver.data.queries import query
 from shelver.widgets.book_table import BookTable, Column, settle
 from tests.library_support import add_book
 
@@ -164,3 +166,25 @@ async def test_broad_searches_are_listed_by_title(database, text, matches):
     for start in range(0, matches, 500):
         ids.extend(r.id for r in await window.fetch(start, 500))
     assert ids == [r.id for r in by_title]
+
+
+async def test_a_search_counts_its_matches_once(database_dsn, database):
+    """A keystroke in the Library search: the first page and the count need one count query
+    (the search already counts its matches to decide how to order them)."""
+    for i in range(30):
+        await add_book(database.pool, title=f"Keystroke {i:02d}", author="Counted Author")
+    statements: list[str] = []
+    count_sql = query("library_count")
+
+    async def log_queries(conn) -> None:
+        conn.add_query_logger(lambda record: statements.append(record.query))
+
+    pool = await asyncpg.create_pool(database_dsn, min_size=1, max_size=4, init=log_queries)
+    try:
+        window = LibraryWindow(pool, LibraryQuery(text="keystroke"), block_size=10)
+        rows = await window.fetch(0, 10)
+        total = await window.count()
+    finally:
+        await pool.close()
+    assert len(rows) == 10 and total == 30
+    assert statements.count(count_sql) == 1

@@ -273,7 +273,7 @@ async def test_enter_opens_review(
         assert "Any Book" in screen_text(app)
         await pilot.press("a")
         await settle(pilot)
-        await app.workers.wait_for_complete()
+        await app.finish_work()
     book = await database.pool.fetchrow("SELECT status, title FROM books")
     assert (book["status"], book["title"]) == ("organized", "Any Book")
     stored = await database.pool.fetchval("SELECT storage_path FROM book_files")
@@ -291,7 +291,7 @@ async def test_files_dropped_into_the_inbox_folder_appear(
         staged.rename(home.inbox_dir / "dropped.epub")
         await wait_until(pilot, lambda: inbox_titles(app) == ["Dropped In"])
     # The app stopped its watcher on the way out.
-    assert app._watch_task is not None and app._watch_task.done()
+    assert app._watcher is not None and app._watcher.is_finished
 
 
 async def test_a_possible_duplicate_names_the_other_book(

@@ -12,6 +12,7 @@ from textual.widgets import Input
 from shelver.data import books, library
 from shelver.data.db import Database
 from shelver.data.home import Home
+from shelver.screens.base import LIVE_WORKERS
 from shelver.screens.dialogs.library_edit import EditDialog
 from shelver.screens.dialogs.library_filters import FilterDialog, TagsDialog
 from shelver.screens.library import LibraryScreen
@@ -53,7 +54,11 @@ async def settle_beside_dialog(pilot: Pilot) -> None:
     so only the other workers are waited for."""
     for _ in range(3):
         await pilot.pause()
-        waiting = [w for w in pilot.app.workers if w.group != "library-edit" and not w.is_finished]
+        waiting = [
+            w
+            for w in pilot.app.workers
+            if w.group not in ("library-edit", LIVE_WORKERS) and not w.is_finished
+        ]
         if waiting:
             await asyncio.wait_for(pilot.app.workers.wait_for_complete(waiting), 10)
     await pilot.pause()

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from shelver.app.shelver_app import ShelverApp
-from shelver.data import books, kosync
+from shelver.data import books, kosync, reading
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.hardcover_sync import TOKEN_ENV
 from shelver.data.home import Home
@@ -443,3 +443,43 @@ async def test_live_updates_come_back_after_the_connection_drops(
                 if (r.document, r.device) == (DOC_DUNE, "phone")
             ),
         )
+
+
+async def test_a_notice_changes_its_row_without_reading_every_position(
+    database: Database, home: Home, database_dsn, monkeypatch
+):
+    await seed(database.pool)
+    reads: list[list[str] | None] = []
+    real = reading.current_positions
+
+    async def counted(*args, **kwargs):
+        reads.append(kwargs.get("documents"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "current_positions", counted)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        assert await wait_for(pilot, lambda: screen.listening)
+        reads.clear()
+
+        # A device moves on in a book on screen: the notice itself is the new row.
+        await put(database.pool, DOC_DUNE, "phone", 0.61)
+        assert await wait_for(pilot, lambda: any(float(r.percentage) == 0.61 for r in screen.rows))
+        await settle(pilot)
+        assert reads == []
+        assert screen.rows[0].title == "Dune" and screen.rows[0].device == "phone"
+        assert "61%" in cell_texts(screen)[0]  # newest first: it moved to the top
+
+        # A document not on screen: only its own positions are read (its book is unknown).
+        await put(database.pool, "fresh-document", "kobo", 0.02)
+        assert await wait_for(pilot, lambda: screen.rows[0].document == "fresh-document")
+        assert reads == [["fresh-document"]]
+
+        # Linking it by hand: the link notice re-reads that document alone.
+        emma = next(r.book_id for r in screen.rows if r.title == "Emma")
+        await reading.link_document(database.pool, "fresh-document", emma)
+        assert await wait_for(pilot, lambda: screen.rows[0].title == "Emma")
+        assert reads[-1] == ["fresh-document"]
+        # The table agrees with the rows, in order.
+        assert [t.split(" | ")[0] for t in cell_texts(screen)][:2] == ["Emma", "Dune"]

@@ -25,9 +25,10 @@ def make_app(home: Home, dsn: str) -> ShelverApp:
 async def settle(pilot: Pilot) -> None:
     """Wait until every worker (database opening, row loading) is done and painted."""
     app = pilot.app
+    assert isinstance(app, ShelverApp)
     for _ in range(5):
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await app.finish_work()
     await pilot.pause()
 
 

@@ -18,7 +18,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from shelver.data.library_models import BookDetail, ReadingState
+from shelver.data.library_models import BookDetail
+from shelver.data.reading_state import book_state
 from shelver.widgets.format import human_size
 from shelver.widgets.reading_stats import describe_statistics, session_lines
 from shelver.widgets.review_cover import CoverView
@@ -118,7 +119,7 @@ def describe_files(detail: BookDetail) -> Text:
     text.append("\n")
     text.append("Reading\n", "bold")
     for position in detail.positions:
-        state = ReadingState.of(position.percentage)
+        state = book_state(position.percentage)
         text.append(f"  {position.device:<16} ")
         text.append(f"{float(position.percentage) * 100:5.1f} %", "bold")
         text.append(f"  {state.value}, {position.updated_at:%Y-%m-%d %H:%M}\n", "dim")

@@ -31,6 +31,13 @@ MODE_TABS: tuple[ModeTab, ...] = (
 )
 
 
+HINTS = (
+    ("? keys ", "app.show_keys"),
+    ("^p commands ", "app.command_palette"),
+    ("q quit ", "app.quit"),
+)
+
+
 class ModeBar(Widget):
     """Shows where you are and how to get anywhere else (clicks work, keys are quicker)."""
 
@@ -78,10 +85,15 @@ class ModeBar(Widget):
             if tab.label.lower().startswith(tab.key):
                 label.stylize(key_style, 1, 2)
             bar.append_text(label)
-        hint = "^p commands "
+        # The keys that work everywhere, as many as fit: ? lists the screen's keys (and names
+        # ctrl+p), q quits.
         room = self.size.width - bar.cell_len
-        if room > len(hint):
-            bar.append(" " * (room - len(hint)))
-            palette = Style.from_meta({"@click": "app.command_palette"})
-            bar.append(hint, style=self.get_component_rich_style("mode-bar--tab") + palette)
+        for hints in (HINTS, HINTS[:1] + HINTS[2:], HINTS[:1]):
+            width = sum(len(text) for text, _ in hints)
+            if room >= width:
+                bar.append(" " * (room - width))
+                for text, action in hints:
+                    click = Style.from_meta({"@click": action})
+                    bar.append(text, style=self.get_component_rich_style("mode-bar--tab") + click)
+                break
         return bar

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -68,7 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         context = CliContext.from_options(args.home, args.database_url, args.debug)
-        return args.handler(context, args) or 0
+        code = args.handler(context, args) or 0
+        sys.stdout.flush()  # here, so a reader that went away is caught below
+        return code
+    except BrokenPipeError:
+        # `shelver search --json | head`: the reader has what it wanted. End quietly, and keep
+        # Python from complaining when it flushes stdout again at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("shelver: interrupted", file=sys.stderr)
         return 130

@@ -66,7 +66,7 @@ def print_summary(report: FetchReport) -> None:
         print(f"{missing}: no such book", file=sys.stderr)
     for book in report.failed:
         reasons = "; ".join(s.message for s in book.sources if s.state == "failed")
-        print(f"{book.book_id} {book.title or '(untitled)'}: {reasons}", file=sys.stderr)
+        print(f"failed  “{book.title or 'untitled'}” ({book.book_id}): {reasons}", file=sys.stderr)
     moved = sum(b.moved_to_review for b in report.books)
     print(
         f"fetched {len(report.books)} book(s): {moved} ready for review, "

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from shelver.app.cli.context import EXIT_OK, EXIT_SOME_FAILED, CliContext, print_json
+from shelver.data import books
 from shelver.data.importing import ImportReport, import_paths
 
 
@@ -38,7 +39,7 @@ async def _import(context: CliContext, args: argparse.Namespace) -> ImportReport
     database = await context.open_database()
     try:
         with progress_bar() as progress:
-            return await import_paths(
+            report = await import_paths(
                 database,
                 context.home,
                 args.paths,
@@ -46,6 +47,12 @@ async def _import(context: CliContext, args: argparse.Namespace) -> ImportReport
                 progress=progress,
                 inbox_dir=context.settings.inbox_dir,
             )
+        # A possible duplicate is named by its title, not its id.
+        for item in report.imported:
+            if item.possible_duplicate_of is not None:
+                other = await books.get(database.pool, item.possible_duplicate_of)
+                item.possible_duplicate_title = other.title if other else None
+        return report
     finally:
         await database.close()
 
@@ -86,11 +93,13 @@ class _RichProgress:
 def _print_human(report: ImportReport) -> None:
     for item in report.imported:
         suffix = (
-            f"  (possible duplicate of {item.possible_duplicate_of})"
-            if (item.possible_duplicate_of)
+            f"  (possible duplicate of “{item.possible_duplicate_title or 'untitled'}”)"
+            if item.possible_duplicate_of
             else ""
         )
         print(f"imported  {one_line(item.path)}: {item.title or '(no title)'}{suffix}")
+        if item.note:
+            print(f"note      {one_line(item.path)}: {item.note}", file=sys.stderr)
     for item in report.skipped:
         print(f"skipped   {one_line(item.path)}: {item.reason}")
     for item in report.refused:

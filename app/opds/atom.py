@@ -82,9 +82,7 @@ def _book_entry(parent: etree._Element, book: BookItem) -> etree._Element:
     for isbn in (entry.isbn_13, entry.isbn_10):
         if isbn:
             _sub(element, f"{{{DC}}}identifier", f"urn:isbn:{isbn}")
-    for term in entry.genres:
-        _sub(element, f"{{{ATOM}}}category", term=_text(term), label=_text(term))
-    for term in entry.tags:
+    for term in entry.categories:
         _sub(element, f"{{{ATOM}}}category", term=_text(term), label=_text(term))
     if entry.description:
         _sub(element, f"{{{ATOM}}}summary", entry.description, type="text")

@@ -55,7 +55,7 @@ def publication(book: BookItem) -> dict[str, Any]:
         metadata["published"] = f"{entry.published_year:04d}"
     if entry.description:
         metadata["description"] = entry.description
-    subjects = [*entry.genres, *entry.tags]
+    subjects = entry.categories
     if subjects:
         metadata["subject"] = subjects
     if entry.series:

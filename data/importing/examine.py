@@ -20,6 +20,11 @@ from shelver.data.importing.hashing import FileDigest, digest_stream
 from shelver.data.importing.raw import RawMetadata
 from shelver.data.models import BookFields
 
+STILL_WRITTEN = (
+    "still being written (its size or modification time changed while shelver read it); "
+    "import it again once it is complete"
+)
+
 
 @dataclass(frozen=True)
 class ExamineTask:
@@ -43,6 +48,9 @@ class Examined:
     cover_path: str | None
     hash_seconds: float = 0.0
     parse_seconds: float = 0.0
+    source_signature: tuple[int, int] = (0, 0)
+    """(size, mtime in ns) of the source as it was read: ``--move`` removes it only if it is
+    still exactly that."""
 
 
 @dataclass
@@ -74,7 +82,7 @@ def _readers() -> dict[str, Callable[[Path], RawMetadata]]:
     }
 
 
-def _hash(task: ExamineTask) -> FileDigest:
+def _hash(task: ExamineTask) -> tuple[FileDigest, tuple[int, int]]:
     """Hash the source, copying it to the staging path in the same pass when asked."""
     try:
         info = os.lstat(task.source)
@@ -94,14 +102,23 @@ def _hash(task: ExamineTask) -> FileDigest:
     except OSError as exc:
         raise Refused(f"cannot read: {exc.strerror or exc}") from None
     with os.fdopen(descriptor, "rb") as source:
+        before = os.fstat(descriptor)
         if task.staging is None:
-            return digest_stream(source)
-        try:
-            with open(task.staging, "xb") as sink:
-                return digest_stream(source, sink)
-        except OSError as exc:
+            digest = digest_stream(source)
+        else:
+            try:
+                with open(task.staging, "xb") as sink:
+                    digest = digest_stream(source, sink)
+            except OSError as exc:
+                Path(task.staging).unlink(missing_ok=True)
+                raise Refused(f"cannot read or copy: {exc.strerror or exc}") from None
+        after = os.fstat(descriptor)
+    read = (before.st_size, before.st_mtime_ns)
+    if read != (after.st_size, after.st_mtime_ns) or digest.size != after.st_size:
+        if task.staging:
             Path(task.staging).unlink(missing_ok=True)
-            raise Refused(f"cannot read or copy: {exc.strerror or exc}") from None
+        raise Refused(STILL_WRITTEN)
+    return digest, read
 
 
 def examine(task: ExamineTask) -> Examined | Unreadable:
@@ -111,7 +128,7 @@ def examine(task: ExamineTask) -> Examined | Unreadable:
     started = time.perf_counter()
     hashed = started
     try:
-        digest = _hash(task)
+        digest, source_signature = _hash(task)
         hashed = time.perf_counter()
         data_path = Path(task.staging or task.source)
         fmt = detect_format(data_path)
@@ -137,6 +154,7 @@ def examine(task: ExamineTask) -> Examined | Unreadable:
             cover_path=str(cover) if cover else None,
             hash_seconds=hashed - started,
             parse_seconds=time.perf_counter() - hashed,
+            source_signature=source_signature,
         )
     except Refused as refusal:
         if task.staging:

@@ -9,6 +9,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 
 from shelver.data.importing.formats import EXTENSIONS, fits_extension
+from shelver.data.importing.text import strip_unsafe
 
 NAME_MAX_BYTES = 200  # well under the usual 255-byte limit, leaving room for " (12)"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
@@ -22,7 +23,9 @@ def printable_name(name: str) -> str:
 def safe_name(original: str, fmt: str | None = None) -> str:
     """A name that is harmless in a shell and on any file system: no control characters or
     newlines, no leading dash or dot, bounded length, and an extension matching ``fmt``."""
-    name = unicodedata.normalize("NFC", original)
+    # Bytes that were not UTF-8 (surrogate escapes from the file system) become "_".
+    name = printable_name(original).replace("\ufffd", "_")
+    name = unicodedata.normalize("NFC", strip_unsafe(name, "_"))
     name = _UNSAFE.sub("_", name).strip()
     name = name.lstrip("-. ") or "book"
     stem, suffix = _split(name)
@@ -30,6 +33,26 @@ def safe_name(original: str, fmt: str | None = None) -> str:
         suffix = "." + EXTENSIONS[fmt][0]
     stem = _truncate(stem or "book", NAME_MAX_BYTES - len(suffix.encode()))
     return stem + suffix
+
+
+def printable(path: str) -> str:
+    """A path as text that can be printed and stored: bytes that are not UTF-8 (surrogate
+    escapes) are shown as ``\\xNN``. ``raw_name`` gets the bytes back."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def raw_name(path: str) -> bytes | None:
+    """The exact bytes of the last part of ``path`` when they are not valid UTF-8, else None."""
+    name = os.path.basename(path)
+    try:
+        name.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        return os.fsencode(name)
 
 
 def _split(name: str) -> tuple[str, str]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,13 +26,30 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from shelver.data.db import Database
+from shelver.data.file_locks import lock_is_free
 from shelver.data.home import Home
+from shelver.data.importing.completeness import signature, wait_until_stable
 from shelver.data.importing.duplicates import DuplicateIndex, DuplicateKey, first_match
-from shelver.data.importing.examine import Examined, ExamineTask, Unreadable, examine
-from shelver.data.importing.names import move_unique, place_unique, printable_name, safe_name
+from shelver.data.importing.examine import (
+    STILL_WRITTEN,
+    Examined,
+    ExamineTask,
+    Unreadable,
+    examine,
+)
+from shelver.data.importing.hashing import digest_file
+from shelver.data.importing.names import (
+    move_unique,
+    place_unique,
+    printable,
+    printable_name,
+    raw_name,
+    safe_name,
+)
+from shelver.data.importing.process_pools import end_with_parent
 from shelver.data.queries import query
 
 Progress = Callable[[int, int, str], None]
@@ -45,7 +63,16 @@ POOL_THRESHOLD = 3
 IN_FLIGHT: set[str] = set()
 
 
-class ImportedItem(BaseModel):
+class _Item(BaseModel):
+    """Paths in a report are printable text (odd bytes of a name shown as ``\\xNN``)."""
+
+    @field_validator("path", "moved_to", "inbox_path", check_fields=False)
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable(value) if value is not None else None
+
+
+class ImportedItem(_Item):
     path: str
     book_id: UUID
     title: str | None = None
@@ -53,16 +80,20 @@ class ImportedItem(BaseModel):
     format: str
     inbox_path: str
     possible_duplicate_of: UUID | None = None
+    possible_duplicate_title: str | None = None
+    """The title of that book, for people (the id is for scripts)."""
+    note: str | None = None
+    """Anything the person should know (e.g. why ``--move`` kept the original)."""
 
 
-class SkippedItem(BaseModel):
+class SkippedItem(_Item):
     path: str
     duplicate_of: UUID | None = None
     reason: str
     moved_to: str | None = None
 
 
-class RefusedItem(BaseModel):
+class RefusedItem(_Item):
     path: str
     reason: str
     drm: bool = False
@@ -91,10 +122,11 @@ class ImportReport(BaseModel):
         return not self.refused
 
     def summary(self) -> str:
-        return (
-            f"imported {len(self.imported)}, skipped {len(self.skipped)} duplicate(s), "
-            f"refused {len(self.refused)}"
-        )
+        others = sum(1 for item in self.skipped if not item.reason.startswith("exact duplicate"))
+        skipped = f"skipped {len(self.skipped) - others} duplicate(s)"
+        if others:
+            skipped += f" and {others} other file(s)"
+        return f"imported {len(self.imported)}, {skipped}, refused {len(self.refused)}"
 
 
 @dataclass
@@ -103,6 +135,9 @@ class _Input:
 
     source: Path
     in_inbox: bool  # already in the inbox folder: no copy, rejections go to rejected/
+    position: int = 0
+    """Its place among the run's inputs: a batch is recorded in this order, not in the order
+    the parsing pool finished the files (which differs from run to run)."""
 
 
 @dataclass
@@ -143,18 +178,35 @@ async def import_paths(
     # Walking a big folder tree is blocking file-system work: keep it off the event loop.
     inputs = await asyncio.to_thread(_collect, paths, inbox, run.report)
     inputs = await _drop_registered(run, inputs)
+    inputs = await _only_complete(run, inputs)
     total = len(inputs) + len(run.report.refused)
     done = len(run.report.refused)
     if progress and done:
         progress(done, total, "")
     staging = inbox / STAGING_FOLDER
     staging.mkdir(parents=True, exist_ok=True)
-    _remove_stale_copies(staging)
+    with _staging_claim(staging) as run_id:
+        await _examine_all(run, inputs, staging, run_id, progress, workers, done, total)
+    run.report.timings.total = time.perf_counter() - started
+    return run.report
+
+
+async def _examine_all(
+    run: _Run,
+    inputs: list[_Input],
+    staging: Path,
+    run_id: str,
+    progress: Progress | None,
+    workers: int | None,
+    done: int,
+    total: int,
+) -> None:
+    """Examine every input in the pool and record the results batch by batch."""
     tasks = []
     for item in inputs:
         run.inputs[str(item.source)] = item
-        target = None if item.in_inbox else str(staging / f"{uuid.uuid4().hex}.part")
-        tasks.append(ExamineTask(str(item.source), target, str(home.covers_dir)))
+        target = None if item.in_inbox else str(staging / f"{run_id}-{uuid.uuid4().hex}.part")
+        tasks.append(ExamineTask(str(item.source), target, str(run.home.covers_dir)))
     if tasks:
         with _executor(len(tasks), workers) as executor:
             loop = asyncio.get_running_loop()
@@ -189,8 +241,6 @@ async def import_paths(
                 for job in running:
                     job.cancel()
                 raise
-    run.report.timings.total = time.perf_counter() - started
-    return run.report
 
 
 async def _examine_in(
@@ -208,21 +258,61 @@ async def _examine_in(
         )
 
 
-def _remove_stale_copies(staging: Path) -> None:
-    """Copies left by an import that was killed mid-way (a day old: no live import owns them)."""
+@contextlib.contextmanager
+def _staging_claim(staging: Path) -> Iterator[str]:
+    """This run's id, claimed by a lock file held for the whole run; copies are named after it.
+
+    Copies of runs whose lock nobody holds any more (the import was killed) are removed first.
+    """
+    _remove_dead_copies(staging)
+    run_id = uuid.uuid4().hex[:12]
+    lock_path = staging / f"{run_id}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield run_id
+    finally:
+        lock_path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _remove_dead_copies(staging: Path) -> None:
+    """Staging copies of imports that died (their run's lock is free), and any a day old."""
     cutoff = time.time() - STALE_COPY_SECONDS
+    dead: dict[str, bool] = {}
     for entry in staging.glob("*.part"):
+        run_id = entry.name.split("-", 1)[0] if "-" in entry.name else ""
+        if run_id and run_id not in dead:
+            dead[run_id] = lock_is_free(staging / f"{run_id}.lock")
         with contextlib.suppress(OSError):
-            if entry.stat().st_mtime < cutoff:
+            if dead.get(run_id) or entry.stat().st_mtime < cutoff:
                 entry.unlink()
+    for run_id, free in dead.items():
+        if free:
+            (staging / f"{run_id}.lock").unlink(missing_ok=True)
 
 
 def _executor(count: int, workers: int | None) -> Executor:
     if count < POOL_THRESHOLD or workers == 0:
         return ThreadPoolExecutor(max_workers=1)
     size = workers or max(1, min(os.cpu_count() or 1, 4))
-    # forkserver: workers start clean, never inheriting the event loop's threads or sockets.
-    return ProcessPoolExecutor(max_workers=size, mp_context=get_context("forkserver"))
+    # forkserver: workers start clean, never inheriting the event loop's threads or sockets;
+    # end_with_parent: a killed import leaves no worker behind.
+    return ProcessPoolExecutor(
+        max_workers=size,
+        mp_context=get_context("forkserver"),
+        initializer=end_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def not_a_book_reason(name: str) -> str | None:
+    """Why a file met in a folder is left alone (hidden files, shelver's own notes), or None."""
+    if name.endswith(".reason.txt"):
+        return "a shelver note (*.reason.txt) that explains a rejection, not a book"
+    if name.startswith("."):
+        return "hidden file (its name starts with a dot); import it by name to take it"
+    return None
 
 
 def _collect(
@@ -243,7 +333,7 @@ def _collect(
         if parent == staging or staging in parent.parents:
             return
         in_inbox = parent == inbox or inbox in parent.parents
-        found.append(_Input(absolute, in_inbox))
+        found.append(_Input(absolute, in_inbox, len(found)))
 
     for given in paths:
         path = Path(given)
@@ -253,8 +343,12 @@ def _collect(
             for folder, subfolders, files in os.walk(path, followlinks=False):
                 subfolders[:] = sorted(d for d in subfolders if d != STAGING_FOLDER)
                 for name in sorted(files):
-                    if name.startswith(".") or name.endswith(".reason.txt"):
-                        continue  # hidden files and our own notes are not books
+                    reason = not_a_book_reason(name)
+                    if reason:
+                        report.skipped.append(
+                            SkippedItem(path=os.path.join(folder, name), reason=reason)
+                        )
+                        continue
                     add(Path(folder) / name)
         elif path.exists():
             add(path)
@@ -263,9 +357,19 @@ def _collect(
     return found
 
 
+async def _only_complete(run: _Run, inputs: list[_Input]) -> list[_Input]:
+    """Wait briefly for files still changing; refuse (and keep) those that never settle."""
+    unsettled = await asyncio.to_thread(wait_until_stable, [i.source for i in inputs])
+    for item in inputs:
+        if item.source in unsettled:
+            run.report.refused.append(RefusedItem(path=str(item.source), reason=STILL_WRITTEN))
+    return [i for i in inputs if i.source not in unsettled]
+
+
 async def _drop_registered(run: _Run, inputs: list[_Input]) -> list[_Input]:
     """Inbox-folder files that already belong to a book are not new arrivals."""
-    in_inbox = [str(i.source) for i in inputs if i.in_inbox]
+    # A path that is not valid UTF-8 cannot be in the database (names are stored safe).
+    in_inbox = [str(i.source) for i in inputs if i.in_inbox and raw_name(str(i.source)) is None]
     if not in_inbox:
         return inputs
     rows = await run.database.pool.fetch(query("importing_known_inbox_paths"), in_inbox)
@@ -274,10 +378,13 @@ async def _drop_registered(run: _Run, inputs: list[_Input]) -> list[_Input]:
 
 
 async def _settle(run: _Run, results: list[Examined | Unreadable]) -> None:
-    """Record one batch: refusals, exact duplicates, and new books written in one transaction."""
+    """Record one batch: refusals, exact duplicates, and new books written in one transaction.
+
+    In input order: which of two copies is "the duplicate" (skipped, or flagged as possibly
+    the same book) must not depend on which one the pool happened to finish first."""
     timings = run.report.timings
     readable: list[Examined] = []
-    for result in results:
+    for result in sorted(results, key=lambda r: run.inputs[r.source].position):
         timings.hashing += result.hash_seconds
         timings.parsing += result.parse_seconds
         if isinstance(result, Unreadable):
@@ -293,7 +400,7 @@ async def _settle(run: _Run, results: list[Examined | Unreadable]) -> None:
         failed = set()
         recorded = {i.path for i in run.report.skipped} | {i.path for i in run.report.imported}
         for result in readable:
-            if result.source in recorded:
+            if printable(result.source) in recorded:
                 continue
             failed.add(run.seen_checksums.pop(result.digest.checksum, None))
             _discard_copy(run, result)
@@ -338,22 +445,54 @@ async def _write(run: _Run, results: list[Examined]) -> None:
     finally:
         for _, _, inbox_path in placed:
             IN_FLIGHT.discard(str(inbox_path))
+    recorded = []
     for result, book_id, inbox_path in placed:
         if book_id not in stored:
             _unplace(run, result, inbox_path)
             _skip(run, result, None)
             continue
-        _record_import(run, result, book_id, inbox_path, duplicates.get(book_id))
+        recorded.append((result, book_id, inbox_path))
+    notes = {}
+    if run.move:
+        moved = [r for r, _, _ in recorded if not run.inputs[r.source].in_inbox]
+        notes = await asyncio.to_thread(_remove_originals, run, moved)
+    for result, book_id, inbox_path in recorded:
+        _record_import(
+            run, result, book_id, inbox_path, duplicates.get(book_id), notes.get(result.source)
+        )
+
+
+def _remove_originals(run: _Run, results: list[Examined]) -> dict[str, str]:
+    """``--move``: unlink each original whose bytes are still exactly what was imported (size,
+    modification time and SHA-256 read again); the notes for the ones kept."""
+    notes = {}
+    for result in results:
+        source = run.inputs[result.source].source
+        try:
+            same = signature(source) == tuple(result.source_signature) and (
+                digest_file(source).checksum == result.digest.checksum
+            )
+        except OSError:
+            same = False
+        if not same:
+            notes[result.source] = (
+                "the original changed after it was copied (still being written?); it was kept"
+            )
+            continue
+        # If this fails the copy is still safe in the inbox; the original simply stays.
+        with contextlib.suppress(OSError):
+            source.unlink()
+    return notes
 
 
 def _record_import(
-    run: _Run, result: Examined, book_id: UUID, inbox_path: Path, duplicate: UUID | None
+    run: _Run,
+    result: Examined,
+    book_id: UUID,
+    inbox_path: Path,
+    duplicate: UUID | None,
+    note: str | None = None,
 ) -> None:
-    item = run.inputs[result.source]
-    if run.move and not item.in_inbox:
-        # If this fails the copy is still safe in the inbox; the original simply stays.
-        with contextlib.suppress(OSError):
-            item.source.unlink()
     run.report.imported.append(
         ImportedItem(
             path=result.source,
@@ -363,6 +502,7 @@ def _record_import(
             format=result.format,
             inbox_path=str(inbox_path),
             possible_duplicate_of=duplicate,
+            note=note,
         )
     )
 
@@ -461,6 +601,13 @@ async def _insert(
     )
     stored = {row["book_id"] for row in rows}
     kept = [(r, book_id) for r, book_id, _ in placed if book_id in stored]
+    odd_names = [(book_id, raw_name(r.source)) for r, book_id in kept if raw_name(r.source)]
+    if odd_names:
+        await conn.execute(
+            query("importing_insert_original_names"),
+            [book_id for book_id, _ in odd_names],
+            [name for _, name in odd_names],
+        )
     await conn.execute(
         query("importing_insert_file_candidates"),
         [book_id for _, book_id in kept],

@@ -1,5 +1,11 @@
-"""Starting multiprocessing's helper processes while Textual owns ``sys.stderr``.
+"""The import pipeline's helper processes: started safely, and never outliving their parent.
 
+``end_with_parent`` (the pool's worker initializer) makes each worker exit as soon as the process
+that imports is gone, even after ``kill -9``: a thread waits on a pidfd of that process (or polls
+it where pidfds are missing). With the workers gone, multiprocessing's fork server and resource
+tracker, whose lifetime hangs on their parent's and workers' pipes, end too.
+
+Starting multiprocessing's helper processes while Textual owns ``sys.stderr``:
 The import pipeline parses in a process pool. The first pool of a process starts
 multiprocessing's resource tracker, which hands ``sys.stderr.fileno()`` to the child; under a
 running Textual app ``sys.stderr`` is Textual's print capture, whose descriptor is not a real
@@ -10,8 +16,14 @@ real stderr put back avoids that; later pools reuse them.
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import sys
+import threading
+import time
 from multiprocessing import forkserver, resource_tracker
+
+PARENT_POLL_SECONDS = 0.5
 
 _started = False
 
@@ -30,3 +42,33 @@ def prepare_process_pools() -> None:
         _started = True
     finally:
         sys.stderr = saved
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Pool worker initializer: exit at once when ``parent_pid`` (the importer) ends."""
+    try:
+        handle: int | None = os.pidfd_open(parent_pid)
+    except ProcessLookupError:
+        os._exit(0)  # already gone
+    except (AttributeError, OSError):
+        handle = None  # no pidfds here: poll instead
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])  # readable once the process has exited
+        else:
+            while _alive(parent_pid):
+                time.sleep(PARENT_POLL_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="shelver-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

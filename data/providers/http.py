@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import re
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from shelver.data.clean_text import strip_unsafe
 from shelver.data.providers.ratelimit import RateLimiter
 from shelver.data.settings import ProviderSettings
 
@@ -43,11 +45,29 @@ class FailureKind(StrEnum):
     REQUEST = "request"
 
 
+# What an echoed credential looks like: an auth scheme and its value, a key=value pair, a
+# JWT, or any long unbroken run of token characters.
+_CREDENTIAL = re.compile(
+    r"(?i)\b(authorization|bearer|basic|token|api[_-]?key|access[_-]?token|key)(\s*[:=]\s*|\s+)"
+    r"[^\s,;\"']+"
+    r"|\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}"
+    r"|[A-Za-z0-9_\-+/=.]{32,}"
+)
+
+
+def safe_to_show(message: str, limit: int = 300) -> str:
+    """A message that may quote a provider, made safe for a terminal, a log or ``--json``:
+    unsafe characters gone, one line, anything that looks like a credential replaced."""
+    text = " ".join(strip_unsafe(message).split())
+    text = _CREDENTIAL.sub(lambda m: (m.group(1) + " ***") if m.group(1) else "***", text)
+    return text[:limit]
+
+
 class ProviderError(Exception):
     """A provider request that did not give a usable answer. ``str()`` is safe to show."""
 
     def __init__(self, kind: FailureKind, message: str, status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(safe_to_show(message))
         self.kind = kind
         self.status = status
 
@@ -119,6 +139,57 @@ def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random | None =
     return (rng or random).uniform(0, ceiling)
 
 
+NETWORK_WORDS = (
+    # (what the low-level error says, in lower case; what a person reads)
+    ("refused", "connection refused"),
+    ("name or service not known", "its name does not resolve (DNS)"),
+    ("nodename nor servname", "its name does not resolve (DNS)"),
+    ("temporary failure in name resolution", "its name does not resolve (DNS)"),
+    ("getaddrinfo", "its name does not resolve (DNS)"),
+    ("network is unreachable", "the network is unreachable"),
+    ("no route to host", "no route to the host"),
+    ("certificate", "its certificate was not accepted"),
+    ("ssl", "the secure connection failed"),
+    ("reset by peer", "the connection was reset"),
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything behind it (causes, contexts, grouped errors)."""
+    found: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        stack += [item.__cause__, item.__context__, *getattr(item, "exceptions", ())]
+    return found
+
+
+def network_words(exc: httpx.TransportError) -> str:
+    """A transport failure in plain words ("connection refused"). Only fixed phrases come out:
+    the exception's own text can hold the URL, and so a key."""
+    causes = _causes(exc)
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return "its name does not resolve (DNS)"
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return "the connection was reset"
+    said = " ".join(str(c) for c in causes).lower()
+    for clue, words in NETWORK_WORDS:
+        if clue in said:
+            return words
+    if isinstance(exc, httpx.ProxyError):
+        return "the proxy refused the connection"
+    if isinstance(exc, httpx.ConnectError):
+        return "the connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "the connection broke off"
+    return "the network failed"
+
+
 def describe_status(response: httpx.Response, service: str) -> ProviderError:
     """Turn a non-2xx answer into a readable error (body excerpts only from JSON messages)."""
     status = response.status_code
@@ -164,7 +235,7 @@ def _error_detail(response: httpx.Response) -> str:
             message = first.get("message") if isinstance(first, dict) else first
     if not isinstance(message, str):
         return ""
-    return " ".join(message.split())[:200]
+    return safe_to_show(message, 200)
 
 
 def decode_json(response: httpx.Response, service: str) -> Any:
@@ -224,9 +295,8 @@ async def send_with_retry(
                 await sleep(backoff_delay(attempt, policy))
             continue
         except httpx.TransportError as exc:
-            # The exception text can hold the URL (and so a key); name only its kind.
             last_error = ProviderError(
-                FailureKind.NETWORK, f"cannot reach {service} ({type(exc).__name__})"
+                FailureKind.NETWORK, f"cannot reach {service}: {network_words(exc)}"
             )
             if attempt + 1 < policy.attempts:
                 await sleep(backoff_delay(attempt, policy))

@@ -71,3 +71,11 @@ FOR UPDATE OF b;
 
 -- name: importing_delete_inbox_book
 DELETE FROM books WHERE id = $1 AND status = 'inbox';
+
+-- name: importing_insert_original_names
+-- The exact bytes of names that are not valid UTF-8 ($1: new books, each with one file).
+INSERT INTO book_file_original_names (book_file_id, name)
+SELECT f.id, n.name
+FROM unnest($1::uuid[], $2::bytea[]) AS n (book_id, name)
+JOIN book_files f ON f.book_id = n.book_id
+ON CONFLICT (book_file_id) DO NOTHING;

@@ -50,7 +50,7 @@ WITH opds_reading AS MATERIALIZED (
                         WHERE bf.content_hash = rp.document
                         ORDER BY bf.created_at LIMIT 1) linked
     GROUP BY linked.book_id
-    HAVING max(rp.percentage) > 0 AND max(rp.percentage) < 0.95
+    HAVING max(rp.percentage) > 0 AND max(rp.percentage) < reading_finished_at()
 )
 
 -- name: opds_page_new
@@ -97,7 +97,6 @@ SELECT id, series_index, title_key FROM (
 -- stored in the library can be downloaded). `updated` moves with the book and its files.
 SELECT b.id, b.title, b.author, shelver_authors(b.author) AS authors, b.description,
        b.language, b.publisher, b.isbn_13, b.isbn_10, b.published_year, b.genres, b.tags,
-       shelver_series_name(b.tags) AS series, shelver_series_index(b.tags) AS series_index,
        b.cover_path, b.created_at, greatest(b.updated_at, f.updated) AS updated_at, f.files
 FROM unnest($1::uuid[]) WITH ORDINALITY AS s(id, ordinal)
 JOIN books b ON b.id = s.id AND b.status = 'organized'

@@ -2,14 +2,14 @@
 -- The current position of each (document, device) with its book when linked (see the function
 -- reading_document_book in 0003_reading.sql) and its state: finished at >= 95 %, paused after
 -- 30 days without an update, else reading. Every filter is optional ($1 device, $2 book,
--- $3 linked or not, $4 state); newest first.
+-- $3 linked or not, $4 state, $6 only these documents); newest first.
 SELECT *
 FROM (
     SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
            rp.updated_at,
            CASE
-               WHEN rp.percentage >= 0.95 THEN 'finished'
-               WHEN rp.updated_at < now() - interval '30 days' THEN 'paused'
+               WHEN rp.percentage >= reading_finished_at() THEN 'finished'
+               WHEN rp.updated_at < now() - reading_paused_after() THEN 'paused'
                ELSE 'reading'
            END AS state,
            link.book_id, link.link_method, b.title, b.author
@@ -19,6 +19,7 @@ FROM (
     WHERE ($1::text IS NULL OR rp.device = $1)
       AND ($2::uuid IS NULL OR link.book_id = $2)
       AND ($3::boolean IS NULL OR (link.book_id IS NOT NULL) = $3)
+      AND ($6::text[] IS NULL OR rp.document = ANY($6::text[]))
 ) positions
 WHERE ($4::text IS NULL OR positions.state = $4)
 ORDER BY positions.updated_at DESC, positions.document, positions.device
