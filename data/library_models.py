@@ -163,12 +163,25 @@ class HardcoverState(Row):
     last_synced_at: datetime
 
 
+class ExtraField(BaseModel):
+    """A value without a column of its own (a Calibre custom column, another identifier)."""
+
+    source: str
+    name: str
+    label: str
+    datatype: str
+    value: Any = None
+
+
 class BookDetail(BaseModel):
     """Everything the detail pane shows about one book."""
 
     book: Book
     files: list[BookFile]
     positions: list[DevicePosition]
+    rating: Decimal | None = None
+    """The person's rating, 0.5-5 in halves (book_ratings), None when unrated."""
+    extras: list[ExtraField] = Field(default_factory=list)
     hardcover_sync: HardcoverState | None = None
     statistics: BookReading | None = None
     """What KOReader's reading statistics know about the book (None: nothing)."""
