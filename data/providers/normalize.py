@@ -16,6 +16,7 @@ from lxml import etree
 
 from shelver.data.authors import clean_author
 from shelver.data.clean_text import clean_line, strip_unsafe
+from shelver.data.importing import isbn
 from shelver.data.importing.isbn import isbn13_to_10
 
 PROVIDER_TEXT_MAX = 2_000
@@ -102,12 +103,8 @@ def isbn_digits(value: Any) -> str | None:
 
 
 def isbn10_to_13(isbn10: str) -> str | None:
-    """The ISBN-13 of an ISBN-10 (978 prefix, new check digit)."""
-    if len(isbn10) != 10:
-        return None
-    core = "978" + isbn10[:9]
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(core))
-    return core + str((10 - total % 10) % 10)
+    """The ISBN-13 of an ISBN-10 (978 prefix, new check digit); None for another length."""
+    return isbn.isbn10_to_13(isbn10) if len(isbn10) == 10 else None
 
 
 def split_isbns(values: list[Any], prefer: set[str] | None = None) -> tuple[str | None, str | None]:
