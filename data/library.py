@@ -13,6 +13,7 @@ given row, so a view can be sized and can put its cursor back on a book after a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,7 @@ from shelver.data.library_models import (
     BookDetail,
     BookEdit,
     DevicePosition,
+    ExtraField,
     HardcoverState,
     LibraryPage,
     LibraryQuery,
@@ -60,6 +62,11 @@ async def search_tsquery(db: Executor, text: str) -> str | None:
     if not text.strip():
         return None
     return await db.fetchval(query("library_search_tsquery"), text)
+
+
+def _wordless(library_query: LibraryQuery, tsquery: str | None) -> bool:
+    """Text was typed but holds no word to search for (``!!!``): nothing matches it."""
+    return not tsquery and bool(without_nul(library_query.text or "").strip())
 
 
 def _filter_args(library_query: LibraryQuery) -> list[Any]:
@@ -135,6 +142,8 @@ async def page(
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     if tsquery is None:
         tsquery = await search_tsquery(db, library_query.text)
+    if _wordless(library_query, tsquery):
+        return LibraryPage(rows=[])
     if after is not None:
         sort, descending = after.ordered_by, after.descending
     else:
@@ -265,6 +274,8 @@ async def count(db: Executor, library_query: LibraryQuery, *, tsquery: str | Non
     """How many books the query lists."""
     if tsquery is None:
         tsquery = await search_tsquery(db, library_query.text)
+    if _wordless(library_query, tsquery):
+        return 0
     return await db.fetchval(
         query("library_count"),
         tsquery,
@@ -287,6 +298,8 @@ async def position(
         raise ValueError("a fuzzy match has no place in a sorted list")
     if tsquery is None:
         tsquery = await search_tsquery(db, library_query.text)
+    if _wordless(library_query, tsquery):
+        return 0
     return await db.fetchval(
         query("library_count"),
         tsquery,
@@ -345,10 +358,16 @@ async def detail(db: Executor, book_id: UUID) -> BookDetail:
         for r in await db.fetch(query("library_book_positions"), book_id)
     ]
     sync = await db.fetchrow(query("library_book_hardcover_sync"), book_id)
+    extras = [
+        ExtraField(**{**dict(r), "value": json.loads(r["value"])})
+        for r in await db.fetch(query("calibre_extra_fields"), book_id)
+    ]
     return BookDetail(
         book=book,
         files=files,
         positions=positions,
+        rating=await db.fetchval(query("calibre_book_rating"), book_id),
+        extras=extras,
         hardcover_sync=HardcoverState.from_record(sync) if sync else None,
         statistics=await reading_insights.book_reading(db, book_id=book_id),
     )

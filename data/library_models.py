@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from shelver.data import validation
 from shelver.data.models import Book, BookFile, DevicePositionFields, Row
 from shelver.data.reading_insights import BookReading
+from shelver.data.reading_state import ReadingState, book_state
 
 
 def without_nul(value: str) -> str:
@@ -35,23 +36,16 @@ class LibrarySort(StrEnum):
     """How long the statistics say the book was read."""
 
 
-FINISHED_AT = Decimal("0.95")
-"""A book counts as finished from here (KOReader rarely reports exactly 1.0); the same line
-the app draws elsewhere, and the one sql/queries/library.sql filters on."""
-
-
-class ReadingState(StrEnum):
-    """A book's reading state, from the furthest position any device reported for its files."""
+class ReadingFilter(StrEnum):
+    """What the Library's reading filter takes: a reading state, or when KOReader's statistics
+    last saw the book read (in the last 7, 30 or 365 days)."""
 
     UNREAD = "unread"
     READING = "reading"
     FINISHED = "finished"
-
-    @classmethod
-    def of(cls, percentage: Decimal | float | None) -> ReadingState:
-        if percentage is None or percentage <= 0:
-            return cls.UNREAD
-        return cls.FINISHED if percentage >= FINISHED_AT else cls.READING
+    LAST_WEEK = "last-week"
+    LAST_MONTH = "last-month"
+    LAST_YEAR = "last-year"
 
 
 class LibraryFilters(BaseModel):
@@ -68,7 +62,7 @@ class LibraryFilters(BaseModel):
     tag: str | None = None
     language: str | None = None
     format: str | None = None
-    reading: ReadingState | None = None
+    reading: ReadingFilter | None = None
 
     @field_validator("author", "genre", "tag", "language", "format", mode="before")
     @classmethod
@@ -134,7 +128,7 @@ class LibraryRow(Row):
 
     @property
     def reading_state(self) -> ReadingState:
-        return ReadingState.of(self.reading_percentage)
+        return book_state(self.reading_percentage)
 
     @field_serializer("reading_percentage")
     def _percentage_as_number(self, value: Decimal | None) -> float | None:
@@ -169,12 +163,25 @@ class HardcoverState(Row):
     last_synced_at: datetime
 
 
+class ExtraField(BaseModel):
+    """A value without a column of its own (a Calibre custom column, another identifier)."""
+
+    source: str
+    name: str
+    label: str
+    datatype: str
+    value: Any = None
+
+
 class BookDetail(BaseModel):
     """Everything the detail pane shows about one book."""
 
     book: Book
     files: list[BookFile]
     positions: list[DevicePosition]
+    rating: Decimal | None = None
+    """The person's rating, 0.5-5 in halves (book_ratings), None when unrated."""
+    extras: list[ExtraField] = Field(default_factory=list)
     hardcover_sync: HardcoverState | None = None
     statistics: BookReading | None = None
     """What KOReader's reading statistics know about the book (None: nothing)."""

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from shelver.data.books import Executor
 from shelver.data.queries import query
-from shelver.data.reading import FINISHED_AT, book_positions
+from shelver.data.reading import book_positions
+from shelver.data.reading_state import FINISHED_AT
 
 SESSION_GAP = timedelta(minutes=10)
 """Page visits further apart than this start a new session."""
@@ -157,6 +158,25 @@ def current_streak(reading_days: set[date], today: date) -> int:
     return streak
 
 
+STREAK_CHUNK_DAYS = 64
+"""The streak is counted back over this many days at a time (each one indexed query)."""
+
+
+async def _streak(db: Executor, today: date, offset: timedelta) -> int:
+    """The current streak, reading only as far back as it goes."""
+    reading_days: set[date] = set()
+    last = today
+    while True:
+        first = last - timedelta(days=STREAK_CHUNK_DAYS - 1)
+        records = await db.fetch(query("stats_reading_days"), offset, first, last)
+        reading_days.update(r["day"] for r in records)
+        streak = current_streak(reading_days, today)
+        # Unbroken back to the start of what was read: the streak may go on further.
+        if streak == 0 or (today - timedelta(days=streak)) > first:
+            return streak
+        last = first - timedelta(days=1)
+
+
 def _month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -184,7 +204,7 @@ async def library_reading(
         DaySeconds(day=first + timedelta(days=n), seconds=per_day.get(first + timedelta(days=n), 0))
         for n in range(days)
     ]
-    reading_days = {r["day"] for r in await db.fetch(query("stats_reading_days"), offset)}
+    streak = await _streak(db, today, offset)
     month_list = _months_back(today, months)
     counts = dict.fromkeys(month_list, 0)
     for record in await db.fetch(query("stats_finished_books")):
@@ -194,7 +214,7 @@ async def library_reading(
             counts[month] += 1
     return LibraryReading(
         days=series,
-        streak=current_streak(reading_days, today),
+        streak=streak,
         finished_by_month=[MonthCount(month=m, books=counts[m]) for m in month_list],
     )
 

@@ -165,11 +165,11 @@ def _read(conn: sqlite3.Connection, snapshot: StatisticsSnapshot) -> None:
     snapshot.skipped_visits = total - len(visits)
 
 
-def read_statistics(path: Path) -> StatisticsSnapshot:
+def read_statistics(path: Path, digest: tuple[str, int] | None = None) -> StatisticsSnapshot:
     """Read and check ``path``; :class:`NotStatistics` for anything that is not one whole,
-    readable KOReader statistics database."""
+    readable KOReader statistics database. ``digest``: its :func:`file_digest`, if known."""
     try:
-        sha256, size = file_digest(path)
+        sha256, size = digest or file_digest(path)
     except OSError as exc:
         raise NotStatistics(f"cannot read {path.name}: {exc.strerror or exc}") from None
     if size == 0:

@@ -77,6 +77,7 @@ async def _apply(conn: asyncpg.Connection, snapshot: StatisticsSnapshot) -> int:
         [b.highlights for b in books],
         [b.notes for b in books],
     )
+    await conn.execute(query("stats_import_lock"))
     await conn.execute(query("stats_create_staging"))
     await conn.copy_records_to_table(
         "reading_stat_staging", records=snapshot.visits, columns=STAGING_COLUMNS
@@ -118,18 +119,17 @@ async def import_statistics(
     """Take ``path`` in. ``source`` says where it came from (``webdav``, ``cli``); ``force``
     reads a file again even when this exact file was imported before."""
     try:
-        snapshot = await asyncio.to_thread(read_statistics, path)
+        digest = await asyncio.to_thread(file_digest, path)
+    except OSError as exc:
+        reason = f"cannot read {path.name}: {exc.strerror or exc}"
+        return await _refuse(pool, path, reason, source=source, login=login)
+    # This exact file taken in before: nothing to read (a device syncing without reading).
+    if not force and await pool.fetchval(query("stats_seen_file"), digest[0], "imported"):
+        return ImportResult(outcome="unchanged", sha256=digest[0])
+    try:
+        snapshot = await asyncio.to_thread(read_statistics, path, digest)
     except NotStatistics as exc:
         return await _refuse(pool, path, str(exc), source=source, login=login)
-    if not force:
-        seen = await pool.fetchval(query("stats_seen_file"), snapshot.sha256, "imported")
-        if seen:
-            return ImportResult(
-                outcome="unchanged",
-                books=len(snapshot.books),
-                visits_in_file=len(snapshot.visits),
-                sha256=snapshot.sha256,
-            )
     result = ImportResult(
         outcome="imported",
         books=len(snapshot.books),

@@ -11,7 +11,12 @@ from textual.widgets import DataTable
 from shelver.data import library
 from shelver.data.db import Database
 from shelver.data.home import Home
-from shelver.data.library_models import LibraryQuery, LibrarySort
+from shelver.data.library_models import (
+    LibraryFilters,
+    LibraryQuery,
+    LibrarySort,
+    ReadingFilter,
+)
 from shelver.data.statistics_ingest import import_statistics
 from shelver.screens.reading_calendar import ReadingCalendarScreen
 from shelver.widgets.library_detail import LibraryDetail
@@ -134,6 +139,14 @@ async def test_library_detail_and_statistics_orders(
         seen.append(one.rows[0].title)
         cursor = one.rows[0].cursor
     assert seen == [r.title for r in by_time.rows]
+    # Filtered by when the statistics last saw the book read.
+    for when, titles in (
+        (ReadingFilter.LAST_WEEK, ["Read A Lot"]),
+        (ReadingFilter.LAST_MONTH, ["Read A Little", "Read A Lot"]),
+    ):
+        recent = LibraryQuery(filters=LibraryFilters(reading=when))
+        assert [r.title for r in (await library.page(pool, recent)).rows] == titles
+        assert await library.count(pool, recent) == len(titles)
     read_a_lot = by_time.rows[0]
     located = await library.locate(
         pool, LibraryQuery(sort=LibrarySort.TIME_READ, descending=True), read_a_lot.id

@@ -71,7 +71,7 @@ def _run_import(context: CliContext, path: Path, args: argparse.Namespace) -> in
     elif result.outcome == "refused":
         pass
     elif result.outcome == "unchanged":
-        print(f"{path.name}: already imported, nothing new ({result.books} books)")
+        print(f"{path.name}: already imported, nothing new")
     else:
         skipped = ""
         if result.skipped_books or result.skipped_visits:

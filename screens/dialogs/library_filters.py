@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
-from shelver.data.library_models import LibraryFilters, ReadingState
+from shelver.data.library_models import LibraryFilters, ReadingFilter
 from shelver.data.validation import clean_terms
 from shelver.screens.dialogs.base import Dialog
 from shelver.widgets.library_chips import FILTER_LABELS
@@ -38,7 +38,7 @@ class LibraryDialog(Dialog[object]):
         self.action_save()
 
 
-READING_CHOICES = [state.value for state in ReadingState]
+READING_CHOICES = [choice.value for choice in ReadingFilter]
 
 
 class FilterDialog(LibraryDialog):

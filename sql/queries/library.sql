@@ -3,7 +3,8 @@
 -- The page query takes the same parameters everywhere:
 --   $1  tsquery from library_search_tsquery, or NULL for no search
 --   $2  author filter (folded substring), $3 genre, $4 tag, $5 language, $6 format,
---   $7  reading state: 'unread' | 'reading' | 'finished'   (each NULL = no filter)
+--   $7  reading state: 'unread' | 'reading' | 'finished', or read (KOReader's statistics)
+--       in the 'last-week' | 'last-month' | 'last-year'          (each NULL = no filter)
 --   $8  sort: 'relevance' | 'title' | 'author' | 'language' | 'year' | 'reading' |
 --       'last_read' | 'time_read' (KOReader's statistics), or for a
 --       search that matches too many books to rank, 'title_sorted' (first page, sorted in
@@ -80,9 +81,16 @@ candidates AS NOT MATERIALIZED (
            -- (= ANY of an array, not IN: the few books being read are looked up by id
            -- rather than sought in a walk over the whole library)
            OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.95)))
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < reading_finished_at())))
            OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage >= 0.95))))
+                   SELECT book_id FROM progress WHERE percentage >= reading_finished_at())))
+           -- read (by KOReader's statistics) in the last 7, 30 or 365 days
+           OR ($7::text LIKE 'last-%' AND b.id = ANY (ARRAY(
+                   SELECT book_id FROM stat_totals
+                   WHERE last_read >= now() - CASE $7::text
+                       WHEN 'last-week' THEN interval '7 days'
+                       WHEN 'last-month' THEN interval '30 days'
+                       ELSE interval '365 days' END))))
 ),
 page AS (
     (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
@@ -302,9 +310,16 @@ candidates AS NOT MATERIALIZED (
            -- (= ANY of an array, not IN: the few books being read are looked up by id
            -- rather than sought in a walk over the whole library)
            OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.95)))
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < reading_finished_at())))
            OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage >= 0.95))))
+                   SELECT book_id FROM progress WHERE percentage >= reading_finished_at())))
+           -- read (by KOReader's statistics) in the last 7, 30 or 365 days
+           OR ($7::text LIKE 'last-%' AND b.id = ANY (ARRAY(
+                   SELECT book_id FROM stat_totals
+                   WHERE last_read >= now() - CASE $7::text
+                       WHEN 'last-week' THEN interval '7 days'
+                       WHEN 'last-month' THEN interval '30 days'
+                       ELSE interval '365 days' END))))
 )
 SELECT count(*) FROM (
 SELECT 1

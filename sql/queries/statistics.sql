@@ -25,6 +25,10 @@ WHERE coalesce(EXCLUDED.last_open, '-infinity') >= coalesce(b.last_open, '-infin
       (EXCLUDED.title, EXCLUDED.authors, EXCLUDED.series, EXCLUDED.language, EXCLUDED.pages,
        EXCLUDED.last_open, EXCLUDED.highlights, EXCLUDED.notes);
 
+-- name: stats_import_lock
+-- One import at a time across processes (the server's and `shelver stats import`).
+SELECT pg_advisory_xact_lock(7368656212);
+
 -- name: stats_create_staging
 -- Where COPY puts a file's page visits before one INSERT takes the new ones.
 CREATE TEMP TABLE reading_stat_staging (
@@ -32,12 +36,22 @@ CREATE TEMP TABLE reading_stat_staging (
 ) ON COMMIT DROP;
 
 -- name: stats_insert_visits
--- Add the staged visits not stored yet; the number added.
+-- Add the staged visits not stored yet; the number added. Imports hold stats_import_lock,
+-- so no other transaction adds visits meanwhile (no ON CONFLICT needed, and none paid for).
 WITH added AS (
     INSERT INTO reading_page_visits (document, started_at, page, duration, total_pages)
-    SELECT document, to_timestamp(start_time), page, duration, total_pages
-    FROM reading_stat_staging
-    ON CONFLICT (document, started_at, page) DO NOTHING
+    -- (DISTINCT ON: one document seen under two titles may bring a visit twice)
+    SELECT DISTINCT ON (s.document, s.start_time, s.page)
+           s.document, to_timestamp(s.start_time), s.page, s.duration, s.total_pages
+    FROM reading_stat_staging s
+    -- Visits already stored are skipped by an anti-join rather than one ON CONFLICT probe
+    -- each, and the rest goes in in key order (index pages filled in turn, not at random).
+    WHERE NOT EXISTS (
+        SELECT 1 FROM reading_page_visits v
+        WHERE v.document = s.document AND v.started_at = to_timestamp(s.start_time)
+          AND v.page = s.page
+    )
+    ORDER BY s.document, s.start_time, s.page
     RETURNING 1
 )
 SELECT count(*) FROM added;

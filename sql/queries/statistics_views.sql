@@ -68,15 +68,19 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: stats_reading_days
--- Every local day with reading, from statistics or (for KoSync-only books) position updates.
+-- The local days with reading from day $2 to day $3 (inclusive), from the statistics or (for
+-- KoSync-only books) position updates; $1 is the local offset from UTC.
 SELECT day FROM (
     SELECT ((v.started_at AT TIME ZONE 'UTC') + $1::interval)::date AS day
     FROM reading_page_visits v
+    WHERE v.started_at >= ($2::date - $1::interval) AT TIME ZONE 'UTC'
+      AND v.started_at < ($3::date + 1 - $1::interval) AT TIME ZONE 'UTC'
     UNION
     SELECT ((h.created_at AT TIME ZONE 'UTC') + $1::interval)::date
     FROM reading_progress_history h
-) days
-ORDER BY day DESC;
+    WHERE h.created_at >= ($2::date - $1::interval) AT TIME ZONE 'UTC'
+      AND h.created_at < ($3::date + 1 - $1::interval) AT TIME ZONE 'UTC'
+) days;
 
 -- name: stats_finished_books
 -- When each book (or unlinked document) was first seen at >= 95 %: in the statistics (a page
@@ -84,12 +88,12 @@ ORDER BY day DESC;
 WITH per_document AS (
     SELECT v.document, min(v.started_at) AS finished_at
     FROM reading_page_visits v
-    WHERE v.total_pages > 0 AND v.page >= 0.95 * v.total_pages
+    WHERE v.total_pages > 0 AND v.page >= reading_finished_at() * v.total_pages
     GROUP BY v.document
     UNION ALL
     SELECT h.document, min(h.created_at)
     FROM reading_progress_history h
-    WHERE h.percentage >= 0.95
+    WHERE h.percentage >= reading_finished_at()
     GROUP BY h.document
 )
 SELECT coalesce(link.book_id::text, d.document) AS book, min(d.finished_at) AS finished_at
@@ -104,7 +108,7 @@ WITH per_document AS (
     SELECT v.document,
            min(v.started_at) AS first_read,
            min(v.started_at) FILTER (
-               WHERE v.total_pages > 0 AND v.page >= 0.95 * v.total_pages
+               WHERE v.total_pages > 0 AND v.page >= reading_finished_at() * v.total_pages
            ) AS finished_at
     FROM reading_page_visits v
     GROUP BY v.document

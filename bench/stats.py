@@ -1,0 +1,235 @@
+"""KOReader reading statistics: import speed, and how fast the book view and the calendar paint.
+
+A throwaway home (embedded cluster, or ``--dsn`` for an existing empty database) and a
+``statistics.sqlite3`` in KOReader's schema with ``--books`` books and ``--visits`` page visits
+spread over years (a heavy reader). Half of the books are in the library. Measured:
+
+* the import (read the file, COPY into staging, one INSERT ... ON CONFLICT), then the same file
+  again (forced: every visit already stored) and a newer file with 1 % more visits;
+* the book view: the Library detail pane of the most-read book, from the cursor resting on it
+  to the pane painted (statistics query included), under Pilot at 80x24;
+* the 90-day reading calendar: from the key press to the screen painted.
+
+    python bench/stats.py [--books 200] [--visits 500000] [--rounds 10] [--dsn DSN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shelver.app.shelver_app import ShelverApp  # noqa: E402
+from shelver.data import books, reading_insights  # noqa: E402
+from shelver.data.db import Database, DatabaseTarget  # noqa: E402
+from shelver.data.home import Home  # noqa: E402
+from shelver.data.models import BookFields, BookStatus  # noqa: E402
+from shelver.data.settings import Settings  # noqa: E402
+from shelver.data.statistics_file import read_statistics  # noqa: E402
+from shelver.data.statistics_ingest import import_statistics  # noqa: E402
+from shelver.screens.library import LibraryScreen  # noqa: E402
+from shelver.screens.progress import ProgressScreen  # noqa: E402
+from shelver.screens.reading_calendar import ReadingCalendarScreen  # noqa: E402
+from shelver.widgets.library_detail import LibraryDetail  # noqa: E402
+from tests.statistics_support import SCHEMA  # noqa: E402
+
+NOW = int(time.time())
+
+
+def make_statistics(path: Path, book_count: int, visits: int, *, seed: int = 7) -> list[str]:
+    """A statistics file: each book read in sittings of 20-60 pages, one sitting a day or so,
+    ending today; returns the books' document ids."""
+    rng = random.Random(seed)
+    documents = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(book_count)]
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA)
+    per_book = visits // book_count
+    # Books are read one after another, the newest ending now.
+    moment = NOW - (visits // 40) * 86400 // 1
+    rows = []
+    for index, document in enumerate(documents):
+        pages = max(per_book + rng.randint(0, 50), 300)
+        conn.execute(
+            "INSERT INTO book VALUES (?, ?, ?, 0, ?, 0, ?, NULL, 'en', ?, 0, 0)",
+            (index + 1, f"Book {index}", f"Author {index % 37}", moment, pages, document),
+        )
+        page = 1
+        for _ in range(per_book if index < book_count - 1 else visits - per_book * index):
+            rows.append((index + 1, page, moment, rng.randint(10, 120), pages))
+            moment += rows[-1][3] + rng.randint(1, 5)
+            page = page + 1 if page < pages else 1
+            if page % 40 == 0:
+                moment += 86400 - 40 * 70  # the next sitting, a day later
+    conn.executemany("INSERT OR IGNORE INTO page_stat_data VALUES (?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    conn.close()
+    return documents
+
+
+def append_visits(path: Path, count: int) -> None:
+    """Another sync's worth of reading: ``count`` newer visits of the last book."""
+    conn = sqlite3.connect(path)
+    book, start, pages = conn.execute(
+        "SELECT id_book, max(start_time), total_pages FROM page_stat_data "
+        "GROUP BY id_book ORDER BY 2 DESC LIMIT 1"
+    ).fetchone()
+    conn.executemany(
+        "INSERT INTO page_stat_data VALUES (?, ?, ?, 30, ?)",
+        [(book, n % pages + 1, start + 60 + n * 31, pages) for n in range(count)],
+    )
+    conn.commit()
+    conn.close()
+
+
+async def link_half(database: Database, documents: list[str]) -> None:
+    for index, document in enumerate(documents[::2]):
+        book = await books.insert(
+            database.pool, BookFields(title=f"Book {index * 2}"), status=BookStatus.ORGANIZED
+        )
+        await books.add_file(
+            database.pool,
+            book.id,
+            format="epub",
+            original_name=f"b{index}.epub",
+            file_size=1,
+            checksum=uuid.uuid4().hex,
+            content_hash=document,
+        )
+
+
+async def timed_import(database: Database, path: Path, *, force: bool = False):
+    started = time.perf_counter()
+    result = await import_statistics(database.pool, path, source="bench", force=force)
+    return time.perf_counter() - started, result
+
+
+def median_ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f} ms (max {max(values) * 1000:.0f} ms)"
+
+
+async def paint_times(target: DatabaseTarget, home: Home, database: Database, rounds: int):
+    """Library detail pane of the most-read linked book, and the calendar, under Pilot."""
+    most_read = await database.pool.fetchval(
+        "SELECT bf.book_id FROM reading_page_visits v JOIN book_files bf "
+        "ON bf.content_hash = v.document GROUP BY bf.book_id ORDER BY sum(duration) DESC LIMIT 1"
+    )
+    started = time.perf_counter()
+    view = await reading_insights.book_reading(database.pool, book_id=most_read)
+    query_seconds = time.perf_counter() - started
+    app = ShelverApp(home=home, settings=Settings(), target=target, watch_inbox=False)
+    detail_times: list[float] = []
+    calendar_times: list[float] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        while not isinstance(app.screen, LibraryScreen):
+            await pilot.pause(0.01)
+        screen = app.screen
+        await app.workers.wait_for_complete()
+        pane = screen.query_one(LibraryDetail)
+        for _ in range(rounds):
+            screen.detail = None
+            started = time.perf_counter()
+            screen.load_detail(most_read, delay=0)
+            while screen.detail is None or screen.detail.book.id != most_read:
+                await asyncio.sleep(0.001)
+            await pilot.pause()  # the frame with the pane
+            detail_times.append(time.perf_counter() - started)
+        assert "Time read" in pane.plain
+        await pilot.press("p")
+        while not isinstance(app.screen, ProgressScreen):
+            await pilot.pause(0.01)
+        for _ in range(rounds):
+            started = time.perf_counter()
+            await pilot.press("c")
+            calendar = app.screen
+            assert isinstance(calendar, ReadingCalendarScreen)
+            while calendar.library is None:
+                await asyncio.sleep(0.001)
+            await pilot.pause()
+            calendar_times.append(time.perf_counter() - started)
+            await pilot.press("escape")
+            await pilot.pause()
+    return view, query_seconds, detail_times, calendar_times
+
+
+async def run(target: DatabaseTarget, home: Home, args: argparse.Namespace) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="shelver-bench-stats-file-"))
+    try:
+        path = scratch / "statistics.sqlite3"
+        started = time.perf_counter()
+        documents = make_statistics(path, args.books, args.visits)
+        made = time.perf_counter() - started
+        size_mb = path.stat().st_size / 1e6
+        print(
+            f"statistics.sqlite3: {args.books} books, {args.visits:,} page visits, "
+            f"{size_mb:.0f} MB (built in {made:.1f} s, not measured)"
+        )
+        started = time.perf_counter()
+        read_statistics(path)
+        reading = time.perf_counter() - started
+        database = await Database.open(target)
+        try:
+            await link_half(database, documents)
+            first, result = await timed_import(database, path)
+            print(
+                f"import: {first:.2f} s ({result.visits_added:,} visits added, "
+                f"{result.visits_added / first:,.0f} visits/s; reading the file alone "
+                f"{reading:.2f} s)"
+            )
+            again, result = await timed_import(database, path, force=True)
+            print(f"same file again (forced): {again:.2f} s, {result.visits_added} added")
+            skipped, result = await timed_import(database, path)
+            print(f"same file again (unchanged, by SHA-256): {skipped * 1000:.0f} ms")
+            extra = args.visits // 100
+            append_visits(path, extra)
+            newer, result = await timed_import(database, path)
+            print(f"newer file: {newer:.2f} s, {result.visits_added:,} visits added")
+            view, query_seconds, details, calendars = await paint_times(
+                target, home, database, args.rounds
+            )
+        finally:
+            await database.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert view is not None
+    print(
+        f"book statistics query (most-read book, {view.visits:,} visits, "
+        f"{len(view.sessions)} sessions): {query_seconds * 1000:.0f} ms"
+    )
+    print(f"book view (Library detail pane, cursor at rest -> painted): {median_ms(details)}")
+    print(f"90-day reading calendar (key -> painted): {median_ms(calendars)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--books", type=int, default=200)
+    parser.add_argument("--visits", type=int, default=500_000)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--dsn", help="an empty, writable database (default: embedded cluster)")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="shelver-bench-stats-"))
+    home = Home.at(root).ensure()
+    target = DatabaseTarget.choose(home, args.dsn)
+    try:
+        asyncio.run(run(target, home, args))
+    finally:
+        if target.cluster is not None:
+            target.cluster.drop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
