@@ -35,6 +35,7 @@ from shelver.data.home import Home
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.providers.google_books import normalize_volume
 from shelver.data.providers.hardcover import normalize_document
+from shelver.data.reading_state import finished
 
 # Provider answers in their services' shapes -------------------------------------------
 
@@ -247,9 +248,9 @@ async def _fill(conn: asyncpg.Connection, home: Home, written: list[Path]) -> No
                 book_id,
                 user_book_id=hardcover_book * 7 + 1,  # type: ignore[operator]
                 read_id=hardcover_book * 11 + 3,  # type: ignore[operator]
-                status="3" if latest.percentage >= 0.95 else "2",
+                status="3" if finished(latest.percentage) else "2",
                 progress=latest.percentage,
-                rating=4.5 if latest.percentage >= 0.95 else None,
+                rating=4.5 if finished(latest.percentage) else None,
                 synced_at=now - timedelta(hours=latest.hours_ago) + timedelta(minutes=5),
             )
 

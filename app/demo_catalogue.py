@@ -9,24 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shelver.data.importing.isbn import complete_isbn13, isbn13_to_10
 from shelver.data.models import BookFields, BookStatus
 
 # ISBNs -------------------------------------------------------------------------------------
-
-
-def isbn13(prefix12: str) -> str:
-    """Complete a 12-digit ISBN-13 prefix with its check digit."""
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(prefix12))
-    return prefix12 + str((10 - total % 10) % 10)
-
-
-def isbn10_of(isbn13_value: str) -> str | None:
-    """The ISBN-10 of a 978 ISBN-13 (979 numbers have none)."""
-    if not isbn13_value.startswith("978"):
-        return None
-    core = isbn13_value[3:12]
-    check = (11 - sum(int(d) * (10 - i) for i, d in enumerate(core)) % 11) % 11
-    return core + ("X" if check == 10 else str(check))
 
 
 # The catalogue ----------------------------------------------------------------------------
@@ -95,12 +81,12 @@ def book(
     description: str | None = None,
     cover_url: str | None = None,
 ) -> BookFields:
-    isbn_13 = isbn13(isbn) if isbn else None
+    isbn_13 = complete_isbn13(isbn) if isbn else None
     return BookFields(
         title=title,
         author=author,
         isbn_13=isbn_13,
-        isbn_10=isbn10_of(isbn_13) if isbn_13 else None,
+        isbn_10=isbn13_to_10(isbn_13) if isbn_13 else None,
         publisher=publisher,
         published_year=year,
         language=language,

@@ -42,6 +42,7 @@ from shelver.data.cluster import EmbeddedCluster  # noqa: E402
 from shelver.data.db import Database, DatabaseTarget  # noqa: E402
 from shelver.data.fetching import ProviderKeys, fetch_candidates  # noqa: E402
 from shelver.data.home import Home  # noqa: E402
+from shelver.data.importing.isbn import complete_isbn13  # noqa: E402
 from shelver.data.settings import ProviderSettings, Settings  # noqa: E402
 
 HARDCOVER_PER_MINUTE = 600
@@ -50,9 +51,7 @@ BURST_WINDOW = 60.0 * HARDCOVER_BURST / HARDCOVER_PER_MINUTE
 
 
 def isbn_for(n: int) -> str:
-    core = f"978{n:09d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(core))
-    return core + str((10 - total % 10) % 10)
+    return complete_isbn13(f"978{n:09d}")
 
 
 @dataclass

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.importing import import_paths
+from shelver.data.importing.isbn import complete_isbn13
 
 CALIBRE_BOOKS_PER_SECOND = 31  # `calibredb add` on this machine, per the issue
 
@@ -91,9 +92,7 @@ SUBJECTS = [
 
 
 def isbn13(rng: random.Random) -> str:
-    body = "978" + "".join(rng.choice("0123456789") for _ in range(9))
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return complete_isbn13("978" + "".join(rng.choice("0123456789") for _ in range(9)))
 
 
 def word_pool(rng: random.Random) -> list[str]:

@@ -1,15 +1,16 @@
-"""Time from pressing approve on the Review screen to the next book painted.
+"""Time from pressing approve (or reject) on the Review screen to the next book painted.
 
 A throwaway home (embedded cluster, or ``--dsn`` for an existing empty database) gets a review
-queue of generated books, each with a real small file in the inbox, the file's own candidate
-and Google Books / Hardcover candidates (one strong, one medium). The real app runs under
-Pilot at 80x24; each round picks a field, presses ``a`` and waits until the next book is on
-screen and the frame has been processed. Also reported: how long until that approval was done
-(values written, file moved into the library), which happens in a worker after the paint.
+queue of generated books, each with a real small file in the inbox and ten sources: the file's
+own candidate and nine Google Books / Hardcover answers (one strong). The real app runs under
+Pilot at 80x24; each round picks a field, presses ``a`` (or ``x``) and waits until the next book
+is on screen and the frame has been processed. Also reported: how long until that decision was
+done (values written, file moved into the library or rejected/), which happens in a worker
+after the paint.
 
-    python bench/review.py [--approvals 30] [--dsn DSN]
+    python bench/review.py [--approvals 30] [--rejections 10] [--dsn DSN]
 
-Target (issue 4): approve to next book painted under 100 ms (median).
+Target (issues 4 and 10): approve / reject to next book painted under 100 ms (median).
 """
 
 from __future__ import annotations
@@ -74,22 +75,33 @@ async def fill(database: Database, home: Home, count: int) -> None:
         await books.upsert_candidate(
             pool, book.id, source="google_books", normalized=rich, confidence=0.93
         )
-        await books.upsert_candidate(
-            pool,
-            book.id,
-            source="hardcover",
-            normalized=BookFields(title=f"{title}: a novel", author=author, page_count=300),
-            confidence=0.7,
-        )
+        # Eight more answers: ten sources in all, more than fit at 80 columns.
+        for rank in range(2, 6):
+            await books.upsert_candidate(
+                pool,
+                book.id,
+                source=f"google_books#{rank}",
+                normalized=rich.model_copy(update={"title": f"{title} ({rank})"}),
+                confidence=0.6 - rank / 100,
+            )
+        for rank in range(1, 5):
+            await books.upsert_candidate(
+                pool,
+                book.id,
+                source="hardcover" if rank == 1 else f"hardcover#{rank}",
+                normalized=BookFields(title=f"{title}: a novel", author=author, page_count=300),
+                confidence=0.7 - rank / 100,
+            )
 
 
-async def run(target: DatabaseTarget, home: Home, approvals: int) -> dict[str, list[float]]:
+async def run(
+    target: DatabaseTarget, home: Home, approvals: int, rejections: int
+) -> dict[str, list[float]]:
     database = await Database.open(target)
     async with database:
-        await fill(database, home, approvals + 3)
+        await fill(database, home, approvals + rejections + 3)
     app = ShelverApp(home=home, settings=Settings(), target=target)
-    painted: list[float] = []
-    filed: list[float] = []
+    times: dict[str, list[float]] = {"a": [], "x": [], "a done": [], "x done": []}
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(5):
             await pilot.pause()
@@ -114,30 +126,36 @@ async def run(target: DatabaseTarget, home: Home, approvals: int) -> dict[str, l
                 screen.call_after_refresh(lambda: shown_at.setdefault(book_id, time.perf_counter()))
 
         screen.show_item = timed_show_item  # type: ignore[method-assign]
-        for _ in range(approvals):
+        keys = ["a"] * approvals + ["x"] * rejections
+        keys = keys[::2] + keys[1::2] if rejections else keys  # mixed, not all at the end
+        for key in keys:
             assert screen.state is not None
             before = screen.state.item.book.id
             await pilot.press("down", "right", "right", "right", "space")  # a Hardcover value
             await app.finish_work()  # the previous prefetch is done (a person
             # looks at a book for far longer than it takes)
             started = time.perf_counter()
-            await pilot.press("a")
+            await pilot.press(key)
             while screen.state is None or screen.state.item.book.id == before:
                 await pilot.pause(0)
             current = screen.state.item.book.id
             while current not in shown_at:
                 await pilot.pause(0)
-            painted.append(shown_at[current] - started)
+            times[key].append(shown_at[current] - started)
             await app.finish_work()
-            filed.append(time.perf_counter() - started)
+            times[f"{key} done"].append(time.perf_counter() - started)
     database = await Database.open(target)
     async with database:
         organized = await database.pool.fetchval(
             "SELECT count(*) FROM books WHERE status = 'organized'"
         )
-    if organized != approvals:
-        raise SystemExit(f"expected {approvals} organized books, found {organized}")
-    return {"painted": painted, "filed": filed}
+        rejected = await database.pool.fetchval("SELECT count(*) FROM rejected_books")
+    if (organized, rejected) != (approvals, rejections):
+        raise SystemExit(
+            f"expected {approvals} organized and {rejections} rejected books, "
+            f"found {organized} and {rejected}"
+        )
+    return times
 
 
 def report(name: str, values: list[float]) -> None:
@@ -152,21 +170,26 @@ def report(name: str, values: list[float]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--approvals", type=int, default=30)
+    parser.add_argument("--rejections", type=int, default=10)
     parser.add_argument("--dsn", help="an empty, writable database (default: embedded cluster)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="shelver-bench-review-"))
     home = Home.at(root).ensure()
     target = DatabaseTarget.choose(home, args.dsn)
     try:
-        results = asyncio.run(run(target, home, args.approvals))
+        results = asyncio.run(run(target, home, args.approvals, args.rejections))
     finally:
         if target.cluster is not None:
             target.cluster.drop()  # stops it and deletes its data
         shutil.rmtree(root, ignore_errors=True)
-    report("approve -> next book painted", results["painted"])
-    report("approve -> book filed (worker)", results["filed"])
-    median = statistics.median(results["painted"]) * 1000
-    print(f"target < 100 ms: {'met' if median < 100 else 'NOT met'}")
+    report("approve -> next book painted", results["a"])
+    report("approve -> book filed (worker)", results["a done"])
+    met = statistics.median(results["a"]) * 1000 < 100
+    if results["x"]:
+        report("reject -> next book painted", results["x"])
+        report("reject -> file in rejected/ (worker)", results["x done"])
+        met = met and statistics.median(results["x"]) * 1000 < 100
+    print(f"target < 100 ms (median, 80x24, ten sources a book): {'met' if met else 'NOT met'}")
     return 0
 
 

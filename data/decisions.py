@@ -26,9 +26,10 @@ from shelver.data import books, move_journal
 from shelver.data.home import Home
 from shelver.data.models import Book, BookFields, BookFile, BookStatus
 from shelver.data.move_journal import MoveError, PlannedMove
-from shelver.data.organize import rejection_plan
+from shelver.data.organize import library_plan, rejection_plan
 from shelver.data.queries import query
 from shelver.data.review_guard import ReviewError, StaleBook, decision_on, quoted
+from shelver.data.settings import Settings
 
 EDITABLE = set(BookFields.model_fields)
 
@@ -235,3 +236,28 @@ async def delete_from_library(
         title=title,
         statuses=(BookStatus.ORGANIZED, BookStatus.REVIEW, BookStatus.INBOX),
     )
+
+
+async def refile(database: Any, home: Home, settings: Settings, book_id: UUID) -> list[Path]:
+    """Move a library book's files to where the template puts them now (after an edit of its
+    author or title, say), through the move journal. Files already in place stay; the paths
+    of the files that moved."""
+    pool = database.pool
+    book = await books.get(pool, book_id)
+    if book is None or book.status is not BookStatus.ORGANIZED:
+        return []
+    fields = BookFields.model_validate(book.model_dump(include=EDITABLE))
+    plan = [
+        move
+        for move in await library_plan(pool, home, settings, book_id, fields)
+        if move.book_file.storage_path
+        and not move.book_file.inbox_path
+        and Path(move.book_file.storage_path) != move.target
+        and Path(move.book_file.storage_path).exists()
+    ]
+    if not plan:
+        return []
+    try:
+        return await move_journal.apply(pool, plan)
+    except MoveError as exc:
+        raise ReviewError(f"could not move the files of {quoted(book.title)}: {exc}") from None

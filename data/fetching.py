@@ -33,6 +33,7 @@ import httpx
 from shelver.data import confidence
 from shelver.data.authors import clean_author
 from shelver.data.books import Executor
+from shelver.data.clean_text import clean_document
 from shelver.data.db import Database
 from shelver.data.models import Book, BookFields, Candidate, Row
 from shelver.data.passwords import SecretUnavailable, unseal_token
@@ -258,7 +259,7 @@ async def _store_matches(
                 query("fetching_insert_candidate"),
                 book_id,
                 candidate_source(provider, rank, manual=manual),
-                match.raw,
+                clean_document(match.raw),
                 normalized,
                 Decimal(str(score)),
             )

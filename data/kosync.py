@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 
 from shelver.data.books import Executor
+from shelver.data.clean_text import clean_document, clean_line
 from shelver.data.credentials import CredentialError, check_name
 from shelver.data.passwords import hash_secret
 from shelver.data.queries import query
@@ -187,12 +188,13 @@ def parse_progress(body: dict[str, Any], *, now: float | None = None) -> Progres
         raise KoSyncError(ERROR_INVALID_FIELDS)
     if not isinstance(progress, str) or not 0 < len(progress) <= MAX_PROGRESS_CHARS:
         raise KoSyncError(ERROR_INVALID_FIELDS)
-    if not _is_text(device, MAX_DEVICE_CHARS):
+    # A device's name and id are shown and stored: cleaned like every outside value.
+    device = clean_line(device, MAX_DEVICE_CHARS) if isinstance(device, str) else None
+    if device is None:
         raise KoSyncError(ERROR_INVALID_FIELDS)
-    if device_id is not None and not (
-        isinstance(device_id, str) and len(device_id) <= MAX_DEVICE_CHARS
-    ):
+    if device_id is not None and not isinstance(device_id, str):
         raise KoSyncError(ERROR_INVALID_FIELDS)
+    device_id = clean_line(device_id, MAX_DEVICE_CHARS) if device_id else None
     return ProgressUpdate(
         document=document,
         device=device,
@@ -200,7 +202,7 @@ def parse_progress(body: dict[str, Any], *, now: float | None = None) -> Progres
         progress=progress,
         percentage=float(percentage),
         timestamp=int(time.time() if now is None else now),
-        raw_payload=json.dumps(body, ensure_ascii=False),
+        raw_payload=json.dumps(clean_document(body), ensure_ascii=False),
     )
 
 

@@ -13,6 +13,7 @@ given row, so a view can be sized and can put its cursor back on a book after a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,7 @@ from shelver.data.library_models import (
     BookDetail,
     BookEdit,
     DevicePosition,
+    ExtraField,
     HardcoverState,
     LibraryPage,
     LibraryQuery,
@@ -345,10 +347,16 @@ async def detail(db: Executor, book_id: UUID) -> BookDetail:
         for r in await db.fetch(query("library_book_positions"), book_id)
     ]
     sync = await db.fetchrow(query("library_book_hardcover_sync"), book_id)
+    extras = [
+        ExtraField(**{**dict(r), "value": json.loads(r["value"])})
+        for r in await db.fetch(query("calibre_extra_fields"), book_id)
+    ]
     return BookDetail(
         book=book,
         files=files,
         positions=positions,
+        rating=await db.fetchval(query("calibre_book_rating"), book_id),
+        extras=extras,
         hardcover_sync=HardcoverState.from_record(sync) if sync else None,
         statistics=await reading_insights.book_reading(db, book_id=book_id),
     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from shelver.data import validation
 from shelver.data.models import Book, BookFile, DevicePositionFields, Row
 from shelver.data.reading_insights import BookReading
+from shelver.data.reading_state import ReadingState, book_state
 
 
 def without_nul(value: str) -> str:
@@ -33,25 +34,6 @@ class LibrarySort(StrEnum):
     """When KOReader's statistics last saw the book read (never-read books first)."""
     TIME_READ = "time_read"
     """How long the statistics say the book was read."""
-
-
-FINISHED_AT = Decimal("0.95")
-"""A book counts as finished from here (KOReader rarely reports exactly 1.0); the same line
-the app draws elsewhere, and the one sql/queries/library.sql filters on."""
-
-
-class ReadingState(StrEnum):
-    """A book's reading state, from the furthest position any device reported for its files."""
-
-    UNREAD = "unread"
-    READING = "reading"
-    FINISHED = "finished"
-
-    @classmethod
-    def of(cls, percentage: Decimal | float | None) -> ReadingState:
-        if percentage is None or percentage <= 0:
-            return cls.UNREAD
-        return cls.FINISHED if percentage >= FINISHED_AT else cls.READING
 
 
 class ReadingFilter(StrEnum):
@@ -146,7 +128,7 @@ class LibraryRow(Row):
 
     @property
     def reading_state(self) -> ReadingState:
-        return ReadingState.of(self.reading_percentage)
+        return book_state(self.reading_percentage)
 
     @field_serializer("reading_percentage")
     def _percentage_as_number(self, value: Decimal | None) -> float | None:
@@ -181,12 +163,25 @@ class HardcoverState(Row):
     last_synced_at: datetime
 
 
+class ExtraField(BaseModel):
+    """A value without a column of its own (a Calibre custom column, another identifier)."""
+
+    source: str
+    name: str
+    label: str
+    datatype: str
+    value: Any = None
+
+
 class BookDetail(BaseModel):
     """Everything the detail pane shows about one book."""
 
     book: Book
     files: list[BookFile]
     positions: list[DevicePosition]
+    rating: Decimal | None = None
+    """The person's rating, 0.5-5 in halves (book_ratings), None when unrated."""
+    extras: list[ExtraField] = Field(default_factory=list)
     hardcover_sync: HardcoverState | None = None
     statistics: BookReading | None = None
     """What KOReader's reading statistics know about the book (None: nothing)."""

@@ -23,6 +23,7 @@ from uuid import UUID
 
 from shelver.data import move_journal
 from shelver.data.authors import clean_author
+from shelver.data.clean_text import strip_unsafe
 from shelver.data.home import Home
 from shelver.data.models import BookFields, BookFile
 from shelver.data.move_journal import MoveError, PlannedMove, RecoveryReport
@@ -32,7 +33,6 @@ from shelver.data.settings import Settings, template_problem
 MAX_PART_BYTES = 200
 FALLBACKS = {"author": "Unknown Author", "title": "Untitled", "year": "Unknown Year"}
 RESERVED_CHARACTERS = re.compile(r'[<>:"/\\|?*]')
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)
 }
@@ -55,7 +55,7 @@ def cut_utf8(value: str, max_bytes: int) -> str:
 def sanitize_part(value: str, *, fallback: str = "_", max_bytes: int = MAX_PART_BYTES) -> str:
     """One safe path component (no separators, no traversal, no reserved name or character)."""
     cleaned = unicodedata.normalize("NFC", value)
-    cleaned = CONTROL.sub(" ", cleaned)
+    cleaned = strip_unsafe(cleaned)
     cleaned = RESERVED_CHARACTERS.sub("_", cleaned)
     cleaned = " ".join(cleaned.split())
     cleaned = cleaned.strip(" .")

@@ -41,22 +41,13 @@ from pydantic import BaseModel, ValidationError
 from shelver.data.books import Executor
 from shelver.data.models import DevicePositionFields, Row
 from shelver.data.queries import query
+from shelver.data.reading_state import ReadingState, state_of
 
 PROGRESS_CHANNEL = "shelver_reading_progress"
 """NOTIFY channel announcing changes of current positions and hand-made links."""
 
-FINISHED_AT = Decimal("0.95")
-"""A position at or beyond this fraction counts as finished (also in reading.sql)."""
-PAUSED_AFTER = timedelta(days=30)
-"""A position not updated for this long counts as paused (also in reading.sql)."""
 SESSION_GAP = timedelta(minutes=30)
 """Updates further apart than this start a new reading session."""
-
-
-class ReadingState(StrEnum):
-    READING = "reading"
-    FINISHED = "finished"
-    PAUSED = "paused"
 
 
 class LinkMethod(StrEnum):
@@ -287,15 +278,6 @@ async def book_positions(db: Executor, book_id: UUID | None = None) -> list[Book
     """The newest position of each linked book (or of one book)."""
     records = await db.fetch(query("reading_book_positions"), book_id)
     return [BookPosition.from_record(r) for r in records]
-
-
-def state_of(percentage: Decimal | float, updated_at: datetime, now: datetime) -> ReadingState:
-    """The same rule as the SQL: finished at >= 95 %, paused after 30 idle days, else reading."""
-    if Decimal(str(percentage)) >= FINISHED_AT:
-        return ReadingState.FINISHED
-    if now - updated_at > PAUSED_AFTER:
-        return ReadingState.PAUSED
-    return ReadingState.READING
 
 
 def parse_notice(payload: str) -> ProgressNotice | None:

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from shelver.data.books import Executor
 from shelver.data.queries import query
-from shelver.data.reading import FINISHED_AT, book_positions
+from shelver.data.reading import book_positions
+from shelver.data.reading_state import FINISHED_AT
 
 SESSION_GAP = timedelta(minutes=10)
 """Page visits further apart than this start a new session."""

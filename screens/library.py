@@ -26,7 +26,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import Input
 
-from shelver.data import books, library
+from shelver.data import books, decisions, fetching, library
 from shelver.data.db import Database
 from shelver.data.library_models import (
     BookDetail,
@@ -36,7 +36,9 @@ from shelver.data.library_models import (
     LibrarySort,
 )
 from shelver.data.library_window import LibraryWindow
+from shelver.data.review_guard import ReviewError
 from shelver.screens.base import ShelverScreen
+from shelver.screens.dialogs.confirm import ConfirmDialog
 from shelver.screens.dialogs.library_edit import EditDialog
 from shelver.screens.dialogs.library_filters import FilterDialog, TagsDialog
 from shelver.screens.styles import stylesheet
@@ -126,6 +128,9 @@ class LibraryScreen(ShelverScreen):
         Binding("e", "edit", "Edit", id="library.edit"),
         Binding("t", "tags", "Tags", id="library.tags"),
         Binding("d", "toggle_detail", "Detail", id="library.detail"),
+        Binding("delete", "delete", "Delete", id="library.delete"),
+        Binding("b", "back_to_review", "Back to review", id="library.back_to_review"),
+        Binding("F", "refetch", "Re-fetch", id="library.refetch"),
     ]
 
     CSS_PATH = stylesheet(__file__, "library.tcss")
@@ -398,10 +403,81 @@ class LibraryScreen(ShelverScreen):
         if edit is None or not edit.changed_fields():
             return
         await library.update_book(database.pool, book_id, edit)
-        self.notify(f"Saved {', '.join(edit.changed_fields())}.", timeout=3)
+        saved = f"Saved {', '.join(edit.changed_fields())}."
+        try:  # the files follow the new author and title (the library template)
+            moved = await decisions.refile(
+                database, self.shelver.home, self.shelver.settings, book_id
+            )
+        except ReviewError as error:
+            self.notify(f"{saved} {error}", severity="warning", timeout=8)
+        else:
+            folders = {str(path.parent.name) for path in moved}
+            where = f" Its files moved to “{', '.join(sorted(folders))}”." if moved else ""
+            self.notify(saved + where, timeout=4)
         self.detail = None
         self.run_query(keep_cursor=True)
         self.load_detail(book_id, delay=0)
+
+    # Library decisions --------------------------------------------------------------------
+
+    def action_delete(self) -> None:
+        row = self.table.cursor_row
+        if row is not None:
+            self.delete_book(row.id, row.title)
+
+    @work(exclusive=True, group="library-edit", exit_on_error=False)
+    async def delete_book(self, book_id: UUID, title: str | None) -> None:
+        question = (
+            f"Delete “{title or 'untitled'}” from the library? Its files move to rejected/ "
+            "with a note of what it was; nothing is erased."
+        )
+        if not await self.app.push_screen_wait(ConfirmDialog("Delete", question, yes="Delete")):
+            return
+        database = await self.shelver.wait_for_database()
+        try:
+            await decisions.delete_from_library(database, self.shelver.home, book_id, title=title)
+        except ReviewError as error:
+            self.notify(str(error), severity="error", timeout=8)
+        else:
+            self.notify(f"“{title or 'untitled'}” moved to rejected/.", timeout=4)
+        self.detail = None
+        self.run_query(keep_cursor=True)
+
+    def action_back_to_review(self) -> None:
+        row = self.table.cursor_row
+        if row is not None:
+            self.back_to_review(row.id, row.title, refetch=False)
+
+    def action_refetch(self) -> None:
+        row = self.table.cursor_row
+        if row is not None:
+            self.back_to_review(row.id, row.title, refetch=True)
+
+    @work(exclusive=True, group="library-edit", exit_on_error=False)
+    async def back_to_review(self, book_id: UUID, title: str | None, *, refetch: bool) -> None:
+        database = await self.shelver.wait_for_database()
+        name = f"“{title or 'untitled'}”"
+        note = ""
+        if refetch:
+            self.notify(f"Fetching candidates for {name}…", timeout=3)
+            report = await fetching.fetch_candidates(
+                database,
+                self.shelver.settings,
+                [book_id],
+                config_dir=self.shelver.home.config_dir,
+            )
+            found = sum(b.candidates for b in report.books)
+            note = f" with {found} candidate{'s' * (found != 1)}"
+            if report.failed:
+                note += f" ({report.failure_summary()})"
+        try:
+            await decisions.send_back_to_review(database, book_id, title=title)
+        except ReviewError as error:
+            self.notify(str(error), severity="error", timeout=8)
+        else:
+            self.notify(f"{name} waits in Review{note} (r).", timeout=6)
+        self.detail = None
+        self.run_query(keep_cursor=True)
 
     def action_tags(self) -> None:
         ids = [key for key in self.table.marked if isinstance(key, UUID)]

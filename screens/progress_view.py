@@ -12,7 +12,8 @@ from enum import StrEnum
 
 from rich.text import Text
 
-from shelver.data.reading import CurrentPosition, ReadingState
+from shelver.data.reading import CurrentPosition
+from shelver.data.reading_state import POSITION_STATES, ReadingState
 from shelver.widgets.format import clip, fraction_bar, relative_time
 
 
@@ -39,7 +40,7 @@ STATE_STYLES = {
     ReadingState.FINISHED: "green",
     ReadingState.PAUSED: "yellow",
 }
-STATE_CYCLE: tuple[ReadingState | None, ...] = (None, *ReadingState)
+STATE_CYCLE: tuple[ReadingState | None, ...] = (None, *POSITION_STATES)
 
 UNLINKED = "unlinked "
 

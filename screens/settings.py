@@ -95,14 +95,14 @@ class SettingsScreen(ShelverScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="settings-scroll"):
             yield Static(id="settings-home", classes="settings-section")
-            yield Static(id="settings-database", classes="settings-section")
-            yield Static(id="settings-migrations", classes="settings-section")
             yield Static(id="settings-koreader", classes="settings-section")
             yield Static(id="settings-credentials", classes="settings-section")
             yield DataTable(id="settings-logins", cursor_type="row", zebra_stripes=True)
             yield Static(id="settings-tokens", classes="settings-section")
             yield Static(id="settings-keys-title", classes="settings-section")
             yield DataTable(id="settings-keys", cursor_type="row", zebra_stripes=True)
+            yield Static(id="settings-database", classes="settings-section")
+            yield Static(id="settings-migrations", classes="settings-section")
             yield Static(id="settings-providers", classes="settings-section")
 
     def on_mount(self) -> None:

@@ -518,3 +518,35 @@ def test_calibre_values_on_shelver_scales():
     assert publication_year("1999-12-31 23:00:00+00:00") == 1999
     assert rating_from_calibre(6) == Decimal("3") and rating_from_calibre(9) == Decimal("4.5")
     assert rating_from_calibre(0) is None and rating_from_calibre(11) is None
+
+
+async def test_two_imports_of_one_library_do_not_run_at_once(
+    database: Database, home: Home, sample_library: SampleLibrary
+):
+    library_id = read_library(sample_library.folder).library_id
+    async with database.pool.acquire() as other:  # another shelver process importing it
+        await other.fetchval(
+            "SELECT pg_advisory_lock(hashtextextended('shelver-calibre/' || $1::text, 0))",
+            library_id,
+        )
+        with pytest.raises(CalibreLibraryError, match="another import"):
+            await _run(database, home, sample_library.folder)
+        await other.execute("SELECT pg_advisory_unlock_all()")
+    assert await _book_count(database) == 0
+    assert (await _run(database, home, sample_library.folder)).ok
+
+
+async def test_the_library_detail_shows_the_rating_and_the_kept_calibre_fields(
+    database: Database, home: Home, sample_library: SampleLibrary
+):
+    from shelver.widgets.library_detail import describe_book
+
+    report = await _run(database, home, sample_library.folder)
+    ring_id = next(r.book_id for r in report.books if r.calibre_id == sample_library.ring)
+    assert ring_id is not None
+    detail = await library.detail(database.pool, ring_id)
+    assert detail.rating == Decimal("3.0")
+    assert {e.name: e.value for e in detail.extras}["#mood"] == ["happy", "sad"]
+    shown = describe_book(detail).plain
+    assert "★★★ 3" in shown
+    assert "happy, sad" in shown and "Living room" in shown and "goodreads" in shown

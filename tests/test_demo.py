@@ -6,13 +6,15 @@ import zipfile
 from pathlib import Path
 
 from shelver.app.demo import seed_demo_library
-from shelver.app.demo_catalogue import CATALOGUE, isbn10_of, isbn13
+from shelver.app.demo_catalogue import CATALOGUE
 from shelver.app.demo_files import koreader_partial_md5, sha256
 from shelver.data import books, credentials, overview, reading
 from shelver.data import library as library_view
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing.hashing import partial_md5
+from shelver.data.importing.isbn import complete_isbn13 as isbn13
+from shelver.data.importing.isbn import isbn13_to_10 as isbn10_of
 from shelver.data.library_models import LibraryQuery
 from shelver.data.models import BookFields, BookStatus
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from shelver.data import books, kosync, reading
+from shelver.data import books, kosync, reading, reading_state
 from shelver.data.kosync import ProgressUpdate
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.reading import LinkMethod, ReadingState
@@ -205,3 +205,15 @@ def test_parse_notice_ignores_garbage():
     assert reading.parse_notice("not json") is None
     assert reading.parse_notice('{"kind": "progress"}') is None
     assert reading.parse_notice('{"kind": "link", "document": "x"}').document == "x"
+
+
+async def test_sql_reads_the_same_rules_as_python(database):
+    """One finished threshold and one pause: the SQL functions every query uses hold the
+    values of data/reading_state.py."""
+    finished_at, paused_after = await database.pool.fetchrow(
+        "SELECT reading_finished_at(), reading_paused_after()"
+    )
+    assert (finished_at, paused_after) == (reading_state.FINISHED_AT, reading_state.PAUSED_AFTER)
+    assert reading_state.book_state(Decimal("0.9499")) is ReadingState.READING
+    assert reading_state.book_state(Decimal("0.95")) is ReadingState.FINISHED
+    assert reading_state.book_state(0) is ReadingState.UNREAD

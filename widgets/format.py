@@ -8,8 +8,7 @@ from decimal import Decimal
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-FINISHED_AT = 0.95
-"""A book counts as finished from this fraction on (KOReader rarely reports exactly 1.0)."""
+from shelver.data.reading_state import finished
 
 
 def human_size(size: int) -> str:
@@ -52,7 +51,7 @@ def fraction_bar(fraction: Decimal | float | None, width: int = 10) -> Text:
         return Text("—", style="dim")
     value = min(max(float(fraction), 0.0), 1.0)
     filled = round(value * width)
-    style = "green" if value >= FINISHED_AT else "cyan"
+    style = "green" if finished(value) else "cyan"
     bar = Text("█" * filled, style=style)
     bar.append("░" * (width - filled), style="grey50")
     bar.append(f" {value * 100:3.0f}%")

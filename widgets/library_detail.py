@@ -10,12 +10,16 @@ the text and hold no widget.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from shelver.data.library_models import BookDetail, ReadingState
+from shelver.data.library_models import BookDetail
+from shelver.data.reading_state import book_state
 from shelver.widgets.format import human_size
 from shelver.widgets.reading_stats import describe_statistics, session_lines
 from shelver.widgets.review_cover import CoverView
@@ -74,8 +78,30 @@ def describe_book(detail: BookDetail) -> Text:
     _line(text, "Hardcover", hardcover_state(detail))
     _line(text, "Genres", ", ".join(book.genres) if book.genres else None)
     _line(text, "Tags", ", ".join(book.tags) if book.tags else None)
+    if detail.rating is not None:
+        _line(text, "Rating", stars(detail.rating))
+    for extra in detail.extras:
+        _line(text, extra.label[:9], extra_value(extra.value))
     text.rstrip()
     return text
+
+
+def stars(rating: Decimal) -> str:
+    """``★★★½ 3.5`` for a 0.5-5 rating."""
+    whole, half = divmod(float(rating) * 2, 2)
+    return "★" * int(whole) + ("½" if half else "") + f" {float(rating):g}"
+
+
+def extra_value(value: Any) -> str:
+    """A kept Calibre value on one line: lists joined, a series with its number."""
+    if isinstance(value, list):
+        return ", ".join(extra_value(v) for v in value)
+    if isinstance(value, dict) and "name" in value:
+        index = value.get("index")
+        return f"{value['name']} #{index:g}" if isinstance(index, int | float) else value["name"]
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return " ".join(str(value).split())[:200]
 
 
 def describe_files(detail: BookDetail) -> Text:
@@ -93,7 +119,7 @@ def describe_files(detail: BookDetail) -> Text:
     text.append("\n")
     text.append("Reading\n", "bold")
     for position in detail.positions:
-        state = ReadingState.of(position.percentage)
+        state = book_state(position.percentage)
         text.append(f"  {position.device:<16} ")
         text.append(f"{float(position.percentage) * 100:5.1f} %", "bold")
         text.append(f"  {state.value}, {position.updated_at:%Y-%m-%d %H:%M}\n", "dim")

@@ -127,9 +127,18 @@ async def import_calibre(
     )
     report.not_kept = not_kept(library)
     report.totals.books = len(library.books)
+    key = library.library_id or str(folder_path)
     async with database.pool.acquire() as conn:
-        run = _Run(conn, home, settings, library, placement, dry_run, root, report)
-        await _import_books(run, folder_path, progress, workers)
+        if not await conn.fetchval(query("calibre_try_lock_library"), key):
+            raise CalibreLibraryError(
+                f"{folder_path}: another import of this Calibre library is running; "
+                "wait for it to finish"
+            )
+        try:
+            run = _Run(conn, home, settings, library, placement, dry_run, root, report)
+            await _import_books(run, folder_path, progress, workers)
+        finally:
+            await conn.execute(query("calibre_unlock_library"), key)
     report.totals.seconds = time.perf_counter() - started
     return report
 
@@ -262,8 +271,10 @@ class _Plan:
     outcome: Outcome
     new_files: list[PreparedFile]
     duplicates: list[Problem]
+    wanted: list[tuple[PreparedFile, Path]] = field(default_factory=list)
     placed: list[tuple[PreparedFile, Path, bool]] = field(default_factory=list)
     cover: str | None = None
+    error: BaseException | None = None
 
 
 _BOOK_ERRORS = (OSError, OrganizeError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError)
@@ -284,6 +295,12 @@ async def _settle_batch(run: _Run, batch: list[PreparedBook]) -> None:
             plans.append(await _plan(run, prepared, known))
         except _BOOK_ERRORS as exc:
             _fail(run, prepared, exc)
+    if plans and not run.dry_run:
+        await _place_batch(run, plans)
+        for plan in [p for p in plans if p.error is not None]:
+            _forget(run, plan)
+            _fail(run, plan.prepared, plan.error)  # type: ignore[arg-type]
+        plans = [p for p in plans if p.error is None]
     if plans and not run.dry_run:
         try:
             async with run.conn.transaction():
@@ -356,18 +373,74 @@ async def _plan(run: _Run, prepared: PreparedBook, known: dict[str, UUID]) -> _P
         run.pending[prepared_file.digest.checksum] = plan.book_id
     if run.dry_run:
         return plan
+    if run.placement is Placement.IN_PLACE:
+        plan.placed = [(f, f.source, False) for f in new_files]
+        return plan
     try:
         fields = mapped.fields
         if target is not None:
             existing = await books.get(run.conn, target)
             fields = BookFields.model_validate(existing.model_dump()) if existing else fields
-        plan.placed = await _place(run, fields, new_files)
-        if plan.new_book:
-            plan.cover = await asyncio.to_thread(_save_cover, run.home, prepared.cover)
+        plan.wanted = [(f, _wanted_path(run, fields, f)) for f in new_files]
     except BaseException:
         _forget(run, plan)
         raise
     return plan
+
+
+def _wanted_path(run: _Run, fields: BookFields, prepared_file: PreparedFile) -> Path:
+    wanted = run.root / relative_path(
+        run.settings.library_template, fields, prepared_file.original_name, prepared_file.format
+    )
+    if not inside(run.root, wanted):  # defence in depth; sanitising already prevents it
+        raise OrganizeError(f"{wanted} would leave the library folder")
+    return wanted
+
+
+async def _place_batch(run: _Run, plans: list[_Plan]) -> None:
+    """Place every planned file and save the covers: one query and one thread hop for the
+    usual case (the templated name is free); names already taken go the careful way."""
+    wanted = [str(path) for plan in plans for _, path in plan.wanted]
+    rows = await run.conn.fetch(query("calibre_paths_claimed"), wanted) if wanted else []
+    claimed = {r["path"] for r in rows}
+    later = await asyncio.to_thread(_place_free, run, plans, claimed)
+    for plan, prepared_file, path in later:
+        if plan.error is not None:
+            continue
+        try:
+            plan.placed.append(await _claim(run, prepared_file, path))
+        except _BOOK_ERRORS as exc:
+            plan.error = exc
+
+
+def _place_free(
+    run: _Run, plans: list[_Plan], claimed: set[str]
+) -> list[tuple[_Plan, PreparedFile, Path]]:
+    """File work of a batch (in a thread): link each file at its free name, adopt a same-bytes
+    orphan there, save covers; what needs another name is returned for `_claim`."""
+    later = []
+    for plan in plans:
+        try:
+            for prepared_file, path in plan.wanted:
+                if str(path) in claimed:
+                    later.append((plan, prepared_file, path))
+                elif os.path.lexists(path):
+                    if holds_same_bytes(path, prepared_file.digest):
+                        plan.placed.append((prepared_file, path, False))  # a killed run's copy
+                    else:
+                        later.append((plan, prepared_file, path))
+                else:
+                    try:
+                        link_into_place(prepared_file.staged or prepared_file.source, path)
+                    except FileExistsError:
+                        later.append((plan, prepared_file, path))
+                        continue
+                    plan.placed.append((prepared_file, path, True))
+            if plan.new_book:
+                plan.cover = _save_cover(run.home, plan.prepared.cover)
+        except OSError as exc:
+            plan.error = exc
+    return later
 
 
 async def _write(run: _Run, plans: list[_Plan]) -> None:
@@ -475,35 +548,12 @@ def _count(run: _Run, added: list[PreparedFile]) -> None:
     run.report.totals.bytes_added += sum(f.digest.size for f in added)
 
 
-async def _place(
-    run: _Run, fields: BookFields, files: list[PreparedFile]
-) -> list[tuple[PreparedFile, Path, bool]]:
-    """Put each file at its place; ``(file, path, created by this call)`` for each."""
-    placed: list[tuple[PreparedFile, Path, bool]] = []
-    try:
-        for prepared_file in files:
-            if run.placement is Placement.IN_PLACE:
-                placed.append((prepared_file, prepared_file.source, False))
-                continue
-            wanted = run.root / relative_path(
-                run.settings.library_template,
-                fields,
-                prepared_file.original_name,
-                prepared_file.format,
-            )
-            if not inside(run.root, wanted):
-                raise OrganizeError(f"{wanted} would leave the library folder")
-            placed.append(await _claim(run, prepared_file, wanted))
-    except BaseException:
-        _unplace(run, placed)
-        raise
-    return placed
-
-
 async def _claim(
     run: _Run, prepared_file: PreparedFile, wanted: Path
 ) -> tuple[PreparedFile, Path, bool]:
-    """Link the file at ``wanted`` or ``wanted (2)``...; adopt a same-bytes orphan there."""
+    """Link the file at ``wanted`` or ``wanted (2)``...; adopt a same-bytes orphan there.
+
+    One query per name tried: for the few files whose templated name is already taken."""
     source = prepared_file.staged or prepared_file.source
     for counter in range(1, 10_000):
         candidate = wanted if counter == 1 else wanted.with_name(with_counter(wanted.name, counter))

@@ -1,4 +1,7 @@
-"""ISBN-10 and ISBN-13: check digits, conversion both ways, and dropping bogus values."""
+"""ISBN-10 and ISBN-13: check digits, conversion both ways, and dropping bogus values.
+
+The one implementation of the check digits in shelver (providers, review, demo data and
+validation all use it)."""
 
 from __future__ import annotations
 
@@ -52,9 +55,13 @@ def valid_isbn13(value: str) -> bool:
     )
 
 
+def complete_isbn13(first_twelve: str) -> str:
+    """The ISBN-13 that starts with these twelve digits (its check digit added)."""
+    return first_twelve + _check_digit_13(first_twelve)
+
+
 def isbn10_to_13(isbn10: str) -> str:
-    body = "978" + _compact(isbn10)[:9]
-    return body + _check_digit_13(body)
+    return complete_isbn13("978" + _compact(isbn10)[:9])
 
 
 def isbn13_to_10(isbn13: str) -> str | None:

@@ -9,6 +9,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 
 from shelver.data.importing.formats import EXTENSIONS, fits_extension
+from shelver.data.importing.text import strip_unsafe
 
 NAME_MAX_BYTES = 200  # well under the usual 255-byte limit, leaving room for " (12)"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
@@ -23,7 +24,8 @@ def safe_name(original: str, fmt: str | None = None) -> str:
     """A name that is harmless in a shell and on any file system: no control characters or
     newlines, no leading dash or dot, bounded length, and an extension matching ``fmt``."""
     # Bytes that were not UTF-8 (surrogate escapes from the file system) become "_".
-    name = unicodedata.normalize("NFC", printable_name(original).replace("\ufffd", "_"))
+    name = printable_name(original).replace("\ufffd", "_")
+    name = unicodedata.normalize("NFC", strip_unsafe(name, "_"))
     name = _UNSAFE.sub("_", name).strip()
     name = name.lstrip("-. ") or "book"
     stem, suffix = _split(name)

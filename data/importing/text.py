@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import lxml.html
 from lxml import etree
 
 from shelver.data.authors import clean_author
+from shelver.data.clean_text import (  # noqa: F401 - re-exported for the importer's modules
+    RAW_MAX,
+    TITLE_MAX,
+    UNSAFE_TEXT,
+    clean_document,
+    clean_line,
+    strip_unsafe,
+)
 
-TITLE_MAX = 500
 AUTHOR_MAX = 500
 SHORT_MAX = 200  # publisher, language, one genre
 DESCRIPTION_MAX = 20_000
 GENRES_MAX = 30
-# Read at most this much of any raw value: a 10 MB title is trimmed before any real work.
-RAW_MAX = 200_000
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff\ufffe]")
-_SPACE = re.compile(r"\s+")
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote")
-
-
-def clean_line(value: object, limit: int = TITLE_MAX) -> str | None:
-    """One line of text: control characters gone, whitespace collapsed, capped; None if empty."""
-    if value is None:
-        return None
-    text = str(value)[:RAW_MAX]
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
-    text = _SPACE.sub(" ", text).strip()
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text or None
 
 
 def strip_html(value: object, limit: int = DESCRIPTION_MAX) -> str | None:

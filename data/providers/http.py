@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from shelver.data.clean_text import strip_unsafe
 from shelver.data.providers.ratelimit import RateLimiter
 from shelver.data.settings import ProviderSettings
 
@@ -44,11 +45,29 @@ class FailureKind(StrEnum):
     REQUEST = "request"
 
 
+# What an echoed credential looks like: an auth scheme and its value, a key=value pair, a
+# JWT, or any long unbroken run of token characters.
+_CREDENTIAL = re.compile(
+    r"(?i)\b(authorization|bearer|basic|token|api[_-]?key|access[_-]?token|key)(\s*[:=]\s*|\s+)"
+    r"[^\s,;\"']+"
+    r"|\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}"
+    r"|[A-Za-z0-9_\-+/=.]{32,}"
+)
+
+
+def safe_to_show(message: str, limit: int = 300) -> str:
+    """A message that may quote a provider, made safe for a terminal, a log or ``--json``:
+    unsafe characters gone, one line, anything that looks like a credential replaced."""
+    text = " ".join(strip_unsafe(message).split())
+    text = _CREDENTIAL.sub(lambda m: (m.group(1) + " ***") if m.group(1) else "***", text)
+    return text[:limit]
+
+
 class ProviderError(Exception):
     """A provider request that did not give a usable answer. ``str()`` is safe to show."""
 
     def __init__(self, kind: FailureKind, message: str, status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(safe_to_show(message))
         self.kind = kind
         self.status = status
 
@@ -216,7 +235,7 @@ def _error_detail(response: httpx.Response) -> str:
             message = first.get("message") if isinstance(first, dict) else first
     if not isinstance(message, str):
         return ""
-    return " ".join(message.split())[:200]
+    return safe_to_show(message, 200)
 
 
 def decode_json(response: httpx.Response, service: str) -> Any:

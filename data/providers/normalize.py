@@ -15,7 +15,12 @@ import lxml.html
 from lxml import etree
 
 from shelver.data.authors import clean_author
+from shelver.data.clean_text import clean_line, strip_unsafe
+from shelver.data.importing import isbn
 from shelver.data.importing.isbn import isbn13_to_10
+
+PROVIDER_TEXT_MAX = 2_000
+"""Cap of one provider value (a title, a link, a genre); descriptions go through plain_text."""
 
 YEAR = re.compile(r"^\s*(\d{4})")
 NON_ISBN = re.compile(r"[^0-9Xx]")
@@ -47,11 +52,11 @@ BLOCK_TAGS = ("br", "p", "div", "li")
 
 
 def text(value: Any) -> str | None:
-    """A trimmed string, or None for anything empty or not a string."""
+    """A trimmed string cleaned of unsafe characters (escape codes, bidi overrides...), or
+    None for anything empty or not a string."""
     if not isinstance(value, str):
         return None
-    cleaned = " ".join(value.split())
-    return cleaned or None
+    return clean_line(value, PROVIDER_TEXT_MAX)
 
 
 def year(value: Any) -> int | None:
@@ -98,12 +103,8 @@ def isbn_digits(value: Any) -> str | None:
 
 
 def isbn10_to_13(isbn10: str) -> str | None:
-    """The ISBN-13 of an ISBN-10 (978 prefix, new check digit)."""
-    if len(isbn10) != 10:
-        return None
-    core = "978" + isbn10[:9]
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(core))
-    return core + str((10 - total % 10) % 10)
+    """The ISBN-13 of an ISBN-10 (978 prefix, new check digit); None for another length."""
+    return isbn.isbn10_to_13(isbn10) if len(isbn10) == 10 else None
 
 
 def split_isbns(values: list[Any], prefer: set[str] | None = None) -> tuple[str | None, str | None]:
@@ -138,7 +139,7 @@ def plain_text(value: Any) -> str | None:
         for element in root.iter(*BLOCK_TAGS):
             element.tail = "\n" + (element.tail or "")
         result = root.text_content()
-    lines = [" ".join(line.split()) for line in result.splitlines()]
+    lines = [" ".join(strip_unsafe(line).split()) for line in result.splitlines()]
     joined = "\n".join(lines)
     joined = re.sub(r"\n{3,}", "\n\n", joined).strip()
     return joined or None

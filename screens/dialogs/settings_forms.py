@@ -225,7 +225,7 @@ class TemplateDialog(SettingsForm):
         with Vertical(classes="dialog-frame"):
             yield Static("Where approved books are filed", classes="dialog-title")
             yield Label("Template (relative to the library folder)")
-            yield Input(self.template, id="template-value")
+            yield Input(self.template, id="template-value", select_on_focus=False)
             yield Static(
                 "{author} {title} {original_name} {year} {language} {publisher} {isbn} {format}",
                 classes="dialog-hint",

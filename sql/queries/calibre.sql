@@ -45,7 +45,7 @@ ON CONFLICT (calibre_uuid) DO UPDATE
        book_id = EXCLUDED.book_id;
 
 -- name: calibre_extra_fields
-SELECT source, name, label, datatype, value FROM book_extra_fields
+SELECT source, name, label, datatype, value::text AS value FROM book_extra_fields
 WHERE book_id = $1 ORDER BY source, name;
 
 -- name: calibre_book_rating
@@ -56,3 +56,17 @@ SELECT rating FROM book_ratings WHERE book_id = $1;
 SELECT p.book_file_id FROM book_files_in_place p
 JOIN book_files f ON f.id = p.book_file_id
 WHERE f.book_id = $1;
+
+-- name: calibre_try_lock_library
+-- Held (by the session) while one import of Calibre library $1 runs.
+SELECT pg_try_advisory_lock(hashtextextended('shelver-calibre/' || $1::text, 0));
+
+-- name: calibre_unlock_library
+SELECT pg_advisory_unlock(hashtextextended('shelver-calibre/' || $1::text, 0));
+
+-- name: calibre_paths_claimed
+-- Which of the paths $1 are the target of a pending move or the home of a known file (one
+-- pass over each table for a whole batch).
+SELECT p AS path FROM unnest($1::text[]) AS p
+WHERE p IN (SELECT target_path FROM organize_moves)
+   OR p IN (SELECT storage_path FROM book_files WHERE storage_path IS NOT NULL);

@@ -81,9 +81,9 @@ candidates AS NOT MATERIALIZED (
            -- (= ANY of an array, not IN: the few books being read are looked up by id
            -- rather than sought in a walk over the whole library)
            OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.95)))
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < reading_finished_at())))
            OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage >= 0.95)))
+                   SELECT book_id FROM progress WHERE percentage >= reading_finished_at())))
            -- read (by KOReader's statistics) in the last 7, 30 or 365 days
            OR ($7::text LIKE 'last-%' AND b.id = ANY (ARRAY(
                    SELECT book_id FROM stat_totals
@@ -310,9 +310,9 @@ candidates AS NOT MATERIALIZED (
            -- (= ANY of an array, not IN: the few books being read are looked up by id
            -- rather than sought in a walk over the whole library)
            OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < 0.95)))
+                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < reading_finished_at())))
            OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage >= 0.95)))
+                   SELECT book_id FROM progress WHERE percentage >= reading_finished_at())))
            -- read (by KOReader's statistics) in the last 7, 30 or 365 days
            OR ($7::text LIKE 'last-%' AND b.id = ANY (ARRAY(
                    SELECT book_id FROM stat_totals

@@ -50,7 +50,7 @@ WITH opds_reading AS MATERIALIZED (
                         WHERE bf.content_hash = rp.document
                         ORDER BY bf.created_at LIMIT 1) linked
     GROUP BY linked.book_id
-    HAVING max(rp.percentage) > 0 AND max(rp.percentage) < 0.95
+    HAVING max(rp.percentage) > 0 AND max(rp.percentage) < reading_finished_at()
 )
 
 -- name: opds_page_new

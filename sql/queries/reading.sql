@@ -8,8 +8,8 @@ FROM (
     SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
            rp.updated_at,
            CASE
-               WHEN rp.percentage >= 0.95 THEN 'finished'
-               WHEN rp.updated_at < now() - interval '30 days' THEN 'paused'
+               WHEN rp.percentage >= reading_finished_at() THEN 'finished'
+               WHEN rp.updated_at < now() - reading_paused_after() THEN 'paused'
                ELSE 'reading'
            END AS state,
            link.book_id, link.link_method, b.title, b.author

@@ -89,12 +89,12 @@ SELECT day FROM (
 WITH per_document AS (
     SELECT v.document, min(v.started_at) AS finished_at
     FROM reading_page_visits v
-    WHERE v.total_pages > 0 AND v.page >= 0.95 * v.total_pages
+    WHERE v.total_pages > 0 AND v.page >= reading_finished_at() * v.total_pages
     GROUP BY v.document
     UNION ALL
     SELECT h.document, min(h.created_at)
     FROM reading_progress_history h
-    WHERE h.percentage >= 0.95
+    WHERE h.percentage >= reading_finished_at()
     GROUP BY h.document
 )
 SELECT coalesce(link.book_id::text, d.document) AS book, min(d.finished_at) AS finished_at
@@ -109,7 +109,7 @@ WITH per_document AS (
     SELECT v.document,
            min(v.started_at) AS first_read,
            min(v.started_at) FILTER (
-               WHERE v.total_pages > 0 AND v.page >= 0.95 * v.total_pages
+               WHERE v.total_pages > 0 AND v.page >= reading_finished_at() * v.total_pages
            ) AS finished_at
     FROM reading_page_visits v
     GROUP BY v.document
