@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -132,24 +133,124 @@ async def device(
         i += 1
 
 
+def _device_address(n: int) -> str:
+    """Each device on a loopback address of its own, like devices on a home network (the
+    server limits connections and failed logins per address)."""
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
+
+
 async def drive(base_url: str, devices: int, seconds: float) -> tuple[Results, float]:
     key = hashlib.md5(PASSWORD.encode()).hexdigest()
     out = Results()
-    connector = aiohttp.TCPConnector(limit=devices)
     timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-        # one warm-up request per device (the first key check is a deliberate slow hash)
+    sessions = [
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1, local_addr=(_device_address(n), 0)),
+            timeout=timeout,
+        )
+        for n in range(devices)
+    ]
+    try:
+        # one warm-up request (the first key check is a deliberate slow hash)
         headers = {"x-auth-user": USER, "x-auth-key": key}
-        async with http.get(f"{base_url}/users/auth", headers=headers) as response:
+        async with sessions[0].get(f"{base_url}/users/auth", headers=headers) as response:
             if response.status != 200:
                 raise SystemExit(f"login refused: HTTP {response.status}")
         started = time.monotonic()
         deadline = started + seconds
         await asyncio.gather(
-            *(device(n, http, base_url, key, deadline, out) for n in range(devices))
+            *(device(n, sessions[n], base_url, key, deadline, out) for n in range(devices))
         )
         elapsed = time.monotonic() - started
+    finally:
+        for session in sessions:
+            await session.close()
     return out, elapsed
+
+
+@dataclass
+class Abuse:
+    wrong_keys_sent: int = 0
+    refused_429: int = 0
+    refused_401: int = 0
+    idle_held_max: int = 0
+    idle_refused: int = 0
+    idle_closed_by_server: int = 0
+
+
+async def guess_keys(base_url: str, deadline: float, abuse: Abuse) -> None:
+    """One client sending wrong keys for the real login as fast as it can (8 at a time)."""
+    connector = aiohttp.TCPConnector(limit=8, local_addr=("127.0.9.1", 0))
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=10)
+    ) as http:
+
+        async def worker(w: int) -> None:
+            i = 0
+            while time.monotonic() < deadline:
+                headers = {"x-auth-user": USER, "x-auth-key": f"wrong-{w}-{i}"}
+                i += 1
+                try:
+                    async with http.get(f"{base_url}/users/auth", headers=headers) as response:
+                        await response.read()
+                        abuse.wrong_keys_sent += 1
+                        if response.status == 429:
+                            abuse.refused_429 += 1
+                        elif response.status == 401:
+                            abuse.refused_401 += 1
+                except (TimeoutError, aiohttp.ClientError):
+                    await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(worker(w) for w in range(8)))
+
+
+async def hold_idle(port: int, count: int, deadline: float, abuse: Abuse) -> None:
+    """Another client keeping ``count`` connections open and silent, re-opening any the
+    server closes."""
+    held: set[asyncio.StreamWriter] = set()
+
+    async def keep_one() -> None:
+        while time.monotonic() < deadline:
+            try:
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", port, local_addr=("127.0.10.1", 0)
+                )
+            except OSError:
+                await asyncio.sleep(0.2)
+                continue
+            held.add(writer)
+            abuse.idle_held_max = max(abuse.idle_held_max, len(held))
+            try:
+                answer = await asyncio.wait_for(
+                    reader.read(64), timeout=max(0.01, deadline - time.monotonic())
+                )
+                if answer.startswith(b"HTTP/1.1 503"):
+                    abuse.idle_refused += 1
+                    await asyncio.sleep(0.5)
+                else:
+                    abuse.idle_closed_by_server += 1
+            except (TimeoutError, OSError):
+                pass
+            finally:
+                held.discard(writer)
+                writer.close()
+
+    await asyncio.gather(*(keep_one() for _ in range(count)))
+
+
+async def drive_under_abuse(
+    base_url: str, port: int, devices: int, seconds: float, idle: int
+) -> tuple[Results, float, Abuse]:
+    abuse = Abuse()
+    deadline = time.monotonic() + seconds + 1
+    attackers = [
+        asyncio.create_task(guess_keys(base_url, deadline, abuse)),
+        asyncio.create_task(hold_idle(port, idle, deadline, abuse)),
+    ]
+    await asyncio.sleep(0.5)  # the abuse is under way before the devices start
+    results, elapsed = await drive(base_url, devices, seconds)
+    await asyncio.gather(*attackers)
+    return results, elapsed, abuse
 
 
 async def verify(dsn: str, acknowledged: list[tuple[str, str, str]]) -> tuple[int, dict]:
@@ -190,6 +291,13 @@ async def main() -> int:
     parser.add_argument("--database-url", help="use this PostgreSQL (default: a throwaway cluster)")
     parser.add_argument("--home", help="use this home instead of a throwaway one")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--abuse",
+        action="store_true",
+        help="then run again while one client sends wrong keys as fast as it can and another "
+        "holds --idle idle connections, and compare",
+    )
+    parser.add_argument("--idle", type=int, default=300)
     args = parser.parse_args()
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="shelver-bench-"))
@@ -218,11 +326,15 @@ async def main() -> int:
             )
         await wait_ready(base_url, server)
         results, elapsed = await drive(base_url, args.devices, args.seconds)
+        abused: tuple[Results, float, Abuse] | None = None
+        if args.abuse:
+            abused = await drive_under_abuse(base_url, port, args.devices, args.seconds, args.idle)
         cpu = psutil.Process(server.pid).cpu_times()
         server_cpu_seconds = cpu.user + cpu.system
         server.send_signal(signal.SIGTERM)
         exit_code = server.wait(timeout=60)
-        missing, settings = await verify(dsn, results.acknowledged)
+        acknowledged = results.acknowledged + (abused[0].acknowledged if abused else [])
+        missing, settings = await verify(dsn, acknowledged)
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
     finally:
         if server is not None and server.poll() is None:
@@ -258,6 +370,23 @@ async def main() -> int:
         "synchronous_commit": settings["synchronous_commit"],
         "cpus": os.cpu_count(),
     }
+    if abused is not None:
+        under, under_elapsed, abuse = abused
+        under_rate = len(under.latencies) / under_elapsed
+        figures["abuse"] = {
+            "requests_per_second": round(under_rate, 1),
+            "throughput_kept": round(under_rate / figures["requests_per_second"], 3),
+            "p50_ms": round(percentile(under.latencies, 0.50) * 1000, 2),
+            "p99_ms": round(percentile(under.latencies, 0.99) * 1000, 2),
+            "errors": under.errors,
+            "error_samples": under.error_samples,
+            "wrong_keys_sent": abuse.wrong_keys_sent,
+            "wrong_keys_answered_401": abuse.refused_401,
+            "wrong_keys_refused_429": abuse.refused_429,
+            "idle_connections_held_at_most": abuse.idle_held_max,
+            "idle_connections_refused_503": abuse.idle_refused,
+            "idle_connections_closed_by_server": abuse.idle_closed_by_server,
+        }
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -274,7 +403,21 @@ async def main() -> int:
             f"{figures['server_log_lines']} request log lines; "
             f"server CPU {figures['server_cpu_us_per_request']} µs per request"
         )
+        if abused is not None:
+            a = figures["abuse"]
+            print(
+                f"under abuse: {a['requests_per_second']:.0f} requests/s "
+                f"({a['throughput_kept']:.0%} of the above), p50 {a['p50_ms']} ms, "
+                f"p99 {a['p99_ms']} ms, errors {a['errors']}; attacker sent "
+                f"{a['wrong_keys_sent']} wrong keys ({a['wrong_keys_answered_401']} checked, "
+                f"{a['wrong_keys_refused_429']} refused unchecked); idle client held at most "
+                f"{a['idle_connections_held_at_most']} connections "
+                f"({a['idle_connections_refused_503']} refused, "
+                f"{a['idle_connections_closed_by_server']} closed by the server)"
+            )
     healthy = results.errors == 0 and missing == 0 and exit_code == 0
+    if abused is not None:
+        healthy = healthy and abused[0].errors == 0
     return 0 if healthy else 1
 
 

@@ -177,6 +177,8 @@ def _home_key(home: Home) -> str:
 
 def _remember_key(home: Home, key: str) -> None:
     """Write the key into the home (best effort: a read-only home still works by its path)."""
+    if not home.data_dir.is_dir():
+        return  # a home that is gone (a cluster being pruned) is not made again
     note = home.cluster_dir / KEY_FILE
     try:
         if note.read_text().strip() == key:

@@ -64,6 +64,11 @@ async def search_tsquery(db: Executor, text: str) -> str | None:
     return await db.fetchval(query("library_search_tsquery"), text)
 
 
+def _wordless(library_query: LibraryQuery, tsquery: str | None) -> bool:
+    """Text was typed but holds no word to search for (``!!!``): nothing matches it."""
+    return not tsquery and bool(without_nul(library_query.text or "").strip())
+
+
 def _filter_args(library_query: LibraryQuery) -> list[Any]:
     f = library_query.filters
     return [f.author, f.genre, f.tag, f.language, f.format, f.reading and f.reading.value]
@@ -137,6 +142,8 @@ async def page(
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     if tsquery is None:
         tsquery = await search_tsquery(db, library_query.text)
+    if _wordless(library_query, tsquery):
+        return LibraryPage(rows=[])
     if after is not None:
         sort, descending = after.ordered_by, after.descending
     else:
@@ -267,6 +274,8 @@ async def count(db: Executor, library_query: LibraryQuery, *, tsquery: str | Non
     """How many books the query lists."""
     if tsquery is None:
         tsquery = await search_tsquery(db, library_query.text)
+    if _wordless(library_query, tsquery):
+        return 0
     return await db.fetchval(
         query("library_count"),
         tsquery,
@@ -289,6 +298,8 @@ async def position(
         raise ValueError("a fuzzy match has no place in a sorted list")
     if tsquery is None:
         tsquery = await search_tsquery(db, library_query.text)
+    if _wordless(library_query, tsquery):
+        return 0
     return await db.fetchval(
         query("library_count"),
         tsquery,

@@ -455,6 +455,7 @@ def test_clusters_of_homes_that_are_gone_are_named_and_pruned(tmp_path: Path):
         assert pruned.returncode == 0, pruned.stderr
         assert str(orphan.root) in pruned.stdout
         assert not orphan.root.exists() and orphan.server_pid() is None
+        assert not gone_home.exists()  # pruning never makes the gone home again
         assert keeper.is_ready()  # a live home's cluster is never touched
     finally:
         orphan.drop()
