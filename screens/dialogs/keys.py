@@ -38,6 +38,8 @@ def key_lines(bindings: list[Binding], display: dict[str, str]) -> list[tuple[st
     result = []
     for keys, description in lines.values():
         shown = f"{keys[0]}…{keys[-1]}" if len(keys) > 3 else " ".join(keys)
+        if shown == "!…(":  # shift+digit on a US keyboard, as a person says it
+            shown = "shift+1…9"
         result.append((shown, description))
     return result
 
