@@ -177,8 +177,6 @@ def _home_key(home: Home) -> str:
 
 def _remember_key(home: Home, key: str) -> None:
     """Write the key into the home (best effort: a read-only home still works by its path)."""
-    if not home.data_dir.is_dir():
-        return  # a home that is gone (a cluster being pruned) is not made again
     note = home.cluster_dir / KEY_FILE
     try:
         if note.read_text().strip() == key:
@@ -393,6 +391,8 @@ class EmbeddedCluster:
         # None: found on first use by find_server_binaries().
         self._source_bin: Path | None = binaries
         self._key: str | None = None
+        self.remember_key = True
+        """Write the key into the home (off for a cluster whose home is gone)."""
 
     # -- locations -----------------------------------------------------------------------
 
@@ -531,7 +531,8 @@ class EmbeddedCluster:
         _root_owned_dir(ROOT_STATE_DIR)
         _root_owned_dir(ROOT_STATE_DIR / "clusters")
         _root_owned_dir(self.root)
-        _remember_key(self.home, self.key)
+        if self.remember_key:
+            _remember_key(self.home, self.key)
         root_fd = _open_dir(self.root)
         try:
             for name in ("data", "run", "log"):
@@ -883,6 +884,7 @@ class StoredCluster:
         home_dir = (self.home_pg or self.root / "unknown-home" / "pg").parent
         made = EmbeddedCluster(Home.at(home_dir))
         made._key = self.root.name
+        made.remember_key = not self.home_gone  # never make a gone home again
         return made
 
     def drop(self) -> bool:

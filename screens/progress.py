@@ -337,6 +337,8 @@ class ProgressScreen(ShelverScreen):
         title = Text("History of ", "bold")
         if position.book_id is not None:
             how = LINK_WORDS[position.link_method] if position.link_method else ""
+            if statistics is not None and len(count) + len(how) + 30 > self.size.width:
+                how = ""  # the statistics say more than how the book was found
             # The title gets what the count and the link method leave of one line.
             room = max(12, self.size.width - 14 - len(count) - len(how) - 8)
             title.append(clip(book_label(position), room), "bold")

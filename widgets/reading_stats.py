@@ -144,7 +144,7 @@ def library_summary(library: LibraryReading, today: date) -> Text:
     text.append(reading_time(total), "bold")
     text.append(f" on {active} days", "dim")
     if best is not None and best.seconds:
-        text.append(f" · best {best.day:%d %b}: {reading_time(best.seconds)}", "dim")
+        text.append(f"\nBest day {best.day:%d %b}: {reading_time(best.seconds)}", "dim")
     return text
 
 

@@ -21,9 +21,10 @@ SELECT session,
        sum(duration)::bigint AS seconds,
        count(*)::integer AS visits,
        count(DISTINCT page)::integer AS pages,
-       (array_agg(page::float8 / nullif(total_pages, 0) ORDER BY started_at, page))[1]
+       (array_agg(least(page::float8 / nullif(total_pages, 0), 1) ORDER BY started_at, page))[1]
            AS start_fraction,
-       (array_agg(page::float8 / nullif(total_pages, 0) ORDER BY started_at DESC, page DESC))[1]
+       (array_agg(least(page::float8 / nullif(total_pages, 0), 1)
+                   ORDER BY started_at DESC, page DESC))[1]
            AS end_fraction,
        (array_agg(total_pages ORDER BY started_at DESC, page DESC))[1] AS total_pages
 FROM numbered
