@@ -124,7 +124,7 @@ def _on_pty(arguments: str, env: dict[str, str], controlling: bool) -> Iterator[
     os.close(slave)
     session = PtySession(shell, master, _child_of(shell.pid), bytearray())
     try:
-        assert session.read_until(b"Library"), session.output[-2000:]
+        assert session.read_until(b"Inbox"), session.output[-2000:]
         yield session
     finally:
         for pid in (session.shelver_pid, shell.pid):
