@@ -28,9 +28,10 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shelver.data.books import Executor
 from shelver.data.clean_text import clean_document, clean_line
@@ -151,20 +152,20 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _is_text(value: Any, limit: int) -> bool:
+def _is_text(value: object, limit: int) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
 
 
-def valid_username(value: Any) -> bool:
+def valid_username(value: object) -> TypeGuard[str]:
     """A name the reference server would accept as a key field (non-empty, no colon)."""
     return _is_text(value, MAX_USERNAME_CHARS) and ":" not in value
 
 
-def valid_key(value: Any) -> bool:
+def valid_key(value: object) -> TypeGuard[str]:
     return _is_text(value, MAX_KEY_CHARS)
 
 
-def valid_document(value: Any) -> bool:
+def valid_document(value: object) -> TypeGuard[str]:
     return (
         isinstance(value, str)
         and 0 < len(value) <= MAX_DOCUMENT_CHARS
@@ -255,6 +256,7 @@ async def save_credential(
         record = await db.fetchrow(
             query("kosync_replace_credential"), service, username, secret_hash
         )
+        assert record is not None  # an upsert with RETURNING always returns its row
         return bool(record["created"])
     return (
         await db.fetchval(query("kosync_insert_credential"), service, username, secret_hash)
@@ -372,7 +374,7 @@ class ProgressWriter:
             asyncio.Queue()
         )
         self._task: asyncio.Task[None] | None = None
-        self._connection: asyncpg.Connection | None = None
+        self._connection: PoolConnectionProxy | None = None
         self._closing = False
         self.batches = 0
         """How many transactions were committed (for the log and the benchmark)."""
@@ -401,7 +403,7 @@ class ProgressWriter:
         self._task = None
         await self._drop_connection()
 
-    async def _session(self) -> asyncpg.Connection:
+    async def _session(self) -> PoolConnectionProxy:
         """The writer's own connection, with synchronous commits (re-made after a failure)."""
         if self._connection is None or not _usable(self._connection):
             await self._drop_connection()
@@ -480,7 +482,7 @@ def _is_session_failure(exc: BaseException) -> bool:
     return not isinstance(exc, asyncpg.PostgresError)
 
 
-def _usable(connection: asyncpg.Connection) -> bool:
+def _usable(connection: PoolConnectionProxy) -> bool:
     """Whether a pooled connection still works (the pool detaches it when the server drops it)."""
     try:
         return not connection.is_closed()
