@@ -37,6 +37,7 @@ from shelver.data.books import Executor
 from shelver.data.clean_text import clean_document, clean_line
 from shelver.data.credentials import CredentialError, check_name
 from shelver.data.passwords import hash_secret
+from shelver.data.pg import Connection
 from shelver.data.queries import query
 
 log = logging.getLogger("shelver.kosync")
@@ -317,7 +318,7 @@ async def _stored_devices(
     return mine, taken
 
 
-async def _resolve_devices(db: asyncpg.Connection, updates: list[ProgressUpdate]) -> list[str]:
+async def _resolve_devices(db: Connection, updates: list[ProgressUpdate]) -> list[str]:
     """The stored device name of each update (see :func:`qualified_device`)."""
     keys = [(u.login, u.document, u.device) for u in updates]
     mine, taken = await _stored_devices(db, keys)
@@ -334,7 +335,7 @@ async def _resolve_devices(db: asyncpg.Connection, updates: list[ProgressUpdate]
     return [mine[key] for key in keys]
 
 
-async def write_batch(db: asyncpg.Connection | asyncpg.Pool, updates: list[ProgressUpdate]) -> None:
+async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
     """Store ``updates`` in one transaction (current positions, history and their logins)."""
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as connection:
