@@ -24,6 +24,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from shelver.data.books import Executor
+from shelver.data.pg import Connection
 from shelver.data.queries import query
 from shelver.data.reading import PROGRESS_CHANNEL
 from shelver.data.statistics_file import (
@@ -64,7 +65,7 @@ class LastImport(BaseModel):
     imported_at: datetime
 
 
-async def _apply(conn: asyncpg.Connection, reader: StatisticsReader) -> int:
+async def _apply(conn: Connection, reader: StatisticsReader) -> int:
     """Upsert the file inside the caller's transaction; the number of visits added."""
     await conn.execute(query("stats_import_lock"))
     books = list(reader.books.values())
@@ -106,7 +107,7 @@ async def _apply(conn: asyncpg.Connection, reader: StatisticsReader) -> int:
 
 
 async def _copy_visits(
-    conn: asyncpg.Connection, reader: StatisticsReader, *, fresh: bool, table: str
+    conn: Connection, reader: StatisticsReader, *, fresh: bool, table: str
 ) -> int:
     """COPY the visits of the fresh books (or the others) into ``table``, reading the next
     chunk from the file while one is sent; how many."""
