@@ -225,7 +225,9 @@ class StatisticsReader:
         except sqlite3.DatabaseError as exc:
             raise NotStatistics(f"not a readable SQLite database ({exc})") from None
 
-    def next_visits(self, fresh: bool, size: int = VISIT_CHUNK) -> list[tuple[int, ...]]:
+    def next_visits(
+        self, fresh: bool, size: int = VISIT_CHUNK
+    ) -> list[tuple[int, int, int, int, int]]:
         """The next visits ``(stat_book, start_time, page, duration, total_pages)`` (Unix
         seconds) of the fresh books or of the others; an empty list at the end."""
         try:
@@ -307,6 +309,9 @@ def read_statistics(path: Path, digest: tuple[str, int] | None = None) -> Statis
         documents = reader.book_documents
         reader.map_books([(book, book, True) for book in documents])
         while chunk := reader.next_visits(fresh=True):
-            snapshot.visits.extend((documents[row[0]], *row[1:]) for row in chunk)
+            snapshot.visits.extend(
+                (documents[book], start, page, duration, total)
+                for book, start, page, duration, total in chunk
+            )
         snapshot.skipped_visits = reader.skipped_visits
     return snapshot

@@ -98,7 +98,7 @@ async def _apply(conn: Connection, reader: StatisticsReader) -> int:
     if any(not t["fresh"] for t in targets):
         await conn.execute(query("stats_create_staging"))
         await _copy_visits(conn, reader, fresh=False, table="reading_stat_staging")
-        record = await conn.fetchrow(query("stats_insert_visits"))
+        (record,) = await conn.fetch(query("stats_insert_visits"))  # (an aggregate: one row)
         added += record["added"]
         changed.update(record["books"])
     if changed:
@@ -112,7 +112,7 @@ async def _copy_visits(
     """COPY the visits of the fresh books (or the others) into ``table``, reading the next
     chunk from the file while one is sent; how many."""
 
-    def read() -> list[tuple[int, ...]]:
+    def read() -> list[tuple[int, int, int, int, int]]:
         return reader.next_visits(fresh)
 
     copied = 0
