@@ -15,7 +15,7 @@ from shelver.data.models import BookStatus
 from shelver.data.settings import Settings
 from shelver.screens.dialogs.review import FieldEditor
 from tests.test_tui_review import add_candidate, make_app, make_book, open_review
-from tests.tui_support import SIZE, plain, screen_text, settle
+from tests.tui_support import SIZE, burst, plain, screen_text, settle
 
 
 async def edit_title(pilot, title: str) -> None:
@@ -227,3 +227,19 @@ async def test_add_as_format_can_be_undone_on_the_screen(
     assert len(await books.files_of(database.pool, old)) == 1
     (back,) = await books.files_of(database.pool, new)
     assert back.inbox_path == file.inbox_path and Path(back.inbox_path).is_file()
+
+
+async def test_keys_in_one_burst_after_ctrl_u_land_in_the_edit_dialog(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await make_book(database, home, "Typed Over")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, FieldEditor)
+        burst(app, "ctrl+u", *"New title", "enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen.state.chosen_value("title") == "New title"
