@@ -188,10 +188,13 @@ def _home_key(home: Home, clusters: Path | None = None) -> str:
         return remembered
     resolved = _path_key(home.cluster_dir.resolve())
     typed = _path_key(home.cluster_dir)
-    if clusters is not None and typed != resolved and not os.path.lexists(clusters / resolved):
-        if _read_without_following(clusters / typed / "data" / "PG_VERSION"):
-            return typed
-    return resolved
+    older = (
+        clusters is not None
+        and typed != resolved
+        and not os.path.lexists(clusters / resolved)
+        and _read_without_following(clusters / typed / "data" / "PG_VERSION")
+    )
+    return typed if older else resolved
 
 
 def _remember_key(home: Home, key: str) -> None:

@@ -77,9 +77,7 @@ def _status(context: CliContext, args: argparse.Namespace) -> int:
             warning = "" if s.checksum_matches else "  (file changed since it was applied!)"
             print(f"{s.version:04d}_{s.name:<30} {state}{warning}")
         for orphan in orphans:
-            print(
-                f"cluster {orphan.root} {orphan.why_abandoned}; `shelver db prune` removes it"
-            )
+            print(f"cluster {orphan.root} {orphan.why_abandoned}; `shelver db prune` removes it")
     return EXIT_OK
 
 
