@@ -118,18 +118,19 @@ async def restore_rejected(database: Any, home: Home, book_id: UUID) -> Book:
                     query("review_place_file"), book_file.id, None, moved_to[str(book_file.id)]
                 )
     plan = []
+    reasons = []  # the sidecars that said why each file was set aside
     for old in files:
         now_at = moved_to.get(str(old.id))
         back_to = old.inbox_path or old.storage_path
         if now_at and back_to and now_at != back_to:
             plan.append(_back(old, Path(now_at), Path(back_to)))
+            reasons.append(Path(now_at + move_journal.SIDECAR_SUFFIX))
     try:
         await move_journal.apply(pool, plan)
     except MoveError as exc:
         raise ReviewError(f"could not move {quoted(record['title'])} back: {exc}") from None
-    for move in plan:
-        reason = move.book_file.storage_path + move_journal.SIDECAR_SUFFIX
-        Path(reason).unlink(missing_ok=True)
+    for reason in reasons:
+        reason.unlink(missing_ok=True)
     book = await books.get(pool, book_id)
     assert book is not None
     return book

@@ -22,6 +22,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from shelver.data.books import Executor
+from shelver.data.pg import Connection
 from shelver.data.queries import query
 from shelver.data.reading import PROGRESS_CHANNEL
 from shelver.data.statistics_file import (
@@ -62,7 +63,7 @@ class LastImport(BaseModel):
     imported_at: datetime
 
 
-async def _apply(conn: asyncpg.Connection, snapshot: StatisticsSnapshot) -> int:
+async def _apply(conn: Connection, snapshot: StatisticsSnapshot) -> int:
     """Upsert the snapshot inside the caller's transaction; the number of visits added."""
     books = list(snapshot.books.values())
     await conn.execute(
