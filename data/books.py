@@ -7,8 +7,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from shelver.data.models import (
     Book,
     BookFields,
@@ -18,9 +16,8 @@ from shelver.data.models import (
     Candidate,
     StatusCounts,
 )
+from shelver.data.pg import Executor as Executor  # re-exported: modules name it from here
 from shelver.data.queries import query
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def count_by_status(db: Executor) -> StatusCounts:

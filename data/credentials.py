@@ -101,6 +101,7 @@ async def add(
     stored = await stored_secret(service, secret, config_dir)
     if replace:
         record = await db.fetchrow(query("kosync_replace_credential"), service, name, stored)
+        assert record is not None  # an upsert with RETURNING always returns its row
         return bool(record["created"])
     inserted = await db.fetchval(query("kosync_insert_credential"), service, name, stored)
     if inserted is None:

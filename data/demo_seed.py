@@ -15,12 +15,11 @@ from uuid import UUID
 import asyncpg
 
 from shelver.data.models import BookFields, BookStatus
+from shelver.data.pg import Connection
 from shelver.data.queries import query
 
 
-async def seed_once(
-    pool: asyncpg.Pool, fill: Callable[[asyncpg.Connection], Awaitable[None]]
-) -> bool:
+async def seed_once(pool: asyncpg.Pool, fill: Callable[[Connection], Awaitable[None]]) -> bool:
     """Run ``fill`` in one transaction when the database holds no books; True if it ran."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(query("demo_lock"))
@@ -31,7 +30,7 @@ async def seed_once(
 
 
 async def insert_book(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fields: BookFields,
     *,
     status: BookStatus,
@@ -51,12 +50,12 @@ async def insert_book(
     )
 
 
-async def mark_duplicate(conn: asyncpg.Connection, book_id: UUID, duplicate_of: UUID) -> None:
+async def mark_duplicate(conn: Connection, book_id: UUID, duplicate_of: UUID) -> None:
     await conn.execute(query("demo_mark_duplicate"), book_id, duplicate_of)
 
 
 async def insert_file(
-    conn: asyncpg.Connection,
+    conn: Connection,
     book_id: UUID,
     *,
     format: str,
@@ -83,7 +82,7 @@ async def insert_file(
 
 
 async def insert_candidate(
-    conn: asyncpg.Connection,
+    conn: Connection,
     book_id: UUID,
     *,
     source: str,
@@ -104,7 +103,7 @@ async def insert_candidate(
 
 
 async def insert_progress(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     document: str,
     device: str,
@@ -134,7 +133,7 @@ async def insert_progress(
 
 
 async def insert_progress_history(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     document: str,
     device: str,
@@ -153,7 +152,7 @@ async def insert_progress_history(
 
 
 async def insert_credential(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     service: str,
     username: str,
@@ -166,7 +165,7 @@ async def insert_credential(
 
 
 async def insert_sync_log(
-    conn: asyncpg.Connection,
+    conn: Connection,
     book_id: UUID,
     *,
     user_book_id: int,

@@ -436,8 +436,8 @@ async def _run(
         for book in books:
             await finish(book)
     order = {name: i for i, name in enumerate(ALL_SOURCES)}
-    for outcome in outcomes.values():
-        outcome.sources.sort(key=lambda s: order.get(s.source, len(order)))
+    for book_outcome in outcomes.values():
+        book_outcome.sources.sort(key=lambda s: order.get(s.source, len(order)))
     report.books = [outcomes[b.id] for b in books]
 
 

@@ -182,7 +182,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 def _first_error(errors: Any) -> tuple[str, str | None]:
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
-        extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
+        raw_extensions = first.get("extensions")
+        extensions = raw_extensions if isinstance(raw_extensions, dict) else {}
         return str(first.get("message") or "unknown error")[:200], extensions.get("code")
     return str(errors)[:200], None
 
@@ -394,10 +395,12 @@ def _edition_of(data: dict[str, Any]) -> Edition | None:
         return None
     first = editions[0]
     try:
-        book = first.get("book") or {}
+        book: dict[str, Any] = first.get("book") or {}
         pages = first.get("pages")
         # the nested book as asked for, or the plain column some answers carry
-        book_id = book.get("id") if book.get("id") is not None else first["book_id"]
+        book_id = book.get("id")
+        if book_id is None:
+            book_id = first["book_id"]
         return Edition(
             id=int(first["id"]),
             book_id=int(book_id),

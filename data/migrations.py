@@ -10,6 +10,8 @@ from importlib import resources
 
 import asyncpg
 
+from shelver.data.pg import Connection
+
 # An arbitrary constant shared by every shelver process: the advisory lock that serialises
 # migrations ("shelver" in ASCII, as a 64-bit number).
 MIGRATION_LOCK_KEY = 0x7368656C766572
@@ -69,7 +71,7 @@ def bundled_migrations() -> list[Migration]:
     return found
 
 
-async def _applied(conn: asyncpg.Connection) -> dict[int, asyncpg.Record]:
+async def _applied(conn: Connection) -> dict[int, asyncpg.Record]:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
         return {}
@@ -88,9 +90,7 @@ def _check_unchanged(migrations: list[Migration], applied: dict[int, asyncpg.Rec
             )
 
 
-async def migrate(
-    conn: asyncpg.Connection, migrations: list[Migration] | None = None
-) -> list[Migration]:
+async def migrate(conn: Connection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply every pending migration in one transaction; return the ones applied.
 
     The common case (nothing pending) costs one query and takes no lock.
@@ -125,7 +125,7 @@ async def migrate(
 
 
 async def status(
-    conn: asyncpg.Connection, migrations: list[Migration] | None = None
+    conn: Connection, migrations: list[Migration] | None = None
 ) -> list[MigrationState]:
     """Every bundled migration with when it was applied (None: pending)."""
     migrations = bundled_migrations() if migrations is None else migrations

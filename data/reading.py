@@ -301,8 +301,8 @@ async def progress_notifications(
     """
     notices: asyncio.Queue[ProgressNotice] = asyncio.Queue()
 
-    def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        notice = parse_notice(payload)
+    def on_notify(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        notice = parse_notice(str(payload))  # asyncpg hands over the text as sent
         if notice is not None:
             notices.put_nowait(notice)
 

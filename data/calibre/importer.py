@@ -71,6 +71,7 @@ from shelver.data.organize import (
     library_root,
     relative_path,
 )
+from shelver.data.pg import Connection
 from shelver.data.queries import query
 from shelver.data.settings import Settings
 
@@ -82,7 +83,7 @@ BATCH = 32  # books written per transaction, at most (only those already prepare
 
 @dataclass
 class _Run:
-    conn: asyncpg.Connection  # one connection for the whole run: no pool round trips per book
+    conn: Connection  # one connection for the whole run: no pool round trips per book
     home: Home
     settings: Settings
     library: CalibreLibrary

@@ -57,7 +57,7 @@ def _recent(sig: Signature, window: float) -> bool:
 def open_for_writing(paths: Iterable[Path]) -> set[Path]:
     """Those of ``paths`` that some process has open for writing (empty where /proc cannot
     tell: another user's processes are unreadable unless we are root)."""
-    wanted = {}
+    wanted: dict[tuple[int, int], Path] = {}
     for path in paths:
         try:
             info = os.stat(path, follow_symlinks=False)
@@ -82,11 +82,11 @@ def open_for_writing(paths: Iterable[Path]) -> set[Path]:
                 info = os.stat(f"{fd_dir}/{fd}")
             except OSError:
                 continue
-            path = wanted.get((info.st_dev, info.st_ino))
-            if path is None or path in busy:
+            open_path = wanted.get((info.st_dev, info.st_ino))
+            if open_path is None or open_path in busy:
                 continue
             if _writable(f"/proc/{pid}/fdinfo/{fd}"):
-                busy.add(path)
+                busy.add(open_path)
     return busy
 
 

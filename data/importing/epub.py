@@ -11,6 +11,7 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote
 
 from shelver.data.importing.errors import Refused
@@ -170,7 +171,10 @@ def _read_with_ebooklib(path: Path, archive: zipfile.ZipFile) -> RawMetadata:
     return metadata
 
 
-def _guess_cover(images: list[tuple[str, str, object]]) -> object | None:
+_Item = TypeVar("_Item")
+
+
+def _guess_cover(images: list[tuple[str, str, _Item]]) -> _Item | None:
     """An image whose id or name says "cover", for books that never declare one."""
     for item_id, name, item in images:
         if "cover" in item_id.lower() or "cover" in posixpath.basename(name).lower():
@@ -224,8 +228,7 @@ def _read_direct(archive: zipfile.ZipFile) -> RawMetadata:
     if chosen is None and meta_cover:
         chosen = next((m for m in images if m[0] == meta_cover), None)
     if chosen is None:
-        found = _guess_cover([(m[0], m[1], m) for m in images])
-        chosen = found if isinstance(found, tuple) else None
+        chosen = _guess_cover([(m[0], m[1], m) for m in images])
     if chosen is not None:
         member = find_member(archive, posixpath.normpath(posixpath.join(base, chosen[1])))
         if member is not None:

@@ -25,7 +25,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from uuid import UUID
 
-import asyncpg
 from pydantic import BaseModel, Field, field_validator
 
 from shelver.data.db import Database
@@ -50,6 +49,7 @@ from shelver.data.importing.names import (
     safe_name,
 )
 from shelver.data.importing.process_pools import end_with_parent
+from shelver.data.pg import Connection
 from shelver.data.queries import query
 
 Progress = Callable[[int, int, str], None]
@@ -567,7 +567,7 @@ def _discard_copy(run: _Run, result: Examined) -> None:
 
 
 async def _insert(
-    conn: asyncpg.Connection,
+    conn: Connection,
     placed: list[tuple[Examined, UUID, Path]],
     duplicates: dict[UUID, UUID],
 ) -> set[UUID]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import lxml.html
 from lxml import etree
@@ -45,7 +46,9 @@ def strip_html(value: object, limit: int = DESCRIPTION_MAX) -> str | None:
     return text or None
 
 
-def clean_list(values: list[object], limit: int = SHORT_MAX, count: int = GENRES_MAX) -> list[str]:
+def clean_list(
+    values: Sequence[object], limit: int = SHORT_MAX, count: int = GENRES_MAX
+) -> list[str]:
     """Distinct cleaned values in their first order, at most ``count`` of them."""
     seen: dict[str, str] = {}
     for value in values:

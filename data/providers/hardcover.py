@@ -87,7 +87,7 @@ def _contributors(book: dict[str, Any]) -> list[str]:
 def normalize_document(doc: dict[str, Any], prefer: set[str] | None = None) -> BookFields:
     """A ``search`` hit's document as ``BookFields``."""
     isbn_13, isbn_10 = normalize.split_isbns(normalize.as_list(doc.get("isbns")), prefer)
-    image = doc.get("image") if isinstance(doc.get("image"), dict) else {}
+    image = normalize.as_dict(doc.get("image"))
     # Contributions carry roles (translators...); author_names does not.
     authors = _contributors(doc) or normalize.as_list(doc.get("author_names"))
     return BookFields(
@@ -105,14 +105,14 @@ def normalize_document(doc: dict[str, Any], prefer: set[str] | None = None) -> B
 
 def normalize_edition(edition: dict[str, Any], prefer: set[str] | None = None) -> BookFields:
     """An ``editions`` row (with its ``book``) as ``BookFields``."""
-    book = edition.get("book") if isinstance(edition.get("book"), dict) else {}
+    book = normalize.as_dict(edition.get("book"))
     isbn_13, isbn_10 = normalize.split_isbns(
         [edition.get("isbn_13"), edition.get("isbn_10")], prefer
     )
     image = edition.get("image") or book.get("image") or {}
-    publisher = edition.get("publisher") if isinstance(edition.get("publisher"), dict) else {}
-    lang = edition.get("language") if isinstance(edition.get("language"), dict) else {}
-    tags = book.get("cached_tags") if isinstance(book.get("cached_tags"), dict) else {}
+    publisher = normalize.as_dict(edition.get("publisher"))
+    lang = normalize.as_dict(edition.get("language"))
+    tags = normalize.as_dict(book.get("cached_tags"))
     genre_names = [
         t.get("tag") for t in tags.get("Genre") or [] if isinstance(t, dict) and t.get("tag")
     ]

@@ -116,9 +116,10 @@ def split_isbns(values: list[Any], prefer: set[str] | None = None) -> tuple[str 
     thirteens = [d for d in cleaned if len(d) == 13]
     tens = [d for d in cleaned if len(d) == 10]
     preferred = [d for d in cleaned if d in prefer]
-    first = preferred[0] if preferred else (thirteens or tens or [None])[0]
-    if first is None:
+    ranked = preferred or thirteens or tens
+    if not ranked:
         return None, None
+    first = ranked[0]
     if len(first) == 10:
         return isbn10_to_13(first), first
     return first, isbn13_to_10(first)
