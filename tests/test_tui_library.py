@@ -20,7 +20,7 @@ from shelver.widgets.book_table import BookTable
 from shelver.widgets.library_chips import FilterChip, FilterChips
 from shelver.widgets.library_detail import LibraryDetail
 from tests.library_support import add_book
-from tests.tui_support import SIZE, make_app, screen_text, settle
+from tests.tui_support import SIZE, burst, make_app, screen_text, settle
 
 
 async def _shelf(database: Database) -> dict[str, UUID]:
@@ -368,3 +368,22 @@ async def test_a_resize_keeps_the_search_and_filters(
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
         assert len(_titles(screen.table)) == 4 and "4 books" in screen_text(app)
+
+
+async def test_keys_in_one_burst_after_ctrl_u_land_in_the_search(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await _shelf(database)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_library(pilot)
+        await pilot.press("slash", *"tolk")
+        await settle(pilot)
+        burst(app, "ctrl+u", *"germ")  # as tmux send-keys or a fast typist sends them
+        await settle(pilot)
+        assert screen.query_one("#library-search", Input).value == "germ"
+        assert _titles(screen.table) == ["Germinal"]
+        burst(app, "ctrl+u", *"dne", "left", "left", "u", "backspace", "u")  # edits in order
+        await settle(pilot)
+        assert screen.query_one("#library-search", Input).value == "dune"
+        assert _titles(screen.table) == ["Dune"]

@@ -36,11 +36,11 @@ stat_totals AS MATERIALIZED (
     -- KOReader's statistics per book: when it was last read, how long (only computed when a
     -- statistics order asks for it).
     SELECT linked.book_id, max(t.last_read) AS last_read, sum(t.seconds)::float8 AS seconds
-    FROM (SELECT v.document, max(v.started_at) AS last_read, sum(v.duration) AS seconds
-          FROM reading_page_visits v GROUP BY v.document) t
+    FROM reading_stat_books t
     CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
                         WHERE bf.content_hash = t.document
                         ORDER BY bf.created_at LIMIT 1) linked
+    WHERE t.visits > 0
     GROUP BY linked.book_id
 ),
 metric AS MATERIALIZED (
@@ -265,11 +265,11 @@ stat_totals AS MATERIALIZED (
     -- KOReader's statistics per book: when it was last read, how long (only computed when a
     -- statistics order asks for it).
     SELECT linked.book_id, max(t.last_read) AS last_read, sum(t.seconds)::float8 AS seconds
-    FROM (SELECT v.document, max(v.started_at) AS last_read, sum(v.duration) AS seconds
-          FROM reading_page_visits v GROUP BY v.document) t
+    FROM reading_stat_books t
     CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
                         WHERE bf.content_hash = t.document
                         ORDER BY bf.created_at LIMIT 1) linked
+    WHERE t.visits > 0
     GROUP BY linked.book_id
 ),
 metric AS MATERIALIZED (
@@ -466,8 +466,8 @@ LEFT JOIN LATERAL (
     WHERE bf.book_id = b.id
 ) pr ON true
 LEFT JOIN LATERAL (
-    SELECT max(v.started_at) AS last_read, sum(v.duration) AS seconds
-    FROM book_files bf JOIN reading_page_visits v ON v.document = bf.content_hash
-    WHERE bf.book_id = b.id
+    SELECT max(s.last_read) AS last_read, sum(s.seconds) AS seconds
+    FROM book_files bf JOIN reading_stat_books s ON s.document = bf.content_hash
+    WHERE bf.book_id = b.id AND s.visits > 0
 ) st ON true
 WHERE b.id = $1 AND b.status = 'organized';
