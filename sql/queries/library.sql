@@ -386,13 +386,15 @@ SELECT book_id, score FROM shelver_fuzzy_books($1::text, $2::integer);
 
 -- name: library_book_positions
 -- Where each device is in a book: progress whose document is the content hash of one of its
--- files, newest first.
-SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
-       rp.updated_at, bf.id AS file_id
+-- files, newest first, with the KoSync login that wrote it and the device named as it sent
+-- its name (the stored name may be qualified, see data/kosync.py).
+SELECT rp.document, coalesce(o.device, rp.device) AS device, rp.device_id, rp.percentage,
+       rp.progress, rp."timestamp", rp.updated_at, bf.id AS file_id, o.login
 FROM book_files bf
 JOIN reading_progress rp ON rp.document = bf.content_hash
+LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
 WHERE bf.book_id = $1
-ORDER BY rp.updated_at DESC, rp.device;
+ORDER BY rp.updated_at DESC, o.login, rp.device;
 
 -- name: library_book_hardcover_sync
 SELECT hardcover_user_book_id, hardcover_read_id, last_status, last_progress, last_rating,
