@@ -121,18 +121,18 @@ async def auth_user(request: web.Request) -> web.Response:
 
 
 async def update_progress(request: web.Request) -> web.Response:
-    await _authorize(request)
-    update = kosync.parse_progress(await _read_body(request))
+    username = await _authorize(request)
+    update = kosync.parse_progress(await _read_body(request), login=username)
     await request.app[WRITER_KEY].submit(update)
     return _json(200, {"document": update.document, "timestamp": update.timestamp})
 
 
 async def get_progress(request: web.Request) -> web.Response:
-    await _authorize(request)
+    username = await _authorize(request)
     document = request.match_info["document"]
     if not kosync.valid_document(document):
         raise KoSyncError(kosync.ERROR_DOCUMENT_FIELD)
-    return _json(200, await kosync.latest_progress(request.app[POOL_KEY], document))
+    return _json(200, await kosync.latest_progress(request.app[POOL_KEY], document, username))
 
 
 async def healthcheck(request: web.Request) -> web.Response:

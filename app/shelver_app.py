@@ -10,11 +10,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
 from shelver.data.db import Database, DatabaseTarget
@@ -297,6 +299,35 @@ class ShelverApp(App[None]):
             self.database.pool.terminate()
         self.database = None
 
+    # Keys in the order they were typed -----------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        # Textual hands a key to the focused text field, which inserts a character at once;
+        # a key it binds (ctrl+u, backspace, left, enter...) bubbles up through every parent's
+        # queue before its binding runs, so characters typed in the same burst (tmux
+        # send-keys, a paste-like typist, a slow link) were inserted first and then wiped or
+        # moved. Such a key runs its binding from the field's own queue instead: in order.
+        focused = self.focused if isinstance(event, events.Key) else None
+        if (
+            isinstance(event, events.Key)
+            and not event.is_forwarded
+            and bound_in_text_field(focused, event)
+        ):
+            assert focused is not None
+            self.app_focus = True
+            if not await self._check_bindings(event.key, priority=True):
+                focused.call_later(self._key_in_order, focused, event)
+            return
+        await super().on_event(event)
+
+    async def _key_in_order(self, field: Widget, event: events.Key) -> None:
+        """A key the text field binds, after every key typed before it was handled."""
+        for binding in field._bindings.key_to_bindings.get(event.key, ()):
+            if await self.run_action(binding.action, field):
+                return
+        if not await self._check_bindings(event.key):  # as if it had bubbled up to here
+            await super()._on_key(event)
+
     # Navigation and commands ---------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -341,3 +372,11 @@ class ShelverApp(App[None]):
         yield SystemCommand("Refresh", "Load the current screen's rows again", self.action_refresh)
         yield from screen_actions(self._current_base_screen())
         yield from super().get_system_commands(screen)
+
+
+def bound_in_text_field(focused: Widget | None, event: events.Key) -> bool:
+    """Is this a key the focused text field binds itself (not a character it inserts)?"""
+    if not isinstance(focused, Input | TextArea) or event.is_printable:
+        return False
+    # Textual keeps a widget's own bindings (merged with its bases') in ``_bindings``.
+    return bool(focused._bindings.key_to_bindings.get(event.key))

@@ -162,17 +162,39 @@ KEY_FILE = "cluster-key"
 KEY_PATTERN = re.compile(r"[0-9a-f]{16}")
 
 
-def _home_key(home: Home) -> str:
-    """The cluster's key: remembered by the home, else a hash of its resolved path (so one
-    home reached through a symlink or ``..`` gets one cluster)."""
+def remembered_key(home_pg: Path) -> str | None:
+    """The key a home's ``pg`` folder remembers, if it holds a valid one."""
     try:
-        remembered = (home.cluster_dir / KEY_FILE).read_text().strip()
+        remembered = (home_pg / KEY_FILE).read_text().strip()
     except (OSError, UnicodeDecodeError):
-        remembered = ""
-    if KEY_PATTERN.fullmatch(remembered):
+        return None
+    return remembered if KEY_PATTERN.fullmatch(remembered) else None
+
+
+def _path_key(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
+
+
+def _home_key(home: Home, clusters: Path | None = None) -> str:
+    """The cluster's key: remembered by the home, else a hash of its resolved path (so one
+    home reached through a symlink or ``..`` gets one cluster).
+
+    ``clusters`` (as root: the folder of root-run clusters): a home that remembers no key yet
+    and was opened through an alias may own a cluster older versions keyed by the path as
+    typed; that one is taken (and remembered), rather than a new empty cluster made beside it.
+    """
+    remembered = remembered_key(home.cluster_dir)
+    if remembered is not None:
         return remembered
-    resolved = home.cluster_dir.resolve()
-    return hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+    resolved = _path_key(home.cluster_dir.resolve())
+    typed = _path_key(home.cluster_dir)
+    older = (
+        clusters is not None
+        and typed != resolved
+        and not os.path.lexists(clusters / resolved)
+        and _read_without_following(clusters / typed / "data" / "PG_VERSION")
+    )
+    return typed if older else resolved
 
 
 def _remember_key(home: Home, key: str) -> None:
@@ -413,7 +435,8 @@ class EmbeddedCluster:
     def key(self) -> str:
         """Names the cluster's folder (as root) and its fallback socket folder."""
         if self._key is None:
-            self._key = _home_key(self.home)
+            clusters = ROOT_STATE_DIR / "clusters" if self.running_as_root else None
+            self._key = _home_key(self.home, clusters)
         return self._key
 
     @property
@@ -804,8 +827,10 @@ class EmbeddedCluster:
         return True
 
     def _forget_key(self) -> None:
-        with contextlib.suppress(OSError):
-            (self.home.cluster_dir / KEY_FILE).unlink()
+        # Only our own key: a home whose alias left this cluster behind remembers another.
+        if remembered_key(self.home.cluster_dir) == self.key:
+            with contextlib.suppress(OSError):
+                (self.home.cluster_dir / KEY_FILE).unlink()
 
     def stop_now(self, timeout: float = 0.3) -> None:
         """Immediate shutdown (SIGQUIT to the postmaster), waiting at most ``timeout`` seconds:
@@ -866,6 +891,28 @@ class StoredCluster:
         return self.home_pg is None or not self.home_pg.parent.is_dir()
 
     @property
+    def superseded_by(self) -> str | None:
+        """The key of the cluster its home uses instead (None: the home uses this one, or
+        remembers none). An alias of a home once made a second cluster keyed by the path as
+        typed; the home now remembers the other, and this one is left behind."""
+        if self.home_gone or self.home_pg is None:
+            return None
+        key = remembered_key(self.home_pg)
+        return key if key is not None and key != self.root.name else None
+
+    @property
+    def abandoned(self) -> bool:
+        return self.home_gone or self.superseded_by is not None
+
+    @property
+    def why_abandoned(self) -> str:
+        """One line: why nothing will use this cluster again."""
+        if self.home_gone:
+            return f"belongs to a home that is gone ({self.home_pg})"
+        home = self.home_pg.parent if self.home_pg else "?"
+        return f"was left behind by an alias: its home {home} now uses {self.superseded_by}"
+
+    @property
     def running(self) -> bool:
         text = _read_without_following(self.root / "data" / "postmaster.pid") or ""
         first = (text.splitlines() or [""])[0].strip()
@@ -884,7 +931,9 @@ class StoredCluster:
         home_dir = (self.home_pg or self.root / "unknown-home" / "pg").parent
         made = EmbeddedCluster(Home.at(home_dir))
         made._key = self.root.name
-        made.remember_key = not self.home_gone  # never make a gone home again
+        # Never write into its home: a gone home is not made again, and a home an alias left
+        # this cluster behind in keeps remembering the cluster it uses.
+        made.remember_key = False
         return made
 
     def drop(self) -> bool:
@@ -909,11 +958,12 @@ def stored_clusters(state_dir: Path = ROOT_STATE_DIR) -> list[StoredCluster]:
 
 
 def abandoned_clusters(also: Callable[[Path], bool] | None = None) -> list[StoredCluster]:
-    """Stored clusters whose home is gone (or for whose home ``also`` says so)."""
+    """Stored clusters nothing will use again: their home is gone or uses another cluster (or
+    ``also`` says so of their home)."""
     return [
         c
         for c in stored_clusters()
-        if c.home_gone or (also is not None and c.home_pg is not None and also(c.home_pg))
+        if c.abandoned or (also is not None and c.home_pg is not None and also(c.home_pg))
     ]
 
 

@@ -114,7 +114,8 @@ class Database:
         if orphans:
             self.startup_warnings.append(
                 f"{len(orphans)} database cluster(s) in /var/lib/shelver belong to homes that "
-                "are gone; `shelver db status` lists them, `shelver db prune` removes them"
+                "are gone or use another cluster; `shelver db status` lists them, "
+                "`shelver db prune` removes them"
             )
 
     async def _recover_interrupted_moves(self) -> None:

@@ -5,7 +5,8 @@
   Nothing is deleted: ``restore_rejected`` puts the book back exactly as it was (its files
   back where they were). Deleting a book from the library is the same operation.
 * ``undo_approval`` returns a just-approved book to review with the values it had before, its
-  files back in the inbox where they came from.
+  files back in the inbox where they came from; ``undo_add_format`` does the same for a book
+  whose file was added to another as another format.
 * ``send_back_to_review`` returns a library book to the review queue (its files stay put until
   it is approved again).
 
@@ -192,6 +193,57 @@ async def undo_approval(
         }
         try:
             await move_journal.apply(pool, plan, finisher=finish_undo_approval, payload=payload)
+        except MoveError as exc:
+            raise ReviewError(f"could not undo {quoted(before.title)}: {exc}") from None
+    book = await books.get(pool, before.id)
+    assert book is not None
+    return book
+
+
+@move_journal.finisher
+async def finish_undo_add_format(conn: Any, payload: dict[str, Any]) -> None:
+    """The database half of undoing "add as another format": the book is back from its
+    snapshot, waiting for review, and its files are its own again."""
+    book_id = UUID(payload["book_id"])
+    await conn.execute(query("review_restore_added_format"), book_id)
+    for file_id in payload["file_ids"]:
+        await conn.execute(query("review_move_file_to_book"), UUID(file_id), book_id)
+    await conn.execute(query("review_forget_rejection"), book_id)
+
+
+async def undo_add_format(
+    database: Any,
+    home: Home,
+    before: Book,
+    files_before: list[BookFile],
+    *,
+    into: UUID,
+    into_version: datetime | None,
+) -> Book:
+    """Take back "add as another format": the files leave the book ``into`` (refused when it
+    changed since) and go back to the inbox; ``before`` is back in review as it was."""
+    pool = database.pool
+    if await pool.fetchval(query("review_rejection"), before.id) is None:
+        raise StaleBook(f"{quoted(before.title)} is no longer on record; nothing to undo")
+    async with decision_on(
+        pool, into, statuses=(BookStatus.ORGANIZED,), expected_version=into_version
+    ) as (conn, existing):
+        if await books.get(conn, before.id) is not None:
+            raise StaleBook(f"{quoted(before.title)} is already back")
+        now = {f.id: f for f in await books.files_of(conn, into)}
+        plan = []
+        for old in files_before:
+            current = now.get(old.id)
+            back_to = old.inbox_path or old.storage_path
+            if current is None or not current.storage_path or not back_to:
+                raise StaleBook(
+                    f"the {old.format.upper()} file is no longer part of "
+                    f"{quoted(existing.title)}; nothing changed"
+                )
+            plan.append(_back(old, Path(current.storage_path), Path(back_to)))
+        payload = {"book_id": str(before.id), "file_ids": [str(f.id) for f in files_before]}
+        try:
+            await move_journal.apply(pool, plan, finisher=finish_undo_add_format, payload=payload)
         except MoveError as exc:
             raise ReviewError(f"could not undo {quoted(before.title)}: {exc}") from None
     book = await books.get(pool, before.id)

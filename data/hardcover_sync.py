@@ -54,7 +54,7 @@ from shelver.data.providers.http import (
 )
 from shelver.data.providers.ratelimit import RateLimiter
 from shelver.data.queries import query
-from shelver.data.reading import ReadingState, state_of
+from shelver.data.reading import ReadingState, owner_logins, state_of
 from shelver.data.reading_insights import BookDates
 from shelver.data.settings import ProviderSettings
 
@@ -486,13 +486,20 @@ async def sync(
 ) -> list[SyncOutcome]:
     """Sync the organized books a device has reported on; one outcome per book, in title order.
 
+    The positions sent are the library owner's (``reading.owner_logins``: the first KoSync
+    login and those sharing with it): the Hardcover account is one person's, and another
+    login's reading is not theirs.
+
     ``book_ids`` picks books (read or not); ``include_unread`` also matches every other
     organized book (at 60 requests a minute, a big library takes a while). A refused token
     records an error for the book at hand and raises HardcoverAuthError.
     """
     now = now or datetime.now(UTC)
     records = await db.fetch(
-        query("hardcover_sync_books"), book_ids, include_unread or book_ids is not None
+        query("hardcover_sync_books"),
+        book_ids,
+        include_unread or book_ids is not None,
+        await owner_logins(db),
     )
     books = [SyncCandidate.from_record(r) for r in records]
     dates = await reading_insights.book_dates(db, [b.id for b in books])

@@ -10,8 +10,12 @@ while a commit is in flight and writes them all in the next one (group commit), 
 each request. Under load one fsync covers dozens of devices; alone, a PUT waits for just its own
 commit.
 
-Progress is shared by every login of the server: shelver keeps one library for one reader
-(``reading_progress`` has no user column), and the logins only decide who may sync.
+Progress is kept per login, as the reference server keys it (user + document): a login's
+devices read and overwrite only that login's positions, or those of the logins it shares
+positions with (``kosync_shared_positions``, see ``shelver credentials share``). The seed table
+``reading_progress`` has no user column and one row per (document, device), so the owner of each
+row is recorded beside it (``reading_progress_logins``, migration 0025), and a device name that
+another login already uses for the same document is stored qualified: "Kobo (bob)".
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from shelver.data.books import Executor
 from shelver.data.clean_text import clean_document, clean_line
 from shelver.data.credentials import CredentialError, check_name
 from shelver.data.passwords import hash_secret
+from shelver.data.pg import Connection
 from shelver.data.queries import query
 
 log = logging.getLogger("shelver.kosync")
@@ -96,6 +101,9 @@ class ProgressUpdate:
     timestamp: int
     raw_payload: str
     """The request body as JSON text, kept in ``reading_progress.raw_payload``."""
+    login: str | None = None
+    """The KoSync login that sent it; None only for positions written by shelver itself
+    (tests, the demo), which belong to no login."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -166,7 +174,9 @@ def valid_document(value: object) -> TypeGuard[str]:
     )
 
 
-def parse_progress(body: dict[str, Any], *, now: float | None = None) -> ProgressUpdate:
+def parse_progress(
+    body: dict[str, Any], *, login: str | None = None, now: float | None = None
+) -> ProgressUpdate:
     """Validate a PUT body (already decoded) into a :class:`ProgressUpdate`.
 
     ``document`` missing or invalid: 2004. Any other required field missing, of the wrong type
@@ -204,6 +214,7 @@ def parse_progress(body: dict[str, Any], *, now: float | None = None) -> Progres
         percentage=float(percentage),
         timestamp=int(time.time() if now is None else now),
         raw_payload=json.dumps(clean_document(body), ensure_ascii=False),
+        login=login,
     )
 
 
@@ -257,9 +268,10 @@ async def save_credential(
 # --- reading and writing positions -------------------------------------------------------
 
 
-async def latest_progress(db: Executor, document: str) -> dict[str, Any]:
-    """The GET answer: the newest position across devices, or ``{}`` when unknown."""
-    record = await db.fetchrow(query("kosync_latest_progress"), document)
+async def latest_progress(db: Executor, document: str, login: str) -> dict[str, Any]:
+    """The GET answer for ``login``: the newest position of ``document`` among its own devices
+    and those of the logins it shares positions with, or ``{}`` when there is none."""
+    record = await db.fetchrow(query("kosync_latest_progress"), document, login)
     if record is None:
         return {}
     answer: dict[str, Any] = {
@@ -274,18 +286,75 @@ async def latest_progress(db: Executor, document: str) -> dict[str, Any]:
     return answer
 
 
+# Serialises the choice of new device names across processes (only taken when a batch brings
+# a (login, document, device) never seen before). "kosync" in ASCII.
+NEW_DEVICE_LOCK_KEY = 0x6B6F73796E63
+
+
+def qualified_device(device: str, login: str | None, taken: set[str]) -> str:
+    """The name a login's device is stored under for one document: as sent when no other
+    login's device has it, else "Kobo (bob)" (and "Kobo (bob) 2"... if even that is taken)."""
+    if device not in taken:
+        return device
+    base = f"{device} ({login or '-'})"
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base} {number}"
+    return name
+
+
+async def _stored_devices(
+    db: Executor, keys: list[tuple[str | None, str, str]]
+) -> tuple[dict[tuple[str | None, str, str], str], dict[str, set[str]]]:
+    """For each (login, document, device) key: the name its row is stored under, when it has
+    one; and per document, every stored device name (taken by whichever login)."""
+    records = await db.fetch(query("kosync_stored_devices"), sorted({k[1] for k in keys}))
+    mine: dict[tuple[str | None, str, str], str] = {}
+    taken: dict[str, set[str]] = {}
+    for record in records:
+        taken.setdefault(record["document"], set()).add(record["stored_device"])
+        mine[(record["login"], record["document"], record["device"])] = record["stored_device"]
+    return mine, taken
+
+
+async def _resolve_devices(db: Connection, updates: list[ProgressUpdate]) -> list[str]:
+    """The stored device name of each update (see :func:`qualified_device`)."""
+    keys = [(u.login, u.document, u.device) for u in updates]
+    mine, taken = await _stored_devices(db, keys)
+    if any(key not in mine for key in keys):
+        # New rows get names no other login holds: decided under a lock, on a fresh look.
+        await db.execute(query("kosync_lock_new_devices"), NEW_DEVICE_LOCK_KEY)
+        mine, taken = await _stored_devices(db, keys)
+        for key in keys:
+            if key not in mine:
+                login, document, device = key
+                names = taken.setdefault(document, set())
+                mine[key] = qualified_device(device, login, names)
+                names.add(mine[key])
+    return [mine[key] for key in keys]
+
+
 async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
-    """Store ``updates`` in one transaction (current positions and history)."""
-    await db.execute(
-        query("kosync_write_progress_batch"),
-        [u.document for u in updates],
-        [u.device for u in updates],
-        [u.device_id for u in updates],
-        [u.progress for u in updates],
-        [u.percentage for u in updates],
-        [u.timestamp for u in updates],
-        [u.raw_payload for u in updates],
-    )
+    """Store ``updates`` in one transaction (current positions, history and their logins)."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as connection:
+            await write_batch(connection, updates)
+        return
+    async with db.transaction():
+        stored = await _resolve_devices(db, updates)
+        await db.execute(
+            query("kosync_write_progress_batch"),
+            [u.document for u in updates],
+            stored,
+            [u.device_id for u in updates],
+            [u.progress for u in updates],
+            [u.percentage for u in updates],
+            [u.timestamp for u in updates],
+            [u.raw_payload for u in updates],
+            [u.login for u in updates],
+            [u.device for u in updates],
+        )
 
 
 class WriterClosed(Exception):

@@ -16,7 +16,8 @@
   (``data.decisions.reject``); ``keep_both`` approves it beside the other; ``replace`` moves the
   other book's files to ``rejected/`` (never deleted, a ``.reason.txt`` beside them) and removes
   its row; ``add_format`` files the new file beside the existing book's as another of its
-  ``book_files`` and drops the new row. Approving a flagged book without an action keeps both.
+  ``book_files`` and drops the new row (a snapshot kept for undo). Approving a flagged book
+  without an action keeps both.
 * ``next_in_queue`` walks the review queue, oldest first, wrapping around.
 """
 
@@ -268,8 +269,15 @@ async def finish_approval(conn: Any, payload: dict[str, Any]) -> None:
 @move_journal.finisher
 async def finish_add_format(conn: Any, payload: dict[str, Any]) -> None:
     """The database half of "add as another format": the files join the existing book, the
-    new book's row goes."""
+    new book's row goes (kept whole in ``rejected_books`` so ``u`` can take it back, see
+    ``data.decisions.undo_add_format``)."""
     existing = UUID(payload["existing_id"])
+    await conn.execute(
+        query("review_record_rejection"),
+        UUID(payload["book_id"]),
+        f"added as another format of {quoted(payload.get('existing_title'))}",
+        json.dumps(payload.get("places", {})),
+    )
     for file_id in payload["file_ids"]:
         await conn.execute(query("review_move_file_to_book"), UUID(file_id), existing)
     await conn.execute(query("review_delete_book"), UUID(payload["book_id"]))
@@ -297,13 +305,15 @@ async def _add_as_format(
     payload = {
         "book_id": str(book.id),
         "existing_id": str(existing.id),
+        "existing_title": existing.title,
         "file_ids": [str(m.book_file.id) for m in plan],
+        "places": {str(m.book_file.id): m.book_file.inbox_path for m in plan},
     }
     try:
         await move_journal.apply(pool, plan, finisher=finish_add_format, payload=payload)
     except MoveError as exc:
         raise ReviewError(str(exc)) from None
-    return existing
+    return await books.get(pool, existing.id) or existing
 
 
 async def approve(

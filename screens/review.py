@@ -105,11 +105,14 @@ class Undoable:
     """The last decision made on this screen, as ``u`` takes it back."""
 
     kind: str
-    """``approve`` or ``reject``."""
+    """``approve``, ``reject`` or ``add_format``."""
     before: Book
     files: list[BookFile]
     version: Any = None
-    """``updated_at`` of the approved book (an undo is refused if it changed since)."""
+    """``updated_at`` of the approved book, or of the book the file was added to (an undo is
+    refused if it changed since)."""
+    into: UUID | None = None
+    """``add_format``: the book the files joined."""
 
 
 @dataclass
@@ -545,8 +548,12 @@ class ReviewScreen(ShelverScreen):
             self.last = Undoable("reject", item.book, item.files)
             self.note(Text(f"“{title}” set aside in rejected/ · u undoes", "dim"))
         elif action is DuplicateAction.ADD_FORMAT:
-            self.last = None  # the book joined another: nothing single to take back
-            self.note(Text(f"✓ “{title}” added to “{clip(approved.title, 30)}”", "green"))
+            self.last = Undoable(
+                "add_format", item.book, item.files, approved.updated_at, into=approved.id
+            )
+            self.note(
+                Text(f"✓ “{title}” added to “{clip(approved.title, 30)}” · u undoes", "green")
+            )
         else:
             self.last = Undoable("approve", item.book, item.files, approved.updated_at)
             self.note(Text(f"✓ “{title}” filed in the library · u undoes", "green"))
@@ -617,6 +624,16 @@ class ReviewScreen(ShelverScreen):
             if last.kind == "approve":
                 await decisions.undo_approval(
                     database, shelver.home, last.before, last.files, approved_version=last.version
+                )
+            elif last.kind == "add_format":
+                assert last.into is not None
+                await decisions.undo_add_format(
+                    database,
+                    shelver.home,
+                    last.before,
+                    last.files,
+                    into=last.into,
+                    into_version=last.version,
                 )
             else:
                 await decisions.restore_rejected(database, shelver.home, last.before.id)

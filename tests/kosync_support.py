@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.conftest import TEMPLATE_DATABASE, app_database, owner_clause
 
@@ -33,7 +34,9 @@ def device_client(**options) -> httpx.AsyncClient:
     """An HTTP client on a loopback address of its own (127.x.y.z), like one more device on
     the network: the server's per-address limits see each test's client as a different one."""
     a, b, c = random.randrange(1, 255), random.randrange(0, 256), random.randrange(1, 255)
-    transport = httpx.AsyncHTTPTransport(local_address=f"127.{a}.{b}.{c}")
+    # The transport, not the client, holds the connection limits when a transport is given.
+    limits = options.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    transport = httpx.AsyncHTTPTransport(local_address=f"127.{a}.{b}.{c}", limits=limits)
     return httpx.AsyncClient(transport=transport, timeout=options.pop("timeout", 30), **options)
 
 
@@ -62,6 +65,15 @@ async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> 
     finally:
         await admin.close()
     return app_database(server_dsn, name)
+
+
+@pytest.fixture(scope="module", name="kosync_dsn")
+async def kosync_dsn_fixture(server_dsn: str, template_dsn: str):
+    """``kosync_dsn``: one migrated database shared by a module's servers (a test module
+    imports this to have it)."""
+    dsn = await clone_template(server_dsn)
+    yield dsn
+    await drop_database(server_dsn, dsn)
 
 
 async def drop_database(server_dsn: str, dsn: str) -> None:

@@ -460,3 +460,90 @@ def test_clusters_of_homes_that_are_gone_are_named_and_pruned(tmp_path: Path):
     finally:
         orphan.drop()
         keeper.drop()
+
+
+def _legacy_cluster(home: Path) -> EmbeddedCluster:
+    """The cluster older versions made: keyed by the home's path as typed, not remembered."""
+    import hashlib
+
+    made = EmbeddedCluster(Home.at(home), extra_settings=FAST)
+    made._key = hashlib.sha256(str(Home.at(home).cluster_dir).encode()).hexdigest()[:16]
+    made.remember_key = False
+    return made
+
+
+async def _make_marker(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TABLE marker (n int)")
+    finally:
+        await conn.close()
+
+
+async def _has_marker(dsn: str) -> bool:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return bool(await conn.fetchval("SELECT to_regclass('marker') IS NOT NULL"))
+    finally:
+        await conn.close()
+
+
+@root_only
+def test_an_aliased_home_keeps_the_cluster_older_versions_made(tmp_path: Path):
+    real = tmp_path / "real-home"
+    real.mkdir()
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    legacy = _legacy_cluster(alias)
+    try:
+        legacy.ensure_running()
+        asyncio.run(_make_marker(legacy.dsn()))
+        legacy.stop()
+        assert not (real / "pg" / "cluster-key").exists()
+        upgraded = EmbeddedCluster(Home.at(alias), extra_settings=FAST)
+        assert upgraded.key == legacy.key  # its data is found, not a new empty cluster
+        upgraded.ensure_running()
+        assert asyncio.run(_has_marker(upgraded.dsn()))
+        assert (real / "pg" / "cluster-key").read_text().strip() == legacy.key  # remembered
+        assert EmbeddedCluster(Home.at(real)).key == legacy.key  # by either path
+        assert (
+            len(
+                [
+                    p
+                    for p in (ROOT_STATE_DIR / "clusters").iterdir()
+                    if (p / "home").is_file() and str(tmp_path) in (p / "home").read_text()
+                ]
+            )
+            == 1
+        )
+    finally:
+        legacy.drop()
+
+
+@root_only
+def test_a_cluster_an_alias_left_behind_is_named_and_pruned(tmp_path: Path):
+    real = tmp_path / "real-home"
+    real.mkdir()
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    legacy = _legacy_cluster(alias)
+    current = EmbeddedCluster(Home.at(real), extra_settings=FAST)
+    try:
+        legacy.ensure_running()
+        current.ensure_running()  # the home now remembers this one
+        assert current.key != legacy.key
+        status = shelver(real, "db", "status")
+        assert status.returncode == 0, status.stderr
+        assert str(legacy.root) in status.stdout and "now uses" in status.stdout
+        assert str(current.root) not in status.stdout
+        listed = shelver(real, "db", "status", "--json")
+        assert str(legacy.root) in listed.stdout
+        pruned = shelver(real, "db", "prune", "--yes", "--json")
+        assert pruned.returncode == 0, pruned.stderr
+        assert str(legacy.root) in pruned.stdout
+        assert not legacy.root.exists() and legacy.server_pid() is None
+        assert current.is_ready() and real.is_dir()  # the home's own cluster is untouched
+        assert (real / "pg" / "cluster-key").read_text().strip() == current.key  # still its
+    finally:
+        legacy.drop()
+        current.drop()

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from shelver.data import books
 from shelver.data.db import Database
 from shelver.data.home import Home
@@ -227,3 +229,39 @@ def test_kill_9_of_an_import_leaves_no_process_and_no_copy_behind(
         assert again.returncode == 0, again.stderr
         assert [p.name for p in staging.glob("*.part")] == ["0123456789ab-live.part"]
         assert [p.name for p in staging.glob("*.lock")] == ["0123456789ab.lock"]
+
+
+@pytest.mark.parametrize("change", ["appended", "same size and time"])
+async def test_move_keeps_a_source_that_changed_between_copy_and_unlink(
+    database: Database, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """``--move`` copies, records, then unlinks the original only if it is still exactly what
+    was copied. A change in between (a writer appending; bytes rewritten in place, keeping the
+    size and the modification time) keeps the original and says why."""
+    from shelver.data.importing import pipeline
+
+    source = tmp_path / "drop" / "changing.epub"
+    source.parent.mkdir()
+    gen.make_epub(source, title="Changing")
+    copied = source.read_bytes()
+    remove_originals = pipeline._remove_originals
+
+    def change_then_remove(run, results):  # runs after the copy is recorded
+        info = source.stat()
+        if change == "appended":
+            with source.open("ab") as handle:
+                handle.write(b"more bytes from the writer")
+        else:
+            data = bytearray(copied)
+            data[-1] ^= 0xFF
+            source.write_bytes(bytes(data))
+            os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns))
+        return remove_originals(run, results)
+
+    monkeypatch.setattr(pipeline, "_remove_originals", change_then_remove)
+    report = await import_paths(database, home, [source], move=True, workers=0)
+    (item,) = report.imported
+    assert source.exists() and source.read_bytes() != copied  # the writer's bytes are kept
+    assert Path(item.inbox_path).read_bytes() == copied  # the copy is what was read
+    assert item.note is not None and "changed after it was copied" in item.note
+    assert "kept" in item.note

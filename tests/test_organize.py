@@ -26,6 +26,7 @@ from shelver.data.organize import (
     relative_path,
     sanitize_part,
 )
+from tests.lock_support import wait_until_advisory_locks_released
 
 TEMPLATE = "{author}/{title}/{original_name}"
 REPO = Path(__file__).resolve().parents[1]
@@ -232,6 +233,7 @@ async def test_sigkill_at_each_step_loses_nothing(
     )
     kill(child)
     assert child.returncode == -signal.SIGKILL
+    await wait_until_advisory_locks_released(database_dsn)
 
     report = await organize.recover_interrupted_moves(database)
     assert report.stuck == [] and report.in_progress == 0
@@ -272,3 +274,29 @@ async def test_recovery_leaves_a_live_move_alone(
 
 def test_steps_are_documented() -> None:
     assert set(LINK_STEPS + COPY_STEPS) == set(move_journal.STEPS)
+
+
+async def test_a_claimed_name_is_found_by_index(database: Database) -> None:
+    """free_target asks organize_path_claimed for every name it tries; with many files filed
+    that must be an index lookup on book_files.storage_path, not a scan of the table."""
+    from shelver.data.queries import query
+
+    pool = database.pool
+    await pool.execute(
+        """
+        WITH made AS (
+            INSERT INTO books (title) SELECT 'Book ' || n FROM generate_series(1, 5000) n
+            RETURNING id, title)
+        INSERT INTO book_files (book_id, format, original_name, file_size, checksum,
+                                storage_path)
+        SELECT id, 'epub', title || '.epub', 1, md5(title), '/library/' || title || '.epub'
+        FROM made
+        """
+    )
+    await pool.execute("ANALYZE book_files")
+    plan = "\n".join(
+        r[0] for r in await pool.fetch(f"EXPLAIN {query('organize_path_claimed')}", "/x.epub")
+    )
+    assert "book_files_storage_path_idx" in plan, plan
+    assert "Seq Scan on book_files" not in plan, plan
+    assert await pool.fetchval(query("organize_path_claimed"), "/library/Book 4999.epub")

@@ -208,6 +208,69 @@ async def test_add_as_format_ends_with_one_book_two_files_one_folder(
     assert (await books.count_by_status(database.pool)).organized == 1
 
 
+async def test_undo_of_add_as_format_returns_the_book_with_its_file_to_the_inbox(
+    database: Database, home: Home
+) -> None:
+    old = await make_book(database, home, "Emma", name="emma.epub")
+    await approve(database, home, SETTINGS, old, {"author": "Jane Austen"}, {})
+    new = await make_book(database, home, "Emma (PDF)", name="Emma scan.pdf", fmt="pdf")
+    await database.pool.execute(
+        "UPDATE books SET possible_duplicate_of = $2 WHERE id = $1", new, old
+    )
+    before = await books.get(database.pool, new)
+    files_before = await books.files_of(database.pool, new)
+    candidates = await books.candidates_of(database.pool, new)
+    kept = await approve(
+        database, home, SETTINGS, new, {}, {}, duplicate=DuplicateAction.ADD_FORMAT,
+        expected_version=before.updated_at,
+    )  # fmt: skip
+    (added,) = [f for f in await books.files_of(database.pool, old) if f.format == "pdf"]
+    assert Path(added.storage_path).is_file()
+
+    restored = await decisions.undo_add_format(
+        database, home, before, files_before, into=kept.id, into_version=kept.updated_at
+    )
+    assert restored.id == new and restored.status is BookStatus.REVIEW
+    assert restored.title == "Emma (PDF)" and restored.possible_duplicate_of == old
+    (file,) = await books.files_of(database.pool, new)
+    assert file.id == added.id and file.storage_path is None
+    assert file.inbox_path == files_before[0].inbox_path
+    assert Path(file.inbox_path).read_bytes() == b"bytes of Emma (PDF)"
+    assert not Path(added.storage_path).exists()
+    assert [f.format for f in await books.files_of(database.pool, old)] == ["epub"]
+    assert [c.id for c in await books.candidates_of(database.pool, new)] == [
+        c.id for c in candidates
+    ]
+    assert await database.pool.fetchval("SELECT count(*) FROM rejected_books") == 0
+    with pytest.raises(StaleBook):  # taken back once only
+        await decisions.undo_add_format(
+            database, home, before, files_before, into=kept.id, into_version=kept.updated_at
+        )
+
+
+async def test_undo_of_add_as_format_is_refused_when_the_book_changed_since(
+    database: Database, home: Home
+) -> None:
+    old = await make_book(database, home, "Persuasion", name="persuasion.epub")
+    await approve(database, home, SETTINGS, old, {}, {})
+    new = await make_book(database, home, "Persuasion (PDF)", name="p.pdf", fmt="pdf")
+    await database.pool.execute(
+        "UPDATE books SET possible_duplicate_of = $2 WHERE id = $1", new, old
+    )
+    before = await books.get(database.pool, new)
+    files_before = await books.files_of(database.pool, new)
+    kept = await approve(
+        database, home, SETTINGS, new, {}, {}, duplicate=DuplicateAction.ADD_FORMAT
+    )
+    await database.pool.execute("UPDATE books SET title = 'Persuasion!' WHERE id = $1", old)
+    with pytest.raises(StaleBook, match="changed since"):
+        await decisions.undo_add_format(
+            database, home, before, files_before, into=kept.id, into_version=kept.updated_at
+        )
+    assert await books.get(database.pool, new) is None  # nothing moved
+    assert len(await books.files_of(database.pool, old)) == 2
+
+
 async def hardcover_candidate(database: Database, book_id: UUID, score: float, **fields):
     candidate = await books.upsert_candidate(
         database.pool, book_id, source="hardcover", normalized=BookFields(**fields),

@@ -4,6 +4,7 @@ to rejected/, filter, fetch against a fake provider, and the inbox folder watche
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import httpx
@@ -312,3 +313,50 @@ async def test_a_possible_duplicate_names_the_other_book(
         text = screen_text(app)
         assert "1 possible duplicate" in text
         assert "possible duplicate of “Middlemarch” by George Eliot" in text
+
+
+async def test_a_name_that_is_not_utf8_imports_through_the_dialog(
+    database_dsn: str, home: Home, tmp_path: Path
+) -> None:
+    from tests.test_import_files import BAD_NAME, bad_path
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    gen.make_epub(bad_path(drop), title="Odd Name")
+    gen.make_epub(drop / "fine.epub", title="Fine")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("plus")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ImportDialog)
+        field = dialog.query_one(PathInput)
+        # The one file: tab completes its odd name, which is shown and imported as it is.
+        field.value = f"{drop}/caf"
+        await pilot.press("tab")
+        await settle(pilot)
+        assert os.fsencode(field.value) == os.path.join(os.fsencode(drop), BAD_NAME)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Imported 1" in plain(summary_of(dialog))
+        assert dialog.report is not None and dialog.report.refused == []
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, InboxScreen)
+        assert inbox_titles(app) == ["Odd Name"]
+
+        await pilot.press("plus")  # then the folder: the other file, and the odd one known
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ImportDialog)
+        dialog.query_one(PathInput).value = str(drop)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Imported 1" in plain(summary_of(dialog))
+        report = dialog.report
+        assert report is not None and report.refused == [] and len(report.skipped) == 1
+        await pilot.press("enter")
+        await settle(pilot)
+        assert sorted(inbox_titles(app)) == ["Fine", "Odd Name"]
+    assert bad_path(drop).exists()  # the original stays where it was

@@ -20,7 +20,7 @@ from shelver.widgets.book_table import BookTable
 from shelver.widgets.library_chips import FilterChip, FilterChips
 from shelver.widgets.library_detail import LibraryDetail
 from tests.library_support import add_book
-from tests.tui_support import SIZE, make_app, screen_text, settle
+from tests.tui_support import SIZE, burst, make_app, screen_text, settle
 
 
 async def _shelf(database: Database) -> dict[str, UUID]:
@@ -398,3 +398,22 @@ async def test_each_search_keystroke_counts_once(
             await settle(pilot)
             assert sent.count(count_sql) == 1, f"after {'tolk'[:typed]!r}"
         assert "30 matches" in screen_text(app)
+
+
+async def test_keys_in_one_burst_after_ctrl_u_land_in_the_search(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await _shelf(database)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_library(pilot)
+        await pilot.press("slash", *"tolk")
+        await settle(pilot)
+        burst(app, "ctrl+u", *"germ")  # as tmux send-keys or a fast typist sends them
+        await settle(pilot)
+        assert screen.query_one("#library-search", Input).value == "germ"
+        assert _titles(screen.table) == ["Germinal"]
+        burst(app, "ctrl+u", *"dne", "left", "left", "u", "backspace", "u")  # edits in order
+        await settle(pilot)
+        assert screen.query_one("#library-search", Input).value == "dune"
+        assert _titles(screen.table) == ["Dune"]

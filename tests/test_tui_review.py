@@ -564,3 +564,37 @@ def test_review_state_choices_and_approval() -> None:
     assert again.approval() == (values, used)
     assert [s.short for s in again.sources] == ["Current", "File", "Google", "Hardcover", "Yours"]
     assert again.pick_all(3) == 2 and again.chosen_value("title") == "Emma (Penguin)"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_every_page_of_sources_is_full_after_an_edit(
+    database: Database, database_dsn: str, home: Home, size: tuple[int, int]
+) -> None:
+    book_id = await make_book(database, home, "Emma")
+    for rank in range(1, 6):
+        source = "google_books" if rank == 1 else f"google_books#{rank}"
+        await add_candidate(database, book_id, source, 0.5 - rank / 100, title=f"Answer {rank}")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_review(pilot)
+        grid = screen.grid
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, FieldEditor)
+        app.screen.query_one(Input).value = "Emma, by hand"
+        await pilot.press("enter")
+        await settle(pilot)
+        sources = len(screen.state.sources)
+        assert screen.state.sources[-1].short == "Yours" and sources == 8
+        fits = min(grid.per_page, sources - 1)
+        assert fits >= 2
+        seen: set[int] = set()
+        for key in ["right_square_bracket"] * 4 + ["tab"] * 4 + ["left_square_bracket"] * 4:
+            shown = grid.visible()
+            seen.update(shown)
+            # The current values plus as many sources as fit, never "Yours" alone.
+            assert len(shown) == 1 + fits, (key, shown)
+            assert len(grid.columns) == 2 + fits
+            await pilot.press(key)
+            await pilot.pause()
+        assert seen == set(range(sources))

@@ -12,9 +12,10 @@ from shelver.data import books
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.models import BookStatus
+from shelver.data.settings import Settings
 from shelver.screens.dialogs.review import FieldEditor
 from tests.test_tui_review import add_candidate, make_app, make_book, open_review
-from tests.tui_support import SIZE, plain, screen_text, settle
+from tests.tui_support import SIZE, burst, plain, screen_text, settle
 
 
 async def edit_title(pilot, title: str) -> None:
@@ -192,3 +193,53 @@ async def test_taking_one_isbn_takes_its_edition_pair(
         await pilot.press(str(hardcover))  # ISBN-13 of another edition
         assert state.chosen_value("isbn_13") == "9780340960196"
         assert state.chosen_key("isbn_10") == "current"  # not the other edition's
+
+
+async def test_add_as_format_can_be_undone_on_the_screen(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    from shelver.data import review
+    from shelver.screens.dialogs.review import DuplicateDialog
+
+    old = await make_book(database, home, "Emma")
+    await review.approve(database, home, Settings(), old, {}, {})
+    new = await make_book(database, home, "Emma again")
+    await database.pool.execute(
+        "UPDATE books SET possible_duplicate_of = $2 WHERE id = $1", new, old
+    )
+    (file,) = await books.files_of(database.pool, new)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, DuplicateDialog)
+        await pilot.press("f")  # add as another format of “Emma”
+        await settle(pilot)
+        assert "added to “Emma” · u undoes" in screen_text(app)
+        assert len(await books.files_of(database.pool, old)) == 2
+        assert screen.check_action("undo", ())  # u is offered
+        await pilot.press("u")
+        await settle(pilot)
+        assert screen.state is not None and screen.state.item.book.id == new
+        assert "back for review" in screen_text(app)
+    assert (await books.get(database.pool, new)).status is BookStatus.REVIEW
+    assert len(await books.files_of(database.pool, old)) == 1
+    (back,) = await books.files_of(database.pool, new)
+    assert back.inbox_path == file.inbox_path and Path(back.inbox_path).is_file()
+
+
+async def test_keys_in_one_burst_after_ctrl_u_land_in_the_edit_dialog(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await make_book(database, home, "Typed Over")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, FieldEditor)
+        burst(app, "ctrl+u", *"New title", "enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen.state.chosen_value("title") == "New title"

@@ -74,3 +74,16 @@ def book_table_text(screen: object) -> list[str]:
                 cells = (c.render(row) for c in table.columns)
                 parts.append(" | ".join(c if isinstance(c, str) else c.plain for c in cells))
     return parts
+
+
+CONTROL_CHARACTERS = {"ctrl+u": "\x15", "ctrl+w": "\x17", "backspace": "\x7f", "enter": "\r"}
+
+
+def burst(app: ShelverApp, *keys: str) -> None:
+    """Keys arriving in one read from the terminal: the driver posts them all to the app at
+    once, with no pause for any to be handled (``pilot.press`` waits after each key)."""
+    from textual import events
+
+    for key in keys:
+        character = key if len(key) == 1 else CONTROL_CHARACTERS.get(key)
+        app.post_message(events.Key(key, character))

@@ -1,8 +1,9 @@
 """The Review screen's comparison grid: fields down the side, sources across.
 
 The field names and the book's current values stay put; the candidates come a page at a time,
-as many as fit without cutting an ISBN-13 (``page(±1)`` turns the page, wrapping), so every
-source is reachable at 80 columns and nothing scrolls sideways leaving fragments behind. Cells
+as many as fit without cutting an ISBN-13 (``page(±1)`` turns the page, wrapping; every page is
+full: the last one ends at the last source), so every source is reachable at 80 columns and
+nothing scrolls sideways leaving fragments behind. Cells
 that differ from the current value are yellow, the chosen one is bold green with a tick, and a
 row whose sources disagree is marked ``≠`` beside its name.
 """
@@ -101,7 +102,7 @@ class ReviewGrid(DataTable[Text]):
         self.per_page, column_width = self.layout_for(width, len(state.sources))
         if source >= 1 and not self.first <= source < self.first + self.per_page:
             self.first = 1 + ((source - 1) // self.per_page) * self.per_page
-        self.first = max(1, min(self.first, max(1, len(state.sources) - 1)))
+        self.first = max(1, min(self.first, self.last_first))
         shown = self.visible()
         self.clear(columns=True)
         self.add_column(Text("Field\n", style="bold"), key="field", width=FIELD_COLUMN_WIDTH)
@@ -121,14 +122,24 @@ class ReviewGrid(DataTable[Text]):
         column = shown.index(source) + 1 if source in shown else 1
         self.move_cursor(row=min(row, len(FIELD_NAMES) - 1), column=column, animate=False)
 
+    @property
+    def last_first(self) -> int:
+        """The first source of the last page: pages are always full, so the last one ends at
+        the last source (a source added by an edit never stands alone on a page)."""
+        if self.state is None:
+            return 1
+        return max(1, len(self.state.sources) - self.per_page)
+
     def page(self, delta: int) -> None:
         """The next (or previous) page of sources, wrapping; the cursor moves onto it."""
         state = self.state
         if state is None or len(state.sources) <= 1 + self.per_page:
             return
-        pages = -(-(len(state.sources) - 1) // self.per_page)
-        number = ((self.first - 1) // self.per_page + delta) % pages
-        self.first = 1 + number * self.per_page
+        last = self.last_first
+        if delta > 0:
+            self.first = 1 if self.first >= last else min(self.first + self.per_page, last)
+        else:
+            self.first = last if self.first <= 1 else max(1, self.first - self.per_page)
         row, _ = self.cursor_source()
         self.repaint(FIELD_NAMES.index(row), self.first)
 

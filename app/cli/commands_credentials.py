@@ -1,4 +1,5 @@
-"""``shelver credentials add|list|passwd|remove SERVICE [USERNAME]`` and
+"""``shelver credentials add|list|passwd|remove SERVICE [USERNAME]``,
+``shelver credentials share kosync LOGIN OTHER | unshare kosync LOGIN`` and
 ``shelver apikey create LABEL | list | revoke PREFIX``.
 
 Secrets are read from stdin (one line; the trailing newline is dropped), or asked for twice
@@ -65,6 +66,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     remove.add_argument("username", nargs="?", default=None)
     remove.add_argument("--json", action="store_true", help="print one JSON document")
     remove.set_defaults(handler=run_remove)
+
+    share = actions.add_parser(
+        "share",
+        help="let a kosync login share reading positions with another (one person, two logins)",
+    )
+    share.add_argument("service", help="kosync (positions are kept per KoSync login)")
+    share.add_argument("username", help="the login that will see and continue OTHER's positions")
+    share.add_argument("other", help="the login to share with (and whoever shares with it)")
+    share.add_argument("--json", action="store_true", help="print one JSON document")
+    share.set_defaults(handler=run_share)
+
+    unshare = actions.add_parser(
+        "unshare", help="a kosync login keeps only its own reading positions again"
+    )
+    unshare.add_argument("service", help="kosync")
+    unshare.add_argument("username")
+    unshare.add_argument("--json", action="store_true", help="print one JSON document")
+    unshare.set_defaults(handler=run_unshare)
 
     apikey = commands.add_parser("apikey", help="API keys for scripts and readers")
     key_actions = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
@@ -182,11 +201,20 @@ def run_add(context: CliContext, args: argparse.Namespace) -> int:
 
 
 def run_list(context: CliContext, args: argparse.Namespace) -> int:
-    from shelver.data import credentials
+    from shelver.data import credentials, position_sharing
 
     only = _services(args.service) if args.service else None
-    rows = _with_database(context, credentials.list_all)
+
+    async def read(pool: Any) -> tuple[list[Any], dict[str, str]]:
+        shared = await position_sharing.shared_logins(pool)
+        return await credentials.list_all(pool), {s.login: s.reader for s in shared}
+
+    rows, shares = _with_database(context, read)
     rows = [r for r in rows if only is None or r.service in only]
+
+    def shares_with(row: Any) -> str | None:
+        return shares.get(row.username) if row.service == position_sharing.SERVICE else None
+
     if args.json:
         _print_json(
             [
@@ -196,6 +224,7 @@ def run_list(context: CliContext, args: argparse.Namespace) -> int:
                     "created_at": r.created_at,
                     "updated_at": r.updated_at,
                 }
+                | ({"shares_positions_with": shares_with(r)} if shares_with(r) else {})
                 for r in rows
             ]
         )
@@ -204,7 +233,49 @@ def run_list(context: CliContext, args: argparse.Namespace) -> int:
         print("no logins or tokens yet (shelver credentials add SERVICE NAME)")
     for r in rows:
         changed = r.updated_at or r.created_at
-        print(f"{r.service:<13} {r.username:<30} changed {changed:%Y-%m-%d %H:%M}")
+        line = f"{r.service:<13} {r.username:<30} changed {changed:%Y-%m-%d %H:%M}"
+        if shares_with(r):
+            line += f"  shares positions with {shares_with(r)}"
+        print(line)
+    return EXIT_OK
+
+
+def _kosync_only(service: str) -> None:
+    if _services(service) != ["kosync"]:
+        raise CommandError(
+            "reading positions are kept per kosync login: use `credentials share kosync ...`",
+            EXIT_USAGE,
+        )
+
+
+def run_share(context: CliContext, args: argparse.Namespace) -> int:
+    from shelver.data import position_sharing
+
+    _kosync_only(args.service)
+    group = _with_database(
+        context, lambda pool: position_sharing.share(pool, args.username, args.other)
+    )
+    _say(
+        args,
+        {"service": "kosync", "username": args.username, "outcome": "shared", "group": group},
+        f"kosync login {args.username!r} now shares reading positions with "
+        + ", ".join(repr(name) for name in group if name != args.username),
+    )
+    return EXIT_OK
+
+
+def run_unshare(context: CliContext, args: argparse.Namespace) -> int:
+    from shelver.data import position_sharing
+
+    _kosync_only(args.service)
+    changed = _with_database(context, lambda pool: position_sharing.unshare(pool, args.username))
+    outcome = "unshared" if changed else "unchanged"
+    line = (
+        f"kosync login {args.username!r} now sees only its own reading positions"
+        if changed
+        else f"kosync login {args.username!r} shared positions with no one; nothing changed"
+    )
+    _say(args, {"service": "kosync", "username": args.username, "outcome": outcome}, line)
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         ("start", _start, "start the embedded cluster"),
         ("stop", _stop, "stop the embedded cluster and wait until it is down"),
         ("drop", _drop, "stop this home's embedded cluster and delete its data for good"),
-        ("prune", _prune, "delete the embedded clusters of homes that no longer exist"),
+        ("prune", _prune, "delete embedded clusters nothing uses (home gone or aliased)"),
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("--json", action="store_true", help="print one JSON document")
@@ -77,10 +77,7 @@ def _status(context: CliContext, args: argparse.Namespace) -> int:
             warning = "" if s.checksum_matches else "  (file changed since it was applied!)"
             print(f"{s.version:04d}_{s.name:<30} {state}{warning}")
         for orphan in orphans:
-            print(
-                f"cluster {orphan.root} belongs to a home that is gone ({orphan.home_pg}); "
-                "`shelver db prune` removes it"
-            )
+            print(f"cluster {orphan.root} {orphan.why_abandoned}; `shelver db prune` removes it")
     return EXIT_OK
 
 
@@ -89,6 +86,7 @@ def _describe(found: StoredCluster) -> dict:
         "folder": str(found.root),
         "home": str(found.home_pg.parent) if found.home_pg else None,
         "running": found.running,
+        "reason": found.why_abandoned,
         "bytes": found.size_bytes(),
     }
 
@@ -121,9 +119,9 @@ def _prune(context: CliContext, args: argparse.Namespace) -> int:
     orphans = abandoned_clusters()
     if orphans and not args.json:
         for orphan in orphans:
-            print(f"{orphan.root}: home {orphan.home_pg} is gone")
+            print(f"{orphan.root}: {orphan.why_abandoned}")
     if orphans:
-        _confirm(args, f"delete {len(orphans)} cluster(s) of homes that are gone")
+        _confirm(args, f"delete {len(orphans)} cluster(s) nothing uses")
     removed, busy = [], []
     for orphan in orphans:
         (removed if orphan.drop() else busy).append(str(orphan.root))

@@ -22,22 +22,40 @@ SELECT password_hash FROM service_credentials WHERE service = $1 ORDER BY create
 LIMIT 1;
 
 -- name: kosync_latest_progress
--- The newest position of a document across devices (the last write wins).
-SELECT document, percentage, progress, device, device_id, "timestamp"
-FROM reading_progress
-WHERE document = $1
-ORDER BY updated_at DESC, "timestamp" DESC
+-- The newest position of document $1 among the devices of login $2 and of the logins it
+-- shares positions with (the last write wins). The device is named as it sent its name.
+SELECT rp.document, rp.percentage, rp.progress, o.device, rp.device_id, rp."timestamp"
+FROM reading_progress_logins o
+JOIN reading_progress rp ON rp.id = o.progress_id
+WHERE o.login = ANY (kosync_login_group($2::text)) AND o.document = $1
+ORDER BY rp.updated_at DESC, rp."timestamp" DESC
 LIMIT 1;
+
+-- name: kosync_stored_devices
+-- Every current row of the documents $1: its stored device name, and who wrote it under which
+-- device name (login NULL: a row of no login, keyed by its stored name).
+SELECT rp.document, rp.device AS stored_device, o.login, coalesce(o.device, rp.device) AS device
+FROM reading_progress rp
+LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
+WHERE rp.document = ANY ($1::text[]);
+
+-- name: kosync_lock_new_devices
+-- Held to the end of the transaction: one writer at a time picks names for new rows.
+SELECT pg_advisory_xact_lock($1::bigint);
 
 -- name: kosync_write_progress_batch
 -- One group commit: every PUT of the batch goes to the history in arrival order, and the last
--- one per (document, device) becomes the current position. A single statement, so it is one
--- transaction and one round trip. Rows are upserted in key order so two writers never deadlock.
-WITH incoming AS (
-    SELECT *
+-- one per (document, stored device) becomes the current position; each row is recorded as its
+-- login's ($8, with $9 the device name as sent; $2 is the stored name, see data/kosync.py).
+-- A single statement, so one round trip. Rows are upserted in key order so two writers never
+-- deadlock.
+WITH incoming AS MATERIALIZED (
+    SELECT t.*, gen_random_uuid() AS history_id
     FROM unnest(
-        $1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::bigint[], $7::text[]
-    ) WITH ORDINALITY AS t(document, device, device_id, progress, percentage, ts, raw, position)
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::bigint[], $7::text[],
+        $8::text[], $9::text[]
+    ) WITH ORDINALITY
+        AS t(document, device, device_id, progress, percentage, ts, raw, login, sent, position)
 ),
 latest AS (
     SELECT DISTINCT ON (document, device) *
@@ -56,12 +74,26 @@ current AS (
         percentage = EXCLUDED.percentage,
         "timestamp" = EXCLUDED."timestamp",
         raw_payload = EXCLUDED.raw_payload
+    RETURNING rp.id, rp.document, rp.device
+),
+owners AS (
+    INSERT INTO reading_progress_logins (progress_id, login, document, device)
+    SELECT c.id, l.login, l.document, l.sent
+    FROM current c JOIN latest l ON l.document = c.document AND l.device = c.device
+    WHERE l.login IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+),
+history AS (
+    INSERT INTO reading_progress_history
+        (id, document, device, progress, percentage, "timestamp")
+    SELECT history_id, document, device, progress, round(percentage::numeric, 4), ts
+    FROM incoming
+    ORDER BY position
     RETURNING 1
 )
-INSERT INTO reading_progress_history (document, device, progress, percentage, "timestamp")
-SELECT document, device, progress, round(percentage::numeric, 4), ts
-FROM incoming
-ORDER BY position;
+INSERT INTO reading_progress_history_logins (history_id, login)
+SELECT history_id, login FROM incoming WHERE login IS NOT NULL;
 
 -- name: kosync_durable_session
 -- The writer's own session waits for the WAL flush at every commit, whatever the server's

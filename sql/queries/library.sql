@@ -40,11 +40,11 @@ stat_totals AS MATERIALIZED (
     -- KOReader's statistics per book: when it was last read, how long (only computed when a
     -- statistics order asks for it).
     SELECT linked.book_id, max(t.last_read) AS last_read, sum(t.seconds)::float8 AS seconds
-    FROM (SELECT v.document, max(v.started_at) AS last_read, sum(v.duration) AS seconds
-          FROM reading_page_visits v GROUP BY v.document) t
+    FROM reading_stat_books t
     CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
                         WHERE bf.content_hash = t.document
                         ORDER BY bf.created_at LIMIT 1) linked
+    WHERE t.visits > 0
     GROUP BY linked.book_id
 ),
 metric AS MATERIALIZED (
@@ -323,13 +323,15 @@ SELECT book_id, score FROM shelver_fuzzy_books($1::text, $2::integer);
 
 -- name: library_book_positions
 -- Where each device is in a book: progress whose document is the content hash of one of its
--- files, newest first.
-SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
-       rp.updated_at, bf.id AS file_id
+-- files, newest first, with the KoSync login that wrote it and the device named as it sent
+-- its name (the stored name may be qualified, see data/kosync.py).
+SELECT rp.document, coalesce(o.device, rp.device) AS device, rp.device_id, rp.percentage,
+       rp.progress, rp."timestamp", rp.updated_at, bf.id AS file_id, o.login
 FROM book_files bf
 JOIN reading_progress rp ON rp.document = bf.content_hash
+LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
 WHERE bf.book_id = $1
-ORDER BY rp.updated_at DESC, rp.device;
+ORDER BY rp.updated_at DESC, o.login, rp.device;
 
 -- name: library_book_hardcover_sync
 SELECT hardcover_user_book_id, hardcover_read_id, last_status, last_progress, last_rating,
@@ -401,8 +403,8 @@ LEFT JOIN LATERAL (
     WHERE bf.book_id = b.id
 ) pr ON true
 LEFT JOIN LATERAL (
-    SELECT max(v.started_at) AS last_read, sum(v.duration) AS seconds
-    FROM book_files bf JOIN reading_page_visits v ON v.document = bf.content_hash
-    WHERE bf.book_id = b.id
+    SELECT max(s.last_read) AS last_read, sum(s.seconds) AS seconds
+    FROM book_files bf JOIN reading_stat_books s ON s.document = bf.content_hash
+    WHERE bf.book_id = b.id AND s.visits > 0
 ) st ON true
 WHERE b.id = $1 AND b.status = 'organized';

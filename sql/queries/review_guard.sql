@@ -46,6 +46,23 @@ WITH snapshot AS (SELECT * FROM rejected_books WHERE book_id = $1),
 SELECT (SELECT count(*) FROM book) AS books, (SELECT count(*) FROM files) AS files,
        (SELECT count(*) FROM candidates) AS candidates;
 
+-- name: review_restore_added_format
+-- Undo of "add as another format": the book row and its candidates from the snapshot kept at
+-- approval, waiting for review again (its files are given back by review_move_file_to_book).
+WITH snapshot AS (SELECT * FROM rejected_books WHERE book_id = $1),
+     book AS (
+         INSERT INTO books
+         SELECT (jsonb_populate_record(
+                    NULL::books, s.book || '{"status": "review", "approved_at": null}')).*
+         FROM snapshot s
+         RETURNING id),
+     candidates AS (
+         INSERT INTO book_metadata_candidates
+         SELECT (jsonb_populate_recordset(NULL::book_metadata_candidates, s.candidates)).*
+         FROM snapshot s, book
+         RETURNING id)
+SELECT (SELECT count(*) FROM book) AS books, (SELECT count(*) FROM candidates) AS candidates;
+
 -- name: review_forget_rejection
 DELETE FROM rejected_books WHERE book_id = $1;
 
@@ -73,5 +90,5 @@ RETURNING id, status, title, author, isbn_10, isbn_13, publisher, published_year
           hardcover_edition_id, possible_duplicate_of, approved_at, created_at, updated_at;
 
 -- name: review_move_file_to_book
--- "Add as another format": the file joins the existing book.
+-- "Add as another format": the file joins the existing book (and its undo: it comes back).
 UPDATE book_files SET book_id = $2 WHERE id = $1;
