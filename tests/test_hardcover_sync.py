@@ -136,11 +136,12 @@ async def organized_book(pool, title, *, isbn_13=None, isbn_10=None, document=No
     return book
 
 
-async def read(pool, document: str, percentage: float, device: str = "kpw") -> None:
+async def read(
+    pool, document: str, percentage: float, device: str = "kpw", *, login: str | None = None
+) -> None:
     body = {"document": document, "device": device, "percentage": percentage, "progress": "p"}
-    await kosync.write_batch(
-        pool, [ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body))]
-    )
+    update = ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body), login)
+    await kosync.write_batch(pool, [update])
 
 
 async def log_row(pool, book_id):
@@ -208,6 +209,27 @@ async def test_by_default_only_books_with_progress_are_synced(database, fake, sl
     # named explicitly, an unread book is matched too
     outcomes = await run_sync(pool, fake, sleeps, include_unread=False, book_ids=[unread.id])
     assert [(o.title, o.outcome) for o in outcomes] == [("Unread", "not_found")]
+
+
+async def test_only_the_owners_reading_goes_to_hardcover(database, fake, sleeps):
+    """The Hardcover account is the library owner's (the first KoSync login): another login's
+    reading of the same book, newer or not, is not theirs to send."""
+    from tests.kosync_support import insert_login
+
+    pool = database.pool
+    await insert_login(pool, "owner", "key")
+    await insert_login(pool, "visitor", "key")
+    book = await organized_book(pool, "Owned", isbn_13="9781000000333", document="o" * 32)
+    await organized_book(pool, "Visited", isbn_13="9781000000444", document="v" * 32)
+    fake.edition(isbn_13="9781000000333", id=61, book=62, pages=200)
+    fake.edition(isbn_13="9781000000444", id=71, book=72, pages=200)
+    await read(pool, "o" * 32, 0.25, login="owner")
+    await read(pool, "o" * 32, 0.90, login="visitor")
+    await read(pool, "v" * 32, 0.50, login="visitor")  # a book only the visitor reads
+    outcomes = await run_sync(pool, fake, sleeps, include_unread=False)
+    assert [(o.title, o.outcome) for o in outcomes] == [("Owned", "synced")]
+    row = await log_row(pool, book.id)
+    assert row["last_progress"] == Decimal("0.2500")
 
 
 async def test_isbn10_is_tried_when_isbn13_is_unknown(database, fake, sleeps):

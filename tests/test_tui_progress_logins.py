@@ -6,14 +6,12 @@ login that sent them); ``w`` cycles through the logins, each showing what that l
 
 from __future__ import annotations
 
-import json
-
-from shelver.data import kosync, position_sharing
+from shelver.data import position_sharing
 from shelver.data.db import Database
 from shelver.data.home import Home
-from shelver.data.kosync import ProgressUpdate
 from shelver.widgets.progress_history import HistoryChart
 from tests.kosync_support import insert_login
+from tests.test_reading import put
 from tests.test_tui_progress import make_app, make_book, open_progress, wait_for
 from tests.tui_support import SIZE, screen_text, settle
 
@@ -21,24 +19,16 @@ DOC_DUNE = "d" * 32
 DOC_EMMA = "e" * 32
 
 
-async def put(pool, login: str, document: str, device: str, percentage: float) -> None:
-    body = {"document": document, "device": device, "percentage": percentage, "progress": "p"}
-    update = ProgressUpdate(
-        document, device, None, "p", percentage, 1, json.dumps(body), login=login
-    )
-    await kosync.write_batch(pool, [update])
-
-
 async def seed(pool) -> None:
     for name in ("alice", "bob", "carol"):
         await insert_login(pool, name, "key")
     await make_book(pool, "Dune", DOC_DUNE)
     await make_book(pool, "Emma", DOC_EMMA)
-    await put(pool, "alice", DOC_DUNE, "kobo", 0.20)
-    await put(pool, "alice", DOC_DUNE, "kobo", 0.30)
-    await put(pool, "bob", DOC_DUNE, "kobo", 0.80)  # same book, same device name
-    await put(pool, "bob", DOC_EMMA, "phone", 0.50)
-    await put(pool, "carol", DOC_EMMA, "kindle", 0.10)
+    await put(pool, DOC_DUNE, "kobo", 0.20, login="alice")
+    await put(pool, DOC_DUNE, "kobo", 0.30, login="alice")
+    await put(pool, DOC_DUNE, "kobo", 0.80, login="bob")  # same book, same device name
+    await put(pool, DOC_EMMA, "phone", 0.50, login="bob")
+    await put(pool, DOC_EMMA, "kindle", 0.10, login="carol")
 
 
 def shown(screen) -> set[tuple[str, str, str | None]]:
@@ -100,8 +90,8 @@ async def test_live_updates_keep_to_the_login_shown_and_sharing_joins_logins(
         before = screen.notices_received
 
         # bob reads on: his notice arrives, but alice's list stays alice's.
-        await put(database.pool, "bob", DOC_DUNE, "kobo", 0.90)
-        await put(database.pool, "alice", DOC_DUNE, "kobo", 0.35)
+        await put(database.pool, DOC_DUNE, "kobo", 0.90, login="bob")
+        await put(database.pool, DOC_DUNE, "kobo", 0.35, login="alice")
         assert await wait_for(pilot, lambda: screen.notices_received >= before + 2)
         assert await wait_for(pilot, lambda: [float(r.percentage) for r in screen.rows] == [0.35])
         assert shown(screen) == {("Dune", "kobo", "alice")}
