@@ -122,8 +122,8 @@ def median_ms(values: list[float]) -> str:
 async def paint_times(target: DatabaseTarget, home: Home, database: Database, rounds: int):
     """Library detail pane of the most-read linked book, and the calendar, under Pilot."""
     most_read = await database.pool.fetchval(
-        "SELECT bf.book_id FROM reading_page_visits v JOIN book_files bf "
-        "ON bf.content_hash = v.document GROUP BY bf.book_id ORDER BY sum(duration) DESC LIMIT 1"
+        "SELECT bf.book_id FROM reading_stat_books s JOIN book_files bf "
+        "ON bf.content_hash = s.document ORDER BY s.seconds DESC LIMIT 1"
     )
     started = time.perf_counter()
     view = await reading_insights.book_reading(database.pool, book_id=most_read)

@@ -114,8 +114,8 @@ async def book_reading(
     seconds = sum(s.seconds for s in sessions)
     visits = sum(s.visits for s in sessions)
     pages_read = await db.fetchval(
-        "SELECT count(DISTINCT (page, total_pages)) FROM reading_page_visits "
-        "WHERE document = ANY ($1::text[])",
+        "SELECT count(DISTINCT (page, total_pages)) FROM reading_page_visits WHERE stat_book IN "
+        "(SELECT id FROM reading_stat_books WHERE document = ANY ($1::text[]))",
         documents,
     )
     last = sessions[-1]

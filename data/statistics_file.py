@@ -6,8 +6,9 @@ a file replaced while it is read cannot change under us, and a WAL-mode copy sti
 
 Facts about the schema are in ../shared/docs/protocols.md ("KOReader reading statistics"):
 tables ``book`` and ``page_stat_data``, ``PRAGMA user_version`` 20221111 today; page visits
-exist since 20201010. Everything is read before anything is written elsewhere, so a corrupt
-file fails here, whole.
+exist since 20201010. The schema and the books are read at once; the page visits in chunks
+(the import sends one while the next is read), so a file found corrupt halfway raises
+:class:`NotStatistics` then and the import rolls back whole.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class StatBook:
 
 @dataclass
 class StatisticsSnapshot:
-    """Everything taken from one file: books by document, and visits as plain tuples."""
+    """Everything taken from one file at once (tests, tools): books by document, visits."""
 
     schema_version: int
     sha256: str
@@ -60,9 +61,7 @@ class StatisticsSnapshot:
     visits: list[tuple[str, int, int, int, int]] = field(default_factory=list)
     """``(document, start_time, page, duration, total_pages)``; Unix seconds."""
     skipped_books: int = 0
-    """Book rows without a usable document id (no partial MD5)."""
     skipped_visits: int = 0
-    """Visit rows with missing or impossible values (kept out, counted)."""
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -121,62 +120,150 @@ def _check_schema(conn: sqlite3.Connection) -> int:
     return version
 
 
-# Visits with a valid book, a positive start and sane integers; the rest is counted as skipped.
+# The visits of the books mapped by StatisticsReader.map_books (fresh ones or the others, $1)
+# with a positive start and sane numbers, by shelver's book number, in the file's order; the
+# rest is counted as skipped. (SQLite orders numbers before text and blobs, so the ranges also
+# keep those out; the casts make whole numbers of the odd real. Cheaper than typeof().)
 _VISITS = """
-SELECT lower(b.md5), p.start_time, p.page, p.duration, p.total_pages
-FROM page_stat_data p JOIN book b ON b.id = p.id_book
-WHERE typeof(p.start_time) = 'integer' AND p.start_time > 0 AND p.start_time < 253402300800
-  AND typeof(p.page) = 'integer' AND p.page BETWEEN 0 AND 2147483647
-  AND typeof(p.duration) = 'integer' AND p.duration BETWEEN 0 AND 2147483647
-  AND typeof(p.total_pages) = 'integer' AND p.total_pages BETWEEN 0 AND 2147483647
-  AND typeof(b.md5) = 'text'
+SELECT m.stat_book, CAST(p.start_time AS INTEGER), CAST(p.page AS INTEGER),
+       CAST(p.duration AS INTEGER), CAST(p.total_pages AS INTEGER)
+FROM page_stat_data p JOIN temp.shelver_books m ON m.id_book = p.id_book
+WHERE m.fresh = ?
+  AND p.start_time BETWEEN 1 AND 253402300799
+  AND p.page BETWEEN 0 AND 2147483647
+  AND p.duration BETWEEN 0 AND 2147483647
+  AND p.total_pages BETWEEN 0 AND 2147483647
 """
 
-
-def _read(conn: sqlite3.Connection, snapshot: StatisticsSnapshot) -> None:
-    rows = conn.execute(
-        "SELECT md5, title, authors, series, language, pages, last_open, highlights, notes "
-        "FROM book ORDER BY coalesce(last_open, 0), id"
-    ).fetchall()
-    for md5, title, authors, series, language, pages, last_open, highlights, notes in rows:
-        document = md5.lower() if isinstance(md5, str) else None
-        if document is None or not valid_document(document):
-            snapshot.skipped_books += 1
-            continue
-        # Ordered by last_open: a document seen under two titles keeps the newest row.
-        snapshot.books[document] = StatBook(
-            document=document,
-            title=title if isinstance(title, str) else "",
-            authors=authors if isinstance(authors, str) else "",
-            series=_text_or_none(series),
-            language=_text_or_none(language),
-            pages=_integer_or_none(pages),
-            last_open=_timestamp(last_open),
-            highlights=_integer_or_none(highlights),
-            notes=_integer_or_none(notes),
-        )
-    total = conn.execute("SELECT count(*) FROM page_stat_data").fetchone()[0]
-    # Rows straight from SQLite (no per-row Python work: half a million of them is common);
-    # only when some book had no usable id are its visits taken out.
-    visits = conn.execute(_VISITS).fetchall()
-    if snapshot.skipped_books:
-        books = snapshot.books
-        visits = [visit for visit in visits if visit[0] in books]
-    snapshot.visits = visits
-    snapshot.skipped_visits = total - len(visits)
+VISIT_CHUNK = 50_000
+"""Page visits fetched at a time: large enough to keep COPY busy, small enough to overlap."""
 
 
-def read_statistics(path: Path, digest: tuple[str, int] | None = None) -> StatisticsSnapshot:
-    """Read and check ``path``; :class:`NotStatistics` for anything that is not one whole,
-    readable KOReader statistics database. ``digest``: its :func:`file_digest`, if known."""
+class StatisticsReader:
+    """One open, checked statistics file: its books read at once, its page visits in chunks.
+
+    Made by :func:`open_statistics`. Not thread-safe, but usable from one thread after
+    another (so each chunk can be read in a worker thread while the previous one is sent).
+    :class:`NotStatistics` from any method means the file is unusable as a whole.
+    """
+
+    def __init__(
+        self,
+        scratch: tempfile.TemporaryDirectory[str],
+        conn: sqlite3.Connection,
+        *,
+        schema_version: int,
+        sha256: str,
+        size: int,
+    ) -> None:
+        self._scratch = scratch
+        self._conn = conn
+        self._cursors: dict[bool, sqlite3.Cursor] = {}
+        self.schema_version = schema_version
+        self.sha256 = sha256
+        self.size = size
+        self.books: dict[str, StatBook] = {}
+        """The newest book row of each document."""
+        self.book_documents: dict[int, str] = {}
+        """The file's book id of every row with a usable document id, and that document."""
+        self.skipped_books = 0
+        """Book rows without a usable document id (no partial MD5)."""
+        self.total_visits = 0
+        self.visits_read = 0
+        """Usable visits (of mapped books) read so far."""
+
+    @property
+    def skipped_visits(self) -> int:
+        """Visit rows with missing or impossible values, or of unusable books (once all read)."""
+        return self.total_visits - self.visits_read
+
+    def _read_books(self) -> None:
+        rows = self._conn.execute(
+            "SELECT id, md5, title, authors, series, language, pages, last_open, highlights, "
+            "notes FROM book ORDER BY coalesce(last_open, 0), id"
+        ).fetchall()
+        for (
+            book_id,
+            md5,
+            title,
+            authors,
+            series,
+            language,
+            pages,
+            last_open,
+            highlights,
+            notes,
+        ) in rows:
+            document = md5.lower() if isinstance(md5, str) else None
+            if document is None or not valid_document(document) or not isinstance(book_id, int):
+                self.skipped_books += 1
+                continue
+            self.book_documents[book_id] = document
+            # Ordered by last_open: a document seen under two titles keeps the newest row.
+            self.books[document] = StatBook(
+                document=document,
+                title=title if isinstance(title, str) else "",
+                authors=authors if isinstance(authors, str) else "",
+                series=_text_or_none(series),
+                language=_text_or_none(language),
+                pages=_integer_or_none(pages),
+                last_open=_timestamp(last_open),
+                highlights=_integer_or_none(highlights),
+                notes=_integer_or_none(notes),
+            )
+        self.total_visits = self._conn.execute("SELECT count(*) FROM page_stat_data").fetchone()[0]
+
+    def map_books(self, books: list[tuple[int, int, bool]]) -> None:
+        """Which of shelver's books each of the file's book ids is: ``(id_book, stat_book,
+        fresh)``. Visits of book ids not mapped are skipped."""
+        try:
+            self._conn.execute(
+                "CREATE TEMP TABLE shelver_books "
+                "(id_book INTEGER PRIMARY KEY, stat_book INTEGER NOT NULL, fresh INTEGER NOT NULL)"
+            )
+            self._conn.executemany("INSERT INTO temp.shelver_books VALUES (?, ?, ?)", books)
+        except sqlite3.DatabaseError as exc:
+            raise NotStatistics(f"not a readable SQLite database ({exc})") from None
+
+    def next_visits(
+        self, fresh: bool, size: int = VISIT_CHUNK
+    ) -> list[tuple[int, int, int, int, int]]:
+        """The next visits ``(stat_book, start_time, page, duration, total_pages)`` (Unix
+        seconds) of the fresh books or of the others; an empty list at the end."""
+        try:
+            cursor = self._cursors.get(fresh)
+            if cursor is None:
+                cursor = self._cursors[fresh] = self._conn.execute(_VISITS, (int(fresh),))
+            rows = cursor.fetchmany(size)
+        except sqlite3.DatabaseError as exc:
+            raise NotStatistics(f"not a readable SQLite database ({exc})") from None
+        self.visits_read += len(rows)
+        return rows
+
+    def close(self) -> None:
+        self._conn.close()
+        self._scratch.cleanup()
+
+    def __enter__(self) -> StatisticsReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_statistics(path: Path, digest: tuple[str, int] | None = None) -> StatisticsReader:
+    """Copy, open and check ``path`` and read its books; :class:`NotStatistics` for anything
+    that is not a readable KOReader statistics database. ``digest``: its
+    :func:`file_digest`, if known. Close the reader when done."""
     try:
         sha256, size = digest or file_digest(path)
     except OSError as exc:
         raise NotStatistics(f"cannot read {path.name}: {exc.strerror or exc}") from None
     if size == 0:
         raise NotStatistics("the file is empty")
-    with tempfile.TemporaryDirectory(prefix="shelver-stats-") as scratch:
-        copy = Path(scratch) / STATISTICS_FILE_NAME
+    scratch = tempfile.TemporaryDirectory(prefix="shelver-stats-")
+    try:
+        copy = Path(scratch.name) / STATISTICS_FILE_NAME
         try:
             shutil.copyfile(path, copy)
             wal = path.with_name(path.name + "-wal")
@@ -185,15 +272,46 @@ def read_statistics(path: Path, digest: tuple[str, int] | None = None) -> Statis
         except OSError as exc:
             raise NotStatistics(f"cannot read {path.name}: {exc.strerror or exc}") from None
         try:
-            conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+            # Read in worker threads, one after another.
+            conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, check_same_thread=False)
         except sqlite3.Error as exc:
             raise NotStatistics(f"not an SQLite database ({exc})") from None
-        try:
-            version = _check_schema(conn)
-            snapshot = StatisticsSnapshot(schema_version=version, sha256=sha256, size=size)
-            _read(conn, snapshot)
-        except sqlite3.DatabaseError as exc:
-            raise NotStatistics(f"not a readable SQLite database ({exc})") from None
-        finally:
-            conn.close()
+    except BaseException:
+        scratch.cleanup()
+        raise
+    try:
+        version = _check_schema(conn)
+        reader = StatisticsReader(scratch, conn, schema_version=version, sha256=sha256, size=size)
+        reader._read_books()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        scratch.cleanup()
+        raise NotStatistics(f"not a readable SQLite database ({exc})") from None
+    except BaseException:
+        conn.close()
+        scratch.cleanup()
+        raise
+    return reader
+
+
+def read_statistics(path: Path, digest: tuple[str, int] | None = None) -> StatisticsSnapshot:
+    """The whole file at once (for tests and tools; the import streams with
+    :func:`open_statistics`)."""
+    with open_statistics(path, digest) as reader:
+        snapshot = StatisticsSnapshot(
+            schema_version=reader.schema_version,
+            sha256=reader.sha256,
+            size=reader.size,
+            books=reader.books,
+            skipped_books=reader.skipped_books,
+        )
+        # Numbered by the file's own book ids here.
+        documents = reader.book_documents
+        reader.map_books([(book, book, True) for book in documents])
+        while chunk := reader.next_visits(fresh=True):
+            snapshot.visits.extend(
+                (documents[book], start, page, duration, total)
+                for book, start, page, duration, total in chunk
+            )
+        snapshot.skipped_visits = reader.skipped_visits
     return snapshot

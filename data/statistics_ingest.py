@@ -1,10 +1,12 @@
 """Taking a KOReader statistics file into shelver's own tables, whole or not at all.
 
-The file is read completely first (``statistics_file.read_statistics``); then one transaction
-upserts its books and copies its page visits into a temporary staging table with COPY, from
-which a single ``INSERT ... ON CONFLICT DO NOTHING`` adds the visits not stored yet. Importing
-the same file twice changes nothing; a newer file adds only what is new. Visits are never
-deleted here: a book removed from a device's statistics keeps its history in shelver.
+The file is opened and checked and its books read (``statistics_file.open_statistics``); then
+one transaction upserts the books and streams the page visits with COPY into a temporary
+staging table, each chunk read from SQLite in a worker thread while the previous one is sent.
+One ``INSERT`` then adds the visits not stored yet and adds them to the per-document totals
+and the quarter-hour sums (sql/queries/statistics.sql). Importing the same file twice changes
+nothing; a newer file adds only what is new; a file found broken halfway is rolled back whole.
+Visits are never deleted here: a book removed from a device's statistics keeps its history.
 
 Every file taken in or refused is recorded in ``reading_stat_imports`` by its SHA-256, so a
 refused file is reported once (not on every sync) and an identical file is not read again.
@@ -27,14 +29,14 @@ from shelver.data.queries import query
 from shelver.data.reading import PROGRESS_CHANNEL
 from shelver.data.statistics_file import (
     NotStatistics,
-    StatisticsSnapshot,
+    StatisticsReader,
     file_digest,
-    read_statistics,
+    open_statistics,
 )
 
 log = logging.getLogger("shelver.statistics")
 
-STAGING_COLUMNS = ("document", "start_time", "page", "duration", "total_pages")
+VISIT_COLUMNS = ("stat_book", "start_time", "page", "duration", "total_pages")
 
 
 class ImportResult(BaseModel):
@@ -63,9 +65,10 @@ class LastImport(BaseModel):
     imported_at: datetime
 
 
-async def _apply(conn: Connection, snapshot: StatisticsSnapshot) -> int:
-    """Upsert the snapshot inside the caller's transaction; the number of visits added."""
-    books = list(snapshot.books.values())
+async def _apply(conn: Connection, reader: StatisticsReader) -> int:
+    """Upsert the file inside the caller's transaction; the number of visits added."""
+    await conn.execute(query("stats_import_lock"))
+    books = list(reader.books.values())
     await conn.execute(
         query("stats_upsert_books"),
         [b.document for b in books],
@@ -78,13 +81,53 @@ async def _apply(conn: Connection, snapshot: StatisticsSnapshot) -> int:
         [b.highlights for b in books],
         [b.notes for b in books],
     )
-    await conn.execute(query("stats_import_lock"))
-    await conn.execute(query("stats_create_staging"))
-    await conn.copy_records_to_table(
-        "reading_stat_staging", records=snapshot.visits, columns=STAGING_COLUMNS
+    targets = await conn.fetch(
+        query("stats_stage_books"),
+        list(reader.book_documents),
+        list(reader.book_documents.values()),
     )
-    added = await conn.fetchval(query("stats_insert_visits"))
-    return int(added or 0)
+    await asyncio.to_thread(reader.map_books, [tuple(t) for t in targets])
+    changed: set[int] = set()
+    added = 0
+    # Books without visits yet: everything is new, copied straight into the visits.
+    fresh = {t["stat_book"] for t in targets if t["fresh"]}
+    if fresh:
+        added += await _copy_visits(conn, reader, fresh=True, table="reading_page_visits")
+        changed |= fresh
+    # The others: through staging, keeping only what is not stored yet.
+    if any(not t["fresh"] for t in targets):
+        await conn.execute(query("stats_create_staging"))
+        await _copy_visits(conn, reader, fresh=False, table="reading_stat_staging")
+        (record,) = await conn.fetch(query("stats_insert_visits"))  # (an aggregate: one row)
+        added += record["added"]
+        changed.update(record["books"])
+    if changed:
+        await conn.execute(query("stats_refresh_totals"), sorted(changed))
+    return added
+
+
+async def _copy_visits(
+    conn: Connection, reader: StatisticsReader, *, fresh: bool, table: str
+) -> int:
+    """COPY the visits of the fresh books (or the others) into ``table``, reading the next
+    chunk from the file while one is sent; how many."""
+
+    def read() -> list[tuple[int, int, int, int, int]]:
+        return reader.next_visits(fresh)
+
+    copied = 0
+    pending = asyncio.ensure_future(asyncio.to_thread(read))
+    try:
+        while chunk := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(read))
+            await conn.copy_records_to_table(table, records=chunk, columns=VISIT_COLUMNS)
+            copied += len(chunk)
+    finally:
+        # The reader is closed after this: let a read still running in its thread finish
+        # (its own failure, if any, is the file's and was or will be reported by the caller).
+        with contextlib.suppress(Exception):
+            await asyncio.shield(pending)
+    return copied
 
 
 async def _record(
@@ -128,25 +171,38 @@ async def import_statistics(
     if not force and await pool.fetchval(query("stats_seen_file"), digest[0], "imported"):
         return ImportResult(outcome="unchanged", sha256=digest[0])
     try:
-        snapshot = await asyncio.to_thread(read_statistics, path, digest)
+        reader = await asyncio.to_thread(open_statistics, path, digest)
     except NotStatistics as exc:
         return await _refuse(pool, path, str(exc), source=source, login=login)
-    result = ImportResult(
-        outcome="imported",
-        books=len(snapshot.books),
-        visits_in_file=len(snapshot.visits),
-        skipped_books=snapshot.skipped_books,
-        skipped_visits=snapshot.skipped_visits,
-        sha256=snapshot.sha256,
-    )
+    try:
+        return await _import(pool, reader, source=source, login=login)
+    except NotStatistics as exc:
+        # Found broken while its visits were read: rolled back, nothing kept.
+        return await _refuse(pool, path, str(exc), source=source, login=login)
+    finally:
+        await asyncio.to_thread(reader.close)
+
+
+async def _import(
+    pool: asyncpg.Pool, reader: StatisticsReader, *, source: str, login: str | None
+) -> ImportResult:
     async with pool.acquire() as conn, conn.transaction():
-        result.visits_added = await _apply(conn, snapshot)
+        added = await _apply(conn, reader)
+        result = ImportResult(
+            outcome="imported",
+            books=len(reader.books),
+            visits_in_file=reader.visits_read,
+            visits_added=added,
+            skipped_books=reader.skipped_books,
+            skipped_visits=reader.skipped_visits,
+            sha256=reader.sha256,
+        )
         await _record(
             conn,
             source=source,
             login=login,
-            sha256=snapshot.sha256,
-            size=snapshot.size,
+            sha256=reader.sha256,
+            size=reader.size,
             result=result,
         )
         await conn.execute("SELECT pg_notify($1, $2)", PROGRESS_CHANNEL, _NOTICE)

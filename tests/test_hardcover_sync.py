@@ -18,12 +18,12 @@ from shelver.data.hardcover_sync import (
     HardcoverAuthError,
     HardcoverError,
     HardcoverUnavailable,
-    RateLimiter,
-    retry_after_seconds,
 )
 from shelver.data.kosync import ProgressUpdate
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.passwords import seal_token
+from shelver.data.providers.http import parse_retry_after
+from shelver.data.providers.ratelimit import RateLimiter
 from shelver.data.settings import ProviderSettings
 from tests.kosync_support import shelver_command, shelver_env
 
@@ -112,7 +112,7 @@ def sleeps() -> Sleeps:
 async def run_sync(pool, fake: FakeHardcover, sleeps: Sleeps, **kwargs):
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         router.post(URL).mock(side_effect=fake)
-        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.token_bucket(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(
             SETTINGS, TOKEN, sleep=sleeps, limiter=limiter
         ) as client:
@@ -136,11 +136,12 @@ async def organized_book(pool, title, *, isbn_13=None, isbn_10=None, document=No
     return book
 
 
-async def read(pool, document: str, percentage: float, device: str = "kpw") -> None:
+async def read(
+    pool, document: str, percentage: float, device: str = "kpw", *, login: str | None = None
+) -> None:
     body = {"document": document, "device": device, "percentage": percentage, "progress": "p"}
-    await kosync.write_batch(
-        pool, [ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body))]
-    )
+    update = ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body), login)
+    await kosync.write_batch(pool, [update])
 
 
 async def log_row(pool, book_id):
@@ -208,6 +209,27 @@ async def test_by_default_only_books_with_progress_are_synced(database, fake, sl
     # named explicitly, an unread book is matched too
     outcomes = await run_sync(pool, fake, sleeps, include_unread=False, book_ids=[unread.id])
     assert [(o.title, o.outcome) for o in outcomes] == [("Unread", "not_found")]
+
+
+async def test_only_the_owners_reading_goes_to_hardcover(database, fake, sleeps):
+    """The Hardcover account is the library owner's (the first KoSync login): another login's
+    reading of the same book, newer or not, is not theirs to send."""
+    from tests.kosync_support import insert_login
+
+    pool = database.pool
+    await insert_login(pool, "owner", "key")
+    await insert_login(pool, "visitor", "key")
+    book = await organized_book(pool, "Owned", isbn_13="9781000000333", document="o" * 32)
+    await organized_book(pool, "Visited", isbn_13="9781000000444", document="v" * 32)
+    fake.edition(isbn_13="9781000000333", id=61, book=62, pages=200)
+    fake.edition(isbn_13="9781000000444", id=71, book=72, pages=200)
+    await read(pool, "o" * 32, 0.25, login="owner")
+    await read(pool, "o" * 32, 0.90, login="visitor")
+    await read(pool, "v" * 32, 0.50, login="visitor")  # a book only the visitor reads
+    outcomes = await run_sync(pool, fake, sleeps, include_unread=False)
+    assert [(o.title, o.outcome) for o in outcomes] == [("Owned", "synced")]
+    row = await log_row(pool, book.id)
+    assert row["last_progress"] == Decimal("0.2500")
 
 
 async def test_isbn10_is_tried_when_isbn13_is_unknown(database, fake, sleeps):
@@ -399,7 +421,7 @@ async def test_timeouts_are_retried_then_reported(database, sleeps):
     await organized_book(pool, "Slow Net", isbn_13="9781000000004")
     with respx.mock() as router:
         route = router.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
-        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.token_bucket(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(SETTINGS, TOKEN, sleep=sleeps, limiter=limiter) as c:
             [outcome] = await hardcover_sync.sync(pool, c, include_unread=True)
     assert outcome.outcome == "error" and "did not answer in time" in outcome.detail
@@ -436,7 +458,7 @@ async def test_rate_limiter_allows_a_burst_then_sixty_a_minute():
         sleeps.delays.append(seconds)
         now[0] += seconds
 
-    limiter = RateLimiter(60, burst=10, clock=lambda: now[0], sleep=sleep)
+    limiter = RateLimiter.token_bucket(60, 10, clock=lambda: now[0], sleep=sleep)
     for _ in range(10):
         await limiter.acquire()
     assert sleeps.delays == []
@@ -447,10 +469,19 @@ async def test_rate_limiter_allows_a_burst_then_sixty_a_minute():
 
 
 def test_retry_after_forms():
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds("100000") == hardcover_sync.MAX_RETRY_AFTER_SECONDS
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    # The sync reads Retry-After with the one parser the providers use.
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+async def test_a_retry_after_beyond_the_cap_fails_the_book_without_waiting(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Capped", isbn_13="9781000000005")
+    fake.queued.append(httpx.Response(429, headers={"Retry-After": "100000"}, json={}))
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "error" and "try again later" in outcome.detail
+    assert sleeps.delays == [] and len(fake.calls) == 1
 
 
 def test_progress_pages_rounds_halves_up():

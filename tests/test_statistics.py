@@ -133,6 +133,86 @@ async def test_importing_twice_changes_nothing_and_a_newer_file_adds_only_what_i
     assert set(before["reading_page_visits"]) <= set(after["reading_page_visits"])
 
 
+async def assert_totals_match_the_visits(pool) -> None:
+    """Each book's running totals and quarter hours are what its visits add up to."""
+    from_visits = {
+        r["document"]: tuple(r)[1:]
+        for r in await pool.fetch(
+            "SELECT b.document, sum(v.duration)::bigint, count(*)::integer,"
+            " to_timestamp(min(v.start_time)), to_timestamp(max(v.start_time + v.duration))"
+            " FROM reading_page_visits v JOIN reading_stat_books b ON b.id = v.stat_book"
+            " GROUP BY b.document"
+        )
+    }
+    kept = {
+        r["document"]: tuple(r)[1:]
+        for r in await pool.fetch(
+            "SELECT document, seconds, visits, first_read, last_read FROM reading_stat_books"
+            " WHERE visits > 0"
+        )
+    }
+    assert kept == from_visits
+    per_quarter = await pool.fetch(
+        "SELECT to_timestamp(start_time / 900 * 900) AS quarter, stat_book,"
+        " sum(duration)::bigint AS seconds, count(*)::integer AS visits"
+        " FROM reading_page_visits GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    quarters = await pool.fetch(
+        "SELECT quarter, stat_book, seconds, visits FROM reading_stat_quarters ORDER BY 1, 2"
+    )
+    assert [tuple(r) for r in quarters] == [tuple(r) for r in per_quarter]
+
+
+async def test_totals_and_quarter_hours_follow_every_import(database, library_md5, tmp_path: Path):
+    pool = database.pool
+    books = two_books(library_md5)
+    await import_statistics(pool, write_statistics(tmp_path / "a.sqlite3", books), source="t")
+    await assert_totals_match_the_visits(pool)
+    finished_before = await pool.fetchval(
+        "SELECT finished_at FROM reading_stat_books WHERE document = $1", library_md5
+    )
+    assert finished_before is None  # page 200 of 240 so far
+    # A newer file: book A read to the end (a visit in a quarter hour already counted, and
+    # new ones), book B unchanged.
+    books[0].visits += reading_days(START + 4 * 86400 + 2100, 2, pages_per_day=20, first_page=201)
+    result = await import_statistics(
+        pool, write_statistics(tmp_path / "b.sqlite3", books), source="t"
+    )
+    assert result.visits_added == 40
+    await assert_totals_match_the_visits(pool)
+    finished = await pool.fetchval(
+        "SELECT finished_at FROM reading_stat_books WHERE document = $1", library_md5
+    )
+    # Page 228 of 240 is the first at or past 95 %: the 28th new visit.
+    assert finished == datetime.fromtimestamp(START + 5 * 86400 + 2100 + 7 * 45, UTC)
+
+
+async def test_one_document_under_two_book_rows_is_taken_once(
+    database, library_md5, tmp_path: Path
+):
+    """KOReader keys its book rows by title, authors and MD5: a book renamed on the device has
+    two rows with the same document, and the same visit may be under both."""
+    pool = database.pool
+    visits = reading_days(START, 2, pages_per_day=10)
+    books = [
+        StatBookSpec("Quick Start", "Kovid Goyal", library_md5, 100, visits),
+        StatBookSpec(
+            "Quick Start (2nd)",
+            "Kovid Goyal",
+            library_md5,
+            100,
+            [*visits[5:], (50, START + 3 * 86400, 30)],
+        ),
+    ]
+    path = write_statistics(tmp_path / "statistics.sqlite3", books)
+    result = await import_statistics(pool, path, source="test")
+    assert (result.outcome, result.books, result.visits_added) == ("imported", 1, 21)
+    assert await pool.fetchval("SELECT count(*) FROM reading_page_visits") == 21
+    await assert_totals_match_the_visits(pool)
+    forced = await import_statistics(pool, path, source="test", force=True)
+    assert forced.visits_added == 0
+
+
 @pytest.mark.parametrize("kind", ["corrupt", "foreign", "empty", "truncated", "old"])
 async def test_bad_files_leave_everything_as_it_was(
     database, library_md5, tmp_path: Path, kind: str

@@ -17,7 +17,6 @@ from shelver.app.cli.context import (
     CommandError,
     print_json,
 )
-from shelver.widgets.format import reading_time
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -154,6 +153,8 @@ def _print_documents(found: list[Any], as_json: bool) -> None:
     if not found:
         print("no reading statistics yet (sync them from KOReader or: shelver stats import FILE)")
         return
+    from shelver.widgets.format import reading_time
+
     for d in found:
         who = f" — {d.author}" if d.author else ""
         where = str(d.book_id) if d.book_id else f"not in the library ({d.document})"
@@ -162,6 +163,8 @@ def _print_documents(found: list[Any], as_json: bool) -> None:
 
 
 def _print_book(book: Any, as_json: bool) -> None:
+    from shelver.widgets.format import reading_time
+
     if as_json:
         print_json(
             {

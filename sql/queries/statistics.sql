@@ -26,35 +26,47 @@ WHERE coalesce(EXCLUDED.last_open, '-infinity') >= coalesce(b.last_open, '-infin
        EXCLUDED.last_open, EXCLUDED.highlights, EXCLUDED.notes);
 
 -- name: stats_import_lock
--- One import at a time across processes (the server's and `shelver stats import`).
-SELECT pg_advisory_xact_lock(7368656212);
+-- One import at a time across processes (the server's and `shelver stats import`), and room
+-- for its sorts and hashes of half a million visits in memory (for this transaction only).
+SELECT pg_advisory_xact_lock(7368656212), set_config('work_mem', '64MB', true);
+
+-- name: stats_stage_books
+-- Which of shelver's books (reading_stat_books.id) each of the file's book ids ($1) is, by
+-- their documents ($2), after stats_upsert_books. `fresh`: the book has no visits stored yet
+-- and comes under one book id only, so every visit of it is new and is copied straight in.
+SELECT f.id_book, b.id AS stat_book, b.visits = 0 AND count(*) OVER (PARTITION BY b.id) = 1 AS fresh
+FROM unnest($1::integer[], $2::text[]) AS f (id_book, document)
+JOIN reading_stat_books b ON b.document = f.document;
 
 -- name: stats_create_staging
--- Where COPY puts a file's page visits before one INSERT takes the new ones.
+-- Where COPY puts the visits of books that have some stored already, before
+-- stats_insert_visits takes the new ones.
 CREATE TEMP TABLE reading_stat_staging (
-    document text, start_time bigint, page integer, duration integer, total_pages integer
+    stat_book integer, start_time bigint, page integer, duration integer, total_pages integer
 ) ON COMMIT DROP;
 
 -- name: stats_insert_visits
--- Add the staged visits not stored yet; the number added. Imports hold stats_import_lock,
--- so no other transaction adds visits meanwhile (no ON CONFLICT needed, and none paid for).
+-- Add the staged visits not stored yet; how many, and of which books. Imports hold
+-- stats_import_lock, so no other transaction adds visits meanwhile: an anti-join against the
+-- primary key finds the new ones (one document under two book ids may bring a visit twice:
+-- DISTINCT ON).
 WITH added AS (
-    INSERT INTO reading_page_visits (document, started_at, page, duration, total_pages)
-    -- (DISTINCT ON: one document seen under two titles may bring a visit twice)
-    SELECT DISTINCT ON (s.document, s.start_time, s.page)
-           s.document, to_timestamp(s.start_time), s.page, s.duration, s.total_pages
+    INSERT INTO reading_page_visits (stat_book, start_time, page, duration, total_pages)
+    SELECT DISTINCT ON (s.stat_book, s.start_time, s.page)
+           s.stat_book, s.start_time, s.page, s.duration, s.total_pages
     FROM reading_stat_staging s
-    -- Visits already stored are skipped by an anti-join rather than one ON CONFLICT probe
-    -- each, and the rest goes in in key order (index pages filled in turn, not at random).
     WHERE NOT EXISTS (
         SELECT 1 FROM reading_page_visits v
-        WHERE v.document = s.document AND v.started_at = to_timestamp(s.start_time)
-          AND v.page = s.page
+        WHERE v.stat_book = s.stat_book AND v.start_time = s.start_time AND v.page = s.page
     )
-    ORDER BY s.document, s.start_time, s.page
-    RETURNING 1
+    ORDER BY s.stat_book, s.start_time, s.page
+    RETURNING stat_book
 )
-SELECT count(*) FROM added;
+SELECT count(*) AS added, coalesce(array_agg(DISTINCT stat_book), '{}') AS books FROM added;
+
+-- name: stats_refresh_totals
+-- Recount the totals and quarter hours of the books given (migration 0026).
+SELECT reading_stat_refresh($1::integer[]);
 
 -- name: stats_record_import
 INSERT INTO reading_stat_imports
