@@ -20,7 +20,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from shelver.data.books import Executor
-from shelver.data.queries import query
+from shelver.data.queries import composed, query
 from shelver.data.series import parse_series_tag, series_of
 
 PAGE_SIZE = 50
@@ -154,11 +154,11 @@ def _page_statement(group: Group) -> str:
     """The page query of ``group``: the shared shape with the group's own condition."""
     if group in (Group.NEW, Group.SERIES):
         return query(f"opds_page_{group.value}")
-    statement = query("opds_page_by_title").replace(
-        "/*filter*/", query(f"opds_filter_{group.value}")
+    return composed(
+        "opds_page_by_title",
+        filter=f"opds_filter_{group.value}",
+        prefix="opds_with_reading" if group is Group.READING else None,
     )
-    prefix = query("opds_with_reading") + "\n" if group is Group.READING else ""
-    return statement.replace("/*with*/", prefix)
 
 
 async def entries(db: Executor, ids: list[UUID]) -> list[Entry]:

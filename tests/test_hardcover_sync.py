@@ -18,12 +18,12 @@ from shelver.data.hardcover_sync import (
     HardcoverAuthError,
     HardcoverError,
     HardcoverUnavailable,
-    RateLimiter,
-    retry_after_seconds,
 )
 from shelver.data.kosync import ProgressUpdate
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.passwords import seal_token
+from shelver.data.providers.http import parse_retry_after
+from shelver.data.providers.ratelimit import RateLimiter
 from shelver.data.settings import ProviderSettings
 from tests.kosync_support import shelver_command, shelver_env
 
@@ -112,7 +112,7 @@ def sleeps() -> Sleeps:
 async def run_sync(pool, fake: FakeHardcover, sleeps: Sleeps, **kwargs):
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         router.post(URL).mock(side_effect=fake)
-        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.token_bucket(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(
             SETTINGS, TOKEN, sleep=sleeps, limiter=limiter
         ) as client:
@@ -421,7 +421,7 @@ async def test_timeouts_are_retried_then_reported(database, sleeps):
     await organized_book(pool, "Slow Net", isbn_13="9781000000004")
     with respx.mock() as router:
         route = router.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
-        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.token_bucket(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(SETTINGS, TOKEN, sleep=sleeps, limiter=limiter) as c:
             [outcome] = await hardcover_sync.sync(pool, c, include_unread=True)
     assert outcome.outcome == "error" and "did not answer in time" in outcome.detail
@@ -458,7 +458,7 @@ async def test_rate_limiter_allows_a_burst_then_sixty_a_minute():
         sleeps.delays.append(seconds)
         now[0] += seconds
 
-    limiter = RateLimiter(60, burst=10, clock=lambda: now[0], sleep=sleep)
+    limiter = RateLimiter.token_bucket(60, 10, clock=lambda: now[0], sleep=sleep)
     for _ in range(10):
         await limiter.acquire()
     assert sleeps.delays == []
@@ -469,10 +469,19 @@ async def test_rate_limiter_allows_a_burst_then_sixty_a_minute():
 
 
 def test_retry_after_forms():
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds("100000") == hardcover_sync.MAX_RETRY_AFTER_SECONDS
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    # The sync reads Retry-After with the one parser the providers use.
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+async def test_a_retry_after_beyond_the_cap_fails_the_book_without_waiting(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Capped", isbn_13="9781000000005")
+    fake.queued.append(httpx.Response(429, headers={"Retry-After": "100000"}, json={}))
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "error" and "try again later" in outcome.detail
+    assert sleeps.delays == [] and len(fake.calls) == 1
 
 
 def test_progress_pages_rounds_halves_up():

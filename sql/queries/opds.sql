@@ -6,8 +6,10 @@
 -- name: opds_page_by_title
 -- Books of one list by title: keys (title_key, id). `/*filter*/` is replaced by one of the
 -- opds_filter_* conditions below (fixed text, chosen by data/opds.py; $5 is the list's value),
--- so each list is its own statement and gets its own plan.
-/*with*/SELECT id, title_key FROM (
+-- so each list is its own statement and gets its own plan. The prefix marker takes the WITH
+-- clause of the reading list (opds_with_reading).
+/*prefix*/
+SELECT id, title_key FROM (
     (SELECT b.id, shelver_sort_key(b.title) COLLATE "C" AS title_key
      FROM books b
      WHERE b.status = 'organized' AND $1::bool AND /*filter*/
