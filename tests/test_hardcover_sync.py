@@ -383,6 +383,14 @@ async def test_mutation_error_field_is_an_error(database, fake, sleeps):
                 ]
             },
         ),
+        # A server that quotes the token back: it is still not shown.
+        httpx.Response(
+            200,
+            json={
+                "errors": [{"message": f"bad JWT: {TOKEN}", "extensions": {"code": "invalid-jwt"}}]
+            },
+        ),
+        httpx.Response(401, json={"error": "invalid_token", "message": f"no such token {TOKEN}"}),
     ],
 )
 async def test_a_refused_token_stops_the_sync(database, fake, sleeps, response):

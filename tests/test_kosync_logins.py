@@ -232,15 +232,15 @@ async def test_a_removed_login_leaves_its_positions_to_no_one(http, server, home
         assert await impostor.get(document) == {}
 
 
-async def test_opds_reading_now_is_the_callers_own_reading(http, server, home, db):
+async def test_opds_reading_now_is_the_callers_own_reading(http, server, home, db, kosync_dsn):
     """An OPDS login named like a KoSync login sees that login's reading; any other OPDS login
     (or an API key) sees the library owner's (the first KoSync login, alice)."""
     from shelver.data import credentials
     from tests.test_reading import make_book
 
     bobs_document, alices_document = "b0b0" * 8, "a11c" * 8
-    for title, document in (("Bob's Book", bobs_document), ("Alice's Book", alices_document)):
-        await make_book(db, title, content_hash=document, name=f"{document}.epub")
+    bobs_book = await make_book(db, "Bob's Book", content_hash=bobs_document, name="b.epub")
+    await make_book(db, "Alice's Book", content_hash=alices_document, name="a.epub")
     for name in ("bob", "guest"):
         await credentials.add(db, "opds", name, f"{name} opds password", home)
     await login(http, server, "bob").put(bobs_document, 0.5, "/body/p[5]", "Kobo")
@@ -256,6 +256,12 @@ async def test_opds_reading_now_is_the_callers_own_reading(http, server, home, d
 
     assert reading_now("bob") == ["Bob's Book"]
     assert reading_now("guest") == ["Alice's Book"]
+
+    # `shelver stats BOOK --json` names whose position each one is.
+    shown = cli(home, kosync_dsn, "stats", str(bobs_book.id), "--json")
+    assert shown.returncode == 0, shown.stderr
+    [position] = json.loads(shown.stdout)["positions"]
+    assert (position["login"], position["device"], position["percent"]) == ("bob", "Kobo", 50.0)
 
 
 async def _migrated_with_old_positions(dsn: str, logins: list[str]) -> asyncpg.Connection:

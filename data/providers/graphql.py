@@ -98,6 +98,14 @@ class GraphQLClient:
         self.sleep: Sleep = asyncio.sleep
         """How retries wait (tests swap it for a recorder)."""
         self._authorization = bearer(token)
+        self._token = self._authorization.split(" ", 1)[1].strip()
+
+    def _without_token(self, error: ProviderError) -> ProviderError:
+        """``error`` with our own token taken out, should a server have quoted it back (a short
+        token is not caught by the patterns ``safe_to_show`` scrubs)."""
+        if not self._token or self._token not in str(error):
+            return error
+        return ProviderError(error.kind, str(error).replace(self._token, "***"), error.status)
 
     async def post(self, document: str, variables: dict[str, Any]) -> httpx.Response:
         """The 2xx answer to ``document``, after the limiter and any retries."""
@@ -108,16 +116,23 @@ class GraphQLClient:
                 "POST", self.url, json=payload, headers={"authorization": self._authorization}
             )
 
-        return await send_with_retry(
-            self.http,
-            build,
-            service=self.service,
-            policy=self.policy,
-            limiter=self.limiter,
-            stats=self.stats,
-            sleep=self.sleep,
-        )
+        try:
+            return await send_with_retry(
+                self.http,
+                build,
+                service=self.service,
+                policy=self.policy,
+                limiter=self.limiter,
+                stats=self.stats,
+                sleep=self.sleep,
+            )
+        except ProviderError as exc:
+            raise self._without_token(exc) from None
 
     async def execute(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The ``data`` of a successful answer; ProviderError otherwise."""
-        return answer_data(await self.post(document, variables), self.service)
+        response = await self.post(document, variables)
+        try:
+            return answer_data(response, self.service)
+        except ProviderError as exc:
+            raise self._without_token(exc) from None
