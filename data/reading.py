@@ -56,6 +56,10 @@ class LinkMethod(StrEnum):
     FILENAME = "filename"
 
 
+STATISTICS_DEVICE = "statistics"
+"""The device of a document known only from KOReader's reading statistics (no position)."""
+
+
 class UnknownBook(Exception):
     """A link names a book that does not exist."""
 
@@ -69,6 +73,8 @@ class CurrentPosition(DevicePositionFields):
     link_method: LinkMethod | None = None
     title: str | None = None
     author: str | None = None
+    seconds_read: int | None = None
+    """Time on its pages by KOReader's statistics; None when they have none."""
 
 
 class DeviceSummary(Row):
@@ -178,6 +184,7 @@ class ProgressNotice(BaseModel):
             link_method=book.link_method if book else None,
             title=book.title if book else None,
             author=book.author if book else None,
+            seconds_read=book.seconds_read if book else None,
         )
 
 
