@@ -154,6 +154,10 @@ def _progress_string(reading: Reading, percentage: float) -> str:
     return f"/body/DocFragment[{fragment}]/body/div/p[{fragment % 7 + 1}]/text().0"
 
 
+DEMO_LOGIN = "reader"
+"""The demo's KoSync login: the sample positions are its devices'."""
+
+
 async def _seed_reading(
     conn: asyncpg.Connection, document: str, reading: Reading, now: datetime
 ) -> None:
@@ -168,6 +172,7 @@ async def _seed_reading(
             progress=_progress_string(reading, percentage),
             percentage=percentage,
             timestamp=int((now - timedelta(hours=hours_ago)).timestamp()),
+            login=DEMO_LOGIN,
         )
     await demo_seed.insert_progress(
         conn,
@@ -177,6 +182,7 @@ async def _seed_reading(
         progress=_progress_string(reading, reading.percentage),
         percentage=reading.percentage,
         timestamp=int((now - timedelta(hours=reading.hours_ago)).timestamp()),
+        login=DEMO_LOGIN,
     )
 
 
@@ -258,7 +264,7 @@ async def _fill(conn: asyncpg.Connection, home: Home, written: list[Path]) -> No
     await demo_seed.insert_credential(
         conn,
         service="kosync",
-        username="reader",
+        username=DEMO_LOGIN,
         password_hash="demo:not-a-real-hash",
         created_at=now - timedelta(days=70),
     )

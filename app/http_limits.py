@@ -31,16 +31,27 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from shelver.data.login_guard import escape_for_log
+from shelver.data.settings import ServerLimits
 
 log = logging.getLogger("shelver.serve")
 access_log = logging.getLogger("shelver.serve.access")
 
-HEAD_SECONDS = 10.0
-MAX_PER_ADDRESS = 32
-MAX_CONNECTIONS = 1024
+DEFAULTS = ServerLimits()
+HEAD_SECONDS = DEFAULTS.request_head_seconds
+MAX_PER_ADDRESS = DEFAULTS.connections_per_address
+MAX_CONNECTIONS = DEFAULTS.max_connections
 RESERVED_FILES = 64
 """File descriptors kept free for the database pool, the log and the library's files."""
 REFUSAL_LOG_SECONDS = 60.0
+
+LIMITS_KEY = web.AppKey("server_limits", ServerLimits)
+"""The server's limits (``[server]`` in config.toml), for the routes' own body time limits."""
+
+
+def limits_of(request: web.Request) -> ServerLimits:
+    """The limits the request's application runs with (the defaults when none were given)."""
+    return request.config_dict.get(LIMITS_KEY, DEFAULTS)
+
 
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n"
@@ -195,6 +206,21 @@ def request_finished(request: web.BaseRequest) -> None:
 
 class LimitedSite(web.TCPSite):
     """A TCP site whose connections obey the limits above."""
+
+    @classmethod
+    def with_limits(
+        cls, runner: web.BaseRunner, host: str, port: int, limits: ServerLimits, **options: Any
+    ) -> LimitedSite:
+        """A site with the connection limits of ``[server]`` in config.toml."""
+        return cls(
+            runner,
+            host,
+            port,
+            head_seconds=limits.request_head_seconds,
+            max_per_address=limits.connections_per_address,
+            max_connections=connection_budget(limits.max_connections),
+            **options,
+        )
 
     def __init__(
         self,

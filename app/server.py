@@ -24,8 +24,10 @@ from aiohttp import web
 from shelver.app import opds
 from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
 from shelver.app.http_limits import (
+    LIMITS_KEY,
     LimitedSite,
     install_bad_request_log,
+    limits_of,
     request_finished,
     request_started,
 )
@@ -38,7 +40,7 @@ from shelver.data.home import Home
 from shelver.data.kosync import KoSyncError, ProgressWriter
 from shelver.data.login_guard import LoginGuard, LoginRefused, escape_for_log
 from shelver.data.passwords import KeyVerifier
-from shelver.data.settings import Settings
+from shelver.data.settings import ServerLimits, Settings
 from shelver.data.watcher import watch_inbox
 
 log = logging.getLogger("shelver.serve")
@@ -53,9 +55,6 @@ USER_KEY = web.RequestKey("user", str)
 
 # Routes under these prefixes answer errors as plain HTTP, not as KoSync JSON bodies.
 PLAIN_HTTP_PREFIXES = ("/opds", "/dav")
-
-BODY_SECONDS = 10.0
-"""How long a KoSync body (a few hundred bytes) may take to arrive."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,7 +74,8 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     if length is not None and length > kosync.MAX_BODY_BYTES:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large")
     try:
-        async with asyncio.timeout(BODY_SECONDS):  # a body dripped in is not waited for
+        # A KoSync body is a few hundred bytes: one dripped in is not waited for.
+        async with asyncio.timeout(limits_of(request).request_body_seconds):
             raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large") from None
@@ -213,14 +213,18 @@ def create_app(
     opds_options: OpdsOptions | None = None,
     guard: LoginGuard | None = None,
     dav_dir: Path | None = None,
+    limits: ServerLimits | None = None,
 ) -> web.Application:
-    """The KoSync application over an open pool and a started writer."""
+    """The KoSync application over an open pool and a started writer (``limits``: the
+    ``[server]`` settings; the defaults when None)."""
     app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
     app[POOL_KEY] = pool
     app[WRITER_KEY] = writer
     app[REGISTRATION_KEY] = allow_registration
     app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
-    app[GUARD_KEY] = guard or LoginGuard()
+    limits = limits or ServerLimits()
+    app[LIMITS_KEY] = limits
+    app[GUARD_KEY] = guard or limits.login_guard()
     app[AUTHENTICATOR_KEY] = DeviceAuthenticator(pool)
     app.router.add_post("/users/create", create_user)
     app.router.add_get("/users/auth", auth_user)
@@ -285,13 +289,16 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
             trust_proxy=options.trust_proxy, cache_dir=home.data_dir / "cache" / "covers"
         ),
         dav_dir=home.data_dir / "dav",
+        limits=settings.server,
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     watcher: asyncio.Task[Any] | None = None
     try:
         install_bad_request_log()
-        site = LimitedSite(runner, options.host, options.port, backlog=1024)
+        site = LimitedSite.with_limits(
+            runner, options.host, options.port, settings.server, backlog=1024
+        )
         try:
             await site.start()
         except OSError as exc:

@@ -29,6 +29,7 @@ from aiohttp import web
 from lxml import etree
 
 from shelver.app.http_auth import require_basic
+from shelver.app.http_limits import limits_of
 from shelver.data.dav_folder import (
     MAX_FILE_BYTES,
     DavFolder,
@@ -117,6 +118,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         parts = parse_path(raw)
         folder = await asyncio.to_thread(DavFolder.for_login, service.dav_dir, login)
         return await handler(request, service, folder, login, parts)
+    except UploadTooSlow:
+        return _unread(_text(408, "the request body arrived too slowly"))
     except DavPathError as exc:
         return _text(403, f"forbidden: {exc}")
     except PermissionError:
@@ -261,9 +264,9 @@ async def propfind(
     length = request.content_length
     if length is not None and length > MAX_PROPFIND_BODY:
         return _text(413, "the PROPFIND body is too large")
-    body = await request.content.read(MAX_PROPFIND_BODY + 1)
-    if len(body) > MAX_PROPFIND_BODY:
-        return _text(413, "the PROPFIND body is too large")
+    body = await _small_body(request, MAX_PROPFIND_BODY)
+    if body is None:
+        return _unread(_text(413, "the PROPFIND body is too large"))
     try:
         mode, wanted = _propfind_request(body)
     except ValueError as exc:
@@ -305,16 +308,59 @@ def _precondition_failed(request: web.Request, current: Entry | None) -> bool:
     return if_none_match.strip() == "*" or _matches(if_none_match, current.etag)
 
 
+class UploadTooSlow(Exception):
+    """An upload stalled, or crawled below the minimum rate: it is cut off (408)."""
+
+
 async def _receive(request: web.Request, fd: int) -> int | None:
-    """Stream the body into ``fd``; the size, or None when it grew past the limit."""
+    """Stream the body into ``fd``; the size, or None when it grew past the limit.
+
+    A file of up to 512 MB takes what it needs over a slow link, but a client that stops
+    sending (``upload_stall_seconds``), or drips so slowly that it stays under
+    ``upload_min_bytes_per_second`` on average once that first stall time has passed, is cut
+    off with :class:`UploadTooSlow`: a drip-feed cannot hold a connection and a temporary file.
+    """
+    limits = limits_of(request)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     size = 0
-    async for chunk in request.content.iter_chunked(CHUNK):
-        size += len(chunk)
-        if size > MAX_FILE_BYTES:
-            return None
-        await asyncio.to_thread(write_all, fd, chunk)
+    pending = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(limits.upload_stall_seconds):
+                chunk = await request.content.read(CHUNK)
+        except TimeoutError:
+            raise UploadTooSlow from None
+        if chunk:
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                return None
+            pending += chunk
+            late = loop.time() - started - limits.upload_stall_seconds
+            if late > 0 and size < limits.upload_min_bytes_per_second * late:
+                raise UploadTooSlow
+        if len(pending) >= CHUNK or (not chunk and pending):
+            await asyncio.to_thread(write_all, fd, bytes(pending))
+            pending.clear()
+        if not chunk:
+            break
     await asyncio.to_thread(os.fsync, fd)
     return size
+
+
+async def _small_body(request: web.Request, limit: int) -> bytes | None:
+    """A whole small body (a PROPFIND request, an empty MKCOL), within the time limit of small
+    bodies; None when it is longer than ``limit``. Raises :class:`UploadTooSlow`."""
+    body = bytearray()
+    try:
+        async with asyncio.timeout(limits_of(request).request_body_seconds):
+            while chunk := await request.content.read(limit + 1 - len(body)):
+                body += chunk
+                if len(body) > limit:
+                    return None
+    except TimeoutError:
+        raise UploadTooSlow from None
+    return bytes(body)
 
 
 async def put_file(
@@ -364,8 +410,8 @@ async def put_file(
 async def make_folder(
     request: web.Request, service: DavService, folder: DavFolder, login: str, parts
 ) -> web.StreamResponse:
-    if await request.content.read(1):
-        return _text(415, "MKCOL takes no body")
+    if await _small_body(request, 0) is None:
+        return _unread(_text(415, "MKCOL takes no body"))
     if not parts or await asyncio.to_thread(folder.entry, parts) is not None:
         return _text(405, "it exists already", Allow=ALLOWED)
     try:

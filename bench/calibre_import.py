@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shelver.data.calibre import Placement, import_calibre
+from shelver.data.calibre.files import Placement
+from shelver.data.calibre.importer import import_calibre
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.settings import Settings

@@ -111,8 +111,10 @@ async def insert_progress(
     progress: str,
     percentage: float,
     timestamp: int,
+    login: str,
 ) -> None:
-    """The current position (as a KoSync PUT would leave it), payload included."""
+    """The current position of KoSync login ``login`` (as a PUT would leave it), payload
+    included."""
     payload = {
         "document": document,
         "progress": progress,
@@ -129,6 +131,7 @@ async def insert_progress(
         Decimal(str(round(percentage, 4))),
         timestamp,
         payload,
+        login,
     )
 
 
@@ -140,6 +143,7 @@ async def insert_progress_history(
     progress: str,
     percentage: float,
     timestamp: int,
+    login: str,
 ) -> None:
     await conn.execute(
         query("demo_insert_progress_history"),
@@ -148,6 +152,7 @@ async def insert_progress_history(
         progress,
         Decimal(str(round(percentage, 4))),
         timestamp,
+        login,
     )
 
 

@@ -15,8 +15,10 @@ For each organized book:
 
 Every book ends with an outcome (also kept in ``hardcover_sync_outcomes`` for a sync log
 view); one book's failure never stops the others, except a refused token, which stops the run.
-Requests go through a token bucket of 60 a minute (burst 10), and a 429 waits for its
-``Retry-After``. The token never appears in a log line or an error message.
+Requests go through the shared GraphQL client (``providers.graphql``) and the endpoint's one
+rate limiter, shared with metadata fetches (60 in any minute, 10 in any 10 s); a 429 waits for
+its ``Retry-After``. The token never appears in a log line
+or an error message.
 
 Rating is not pushed: shelver's schema has no rating of its own to send (``last_rating`` stays
 empty).
@@ -26,11 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -44,9 +44,18 @@ from shelver.data import reading_insights
 from shelver.data.books import Executor
 from shelver.data.models import Row
 from shelver.data.passwords import SecretUnavailable, unseal_token
-from shelver.data.providers.http import network_words
+from shelver.data.providers.graphql import GraphQLClient, answer_data
+from shelver.data.providers.hardcover import LABEL, shared_limiter
+from shelver.data.providers.http import (
+    FailureKind,
+    ProviderError,
+    RetryPolicy,
+    Sleep,
+    make_client,
+)
+from shelver.data.providers.ratelimit import RateLimiter
 from shelver.data.queries import query
-from shelver.data.reading import ReadingState, state_of
+from shelver.data.reading import ReadingState, owner_logins, state_of
 from shelver.data.reading_insights import BookDates
 from shelver.data.settings import ProviderSettings
 
@@ -54,7 +63,6 @@ log = logging.getLogger("shelver.hardcover")
 
 TOKEN_ENV = "SHELVER_HARDCOVER_TOKEN"
 SERVICE = "hardcover"
-USER_AGENT = "shelver/0.1 (terminal ebook library manager; KOReader progress sync)"
 
 STATUS_READING = 2
 STATUS_READ = 3
@@ -64,8 +72,6 @@ STATUS_FOR_STATE = {
     ReadingState.FINISHED: STATUS_READ,
     ReadingState.PAUSED: STATUS_PAUSED,
 }
-
-MAX_RETRY_AFTER_SECONDS = 300.0
 
 EDITION_BY_ISBN_13 = """
 query EditionByIsbn13($isbn: String!) {
@@ -124,161 +130,48 @@ class HardcoverUnavailable(Exception):
     """No token is configured (or it cannot be read)."""
 
 
-# --- rate limiting and the GraphQL client ---------------------------------------------------
+# --- the GraphQL client ------------------------------------------------------------------------
+
+MAX_RETRY_AFTER_SECONDS = 300.0
+"""A sync runs in the background: it waits out a ``Retry-After`` up to this long (a longer one
+fails the book, with a word to try again later)."""
+SYNC_POLICY = RetryPolicy(
+    attempts=4, base_delay=1.0, max_delay=30.0, max_retry_after=MAX_RETRY_AFTER_SECONDS
+)
 
 
-class RateLimiter:
-    """A token bucket: ``per_minute`` requests a minute on average, at most ``burst`` at once."""
-
-    def __init__(
-        self,
-        per_minute: int = 60,
-        burst: int = 10,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    ) -> None:
-        self._rate = per_minute / 60.0
-        self._capacity = float(max(1, min(burst, per_minute)))
-        self._tokens = self._capacity
-        self._clock = clock
-        self._sleep = sleep
-        self._last = clock()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            now = self._clock()
-            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self._rate)
-            self._last = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return
-            wait = (1 - self._tokens) / self._rate
-            await self._sleep(wait)
-            # The token that accrued while waiting is spent at once.
-            self._tokens = 0.0
-            self._last = now + wait
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (a number or an HTTP date), capped; None when absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
-
-
-def _first_error(errors: Any) -> tuple[str, str | None]:
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        first = errors[0]
-        raw_extensions = first.get("extensions")
-        extensions = raw_extensions if isinstance(raw_extensions, dict) else {}
-        return str(first.get("message") or "unknown error")[:200], extensions.get("code")
-    return str(errors)[:200], None
-
-
-AUTH_ERROR_CODES = {"invalid-jwt", "invalid-headers", "access-denied"}
+def _sync_error(error: ProviderError) -> HardcoverError:
+    """The shared client's failure as the sync's: a refused token stops the whole run."""
+    if error.kind is FailureKind.AUTH:
+        return HardcoverAuthError(str(error))
+    return HardcoverError(str(error))
 
 
 class HardcoverClient:
-    """Sends GraphQL requests to Hardcover, with the rate limit, retries and error checks."""
+    """The sync's GraphQL requests: the shared client (rate limit, retries, plain-words errors),
+    its failures as HardcoverError."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        url: str,
-        token: str,
-        *,
-        limiter: RateLimiter,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        max_attempts: int = 4,
-    ) -> None:
-        self._http = http
-        self._url = url
-        self._headers = {
-            "authorization": f"Bearer {token}",
-            "user-agent": USER_AGENT,
-            "content-type": "application/json",
-        }
-        self._limiter = limiter
-        self._sleep = sleep
-        self._max_attempts = max_attempts
-        self.requests = 0
-        """How many HTTP requests were sent (for reports and tests)."""
+    def __init__(self, graphql: GraphQLClient) -> None:
+        self.graphql = graphql
+
+    @property
+    def requests(self) -> int:
+        """How many HTTP requests were sent, retries included (for reports and tests)."""
+        return self.graphql.stats.requests
 
     async def execute(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The ``data`` of a successful answer; HardcoverError otherwise."""
-        problem = "no attempt made"
-        for attempt in range(self._max_attempts):
-            backoff = min(30.0, 2.0**attempt)
-            await self._limiter.acquire()
-            self.requests += 1
-            try:
-                response = await self._http.post(
-                    self._url,
-                    json={"query": document, "variables": variables},
-                    headers=self._headers,
-                )
-            except httpx.TimeoutException:
-                problem = "Hardcover did not answer in time"
-                await self._sleep(backoff)
-                continue
-            except httpx.TransportError as exc:
-                problem = f"cannot reach Hardcover: {network_words(exc)}"
-                await self._sleep(backoff)
-                continue
-            except httpx.HTTPError as exc:
-                problem = f"cannot reach Hardcover ({type(exc).__name__})"
-                await self._sleep(backoff)
-                continue
-            status = response.status_code
-            if status == 429:
-                problem = "Hardcover's rate limit was hit"
-                delay = retry_after_seconds(response.headers.get("retry-after"))
-                await self._sleep(backoff if delay is None else delay)
-                continue
-            if status in (401, 403):
-                raise HardcoverAuthError(f"Hardcover refused the token (HTTP {status})")
-            if status >= 500:
-                problem = f"Hardcover answered HTTP {status}"
-                await self._sleep(backoff)
-                continue
-            return self._data_of(response)
-        raise HardcoverError(f"{problem}; gave up after {self._max_attempts} attempts")
+        try:
+            return await self.graphql.execute(document, variables)
+        except ProviderError as exc:
+            raise _sync_error(exc) from None
 
     @staticmethod
     def _data_of(response: httpx.Response) -> dict[str, Any]:
         try:
-            body = response.json()
-        except ValueError:
-            raise HardcoverError(
-                f"Hardcover answered HTTP {response.status_code} with something that is not JSON"
-            ) from None
-        if not isinstance(body, dict):
-            raise HardcoverError("Hardcover's answer is not a JSON object")
-        if body.get("errors"):
-            message, code = _first_error(body["errors"])
-            if code in AUTH_ERROR_CODES:
-                raise HardcoverAuthError(f"Hardcover refused the token: {message}")
-            raise HardcoverError(f"Hardcover GraphQL error: {message}")
-        if response.status_code != 200:
-            reason = body.get("error_description") or body.get("message") or body.get("error")
-            raise HardcoverError(f"Hardcover answered HTTP {response.status_code}: {reason}")
-        data = body.get("data")
-        if not isinstance(data, dict):
-            raise HardcoverError("Hardcover's answer has no data")
-        return data
+            return answer_data(response, LABEL)
+        except ProviderError as exc:
+            raise _sync_error(exc) from None
 
 
 async def load_token(db: Executor, config_dir: Path, environ: dict[str, str] | None = None) -> str:
@@ -307,21 +200,23 @@ async def open_client(
     settings: ProviderSettings,
     token: str,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    sleep: Sleep = asyncio.sleep,
     limiter: RateLimiter | None = None,
 ) -> AsyncIterator[HardcoverClient]:
     """A client for ``settings.hardcover_url`` within the configured limits."""
-    async with httpx.AsyncClient(
-        timeout=settings.timeout_seconds, transport=transport, follow_redirects=False
-    ) as http:
-        yield HardcoverClient(
+    async with make_client(settings) as http:
+        graphql = GraphQLClient(
             http,
             settings.hardcover_url,
             token,
-            limiter=limiter or RateLimiter(settings.hardcover_requests_per_minute, sleep=sleep),
-            sleep=sleep,
+            service=LABEL,
+            # The endpoint's one allowance, shared with any fetch running in this process.
+            limiter=limiter
+            or shared_limiter(settings.hardcover_url, settings.hardcover_requests_per_minute),
+            policy=SYNC_POLICY,
         )
+        graphql.sleep = sleep
+        yield HardcoverClient(graphql)
 
 
 # --- the sync ------------------------------------------------------------------------------
@@ -593,13 +488,20 @@ async def sync(
 ) -> list[SyncOutcome]:
     """Sync the organized books a device has reported on; one outcome per book, in title order.
 
+    The positions sent are the library owner's (``reading.owner_logins``: the first KoSync
+    login and those sharing with it): the Hardcover account is one person's, and another
+    login's reading is not theirs.
+
     ``book_ids`` picks books (read or not); ``include_unread`` also matches every other
     organized book (at 60 requests a minute, a big library takes a while). A refused token
     records an error for the book at hand and raises HardcoverAuthError.
     """
     now = now or datetime.now(UTC)
     records = await db.fetch(
-        query("hardcover_sync_books"), book_ids, include_unread or book_ids is not None
+        query("hardcover_sync_books"),
+        book_ids,
+        include_unread or book_ids is not None,
+        await owner_logins(db),
     )
     books = [SyncCandidate.from_record(r) for r in records]
     dates = await reading_insights.book_dates(db, [b.id for b in books])

@@ -36,6 +36,7 @@ from asyncpg.pool import PoolConnectionProxy
 from shelver.data.books import Executor
 from shelver.data.clean_text import clean_document, clean_line
 from shelver.data.credentials import CredentialError, check_name
+from shelver.data.credentials import save as save_credential  # one upsert for every login
 from shelver.data.passwords import hash_secret
 from shelver.data.pg import Connection
 from shelver.data.queries import query
@@ -244,25 +245,7 @@ async def create_user(db: Executor, username: str, key: str) -> bool:
     if await user_hash(db, username) is not None:
         return False  # cheap answer before paying for a hash
     hashed = await asyncio.to_thread(hash_secret, key)
-    return (
-        await db.fetchval(query("kosync_insert_credential"), SERVICE, username, hashed) is not None
-    )
-
-
-async def save_credential(
-    db: Executor, service: str, username: str, secret_hash: str, *, replace: bool
-) -> bool:
-    """Store a login; returns True when created. Without ``replace`` an existing one stays."""
-    if replace:
-        record = await db.fetchrow(
-            query("kosync_replace_credential"), service, username, secret_hash
-        )
-        assert record is not None  # an upsert with RETURNING always returns its row
-        return bool(record["created"])
-    return (
-        await db.fetchval(query("kosync_insert_credential"), service, username, secret_hash)
-        is not None
-    )
+    return await save_credential(db, SERVICE, username, hashed, replace=False)
 
 
 # --- reading and writing positions -------------------------------------------------------

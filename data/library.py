@@ -34,7 +34,7 @@ from shelver.data.library_models import (
     without_nul,
 )
 from shelver.data.models import Book
-from shelver.data.queries import query
+from shelver.data.queries import composed, query
 from shelver.data.validation import clean_terms
 
 DEFAULT_PAGE_SIZE = 100
@@ -54,6 +54,11 @@ SORT_LIMIT = 5_000
 
 class BookNotFound(LookupError):
     """No book has that id."""
+
+
+def statement(name: str) -> str:
+    """``library_page`` or ``library_count`` with the one shared ``library_candidates``."""
+    return composed(name, candidates="library_candidates")
 
 
 async def search_tsquery(db: Executor, text: str) -> str | None:
@@ -156,7 +161,7 @@ async def page(
         mode, matches = await _search_mode(db, library_query, tsquery)
         total = matches if matches <= SORT_LIMIT else None  # above, the count was capped
     records = await db.fetch(
-        query("library_page"),
+        statement("library_page"),
         tsquery,
         *_filter_args(library_query),
         mode,
@@ -203,7 +208,7 @@ async def skip(
     else:
         sort, descending = library_query.sort, library_query.descending
     records = await db.fetch(
-        query("library_page"),
+        statement("library_page"),
         tsquery,
         *_filter_args(library_query),
         sort.value,
@@ -226,7 +231,7 @@ async def _search_mode(db: Executor, library_query: LibraryQuery, tsquery: str) 
 
     Decided before the page query, so that query's plan holds only the branch it runs."""
     matches = await db.fetchval(
-        query("library_count"),
+        statement("library_count"),
         tsquery,
         *_filter_args(library_query),
         LibrarySort.RELEVANCE.value,
@@ -277,7 +282,7 @@ async def count(db: Executor, library_query: LibraryQuery, *, tsquery: str | Non
     if _wordless(library_query, tsquery):
         return 0
     return await db.fetchval(
-        query("library_count"),
+        statement("library_count"),
         tsquery,
         *_filter_args(library_query),
         library_query.sort.value,
@@ -301,7 +306,7 @@ async def position(
     if _wordless(library_query, tsquery):
         return 0
     return await db.fetchval(
-        query("library_count"),
+        statement("library_count"),
         tsquery,
         *_filter_args(library_query),
         row.cursor.ordered_by.value,
@@ -325,7 +330,7 @@ async def locate(
     ordered_by = await _ordered_by(db, library_query, tsquery)
     cursor = _row_cursor(record, ordered_by, library_query.descending)
     return await db.fetchval(
-        query("library_count"),
+        statement("library_count"),
         tsquery,
         *_filter_args(library_query),
         ordered_by.value,

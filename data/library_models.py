@@ -152,9 +152,11 @@ class LibraryPage(BaseModel):
 
 
 class DevicePosition(DevicePositionFields):
-    """Where one device is in a book (through which of its files)."""
+    """Where one device is in a book (through which of its files), and whose it is."""
 
     file_id: UUID
+    login: str | None = None
+    """The KoSync login that wrote it (None: a position of no login)."""
 
 
 class HardcoverState(Row):

@@ -20,7 +20,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from shelver.data.books import Executor
-from shelver.data.queries import query
+from shelver.data.queries import composed, query
 from shelver.data.series import parse_series_tag, series_of
 
 PAGE_SIZE = 50
@@ -154,11 +154,11 @@ def _page_statement(group: Group) -> str:
     """The page query of ``group``: the shared shape with the group's own condition."""
     if group in (Group.NEW, Group.SERIES):
         return query(f"opds_page_{group.value}")
-    statement = query("opds_page_by_title").replace(
-        "/*filter*/", query(f"opds_filter_{group.value}")
+    return composed(
+        "opds_page_by_title",
+        filter=f"opds_filter_{group.value}",
+        prefix="opds_with_reading" if group is Group.READING else None,
     )
-    prefix = query("opds_with_reading") + "\n" if group is Group.READING else ""
-    return statement.replace("/*with*/", prefix)
 
 
 async def entries(db: Executor, ids: list[UUID]) -> list[Entry]:
@@ -168,10 +168,14 @@ async def entries(db: Executor, ids: list[UUID]) -> list[Entry]:
     return [Entry.from_record(r) for r in await db.fetch(query("opds_entries"), ids)]
 
 
-def _query_args(group: Group, cursor: Cursor, limit: int, value: str | None) -> list[Any]:
+def _query_args(
+    group: Group, cursor: Cursor, limit: int, value: str | None, readers: list[str] | None
+) -> list[Any]:
     args: list[Any] = [cursor.forward, cursor.keys[0], cursor.id, limit]
     if group.needs_value:
         args.append(value)
+    if group is Group.READING:
+        args.append(readers)
     if group is Group.SERIES:
         args.append(cursor.keys[1])
     return args
@@ -192,14 +196,18 @@ async def page(
     cursor: Cursor | None = None,
     *,
     limit: int = PAGE_SIZE,
+    readers: list[str] | None = None,
 ) -> Page:
-    """One page of ``group`` (of the author, series... ``value``), from ``cursor``."""
+    """One page of ``group`` (of the author, series... ``value``), from ``cursor``.
+    ``readers``: whose KoSync positions make the "reading now" list (None: anyone's)."""
     if group.needs_value and not value:
         raise ValueError(f"the {group.value} list needs a value")
     at_start = cursor is None
     cursor = cursor or first_cursor(group)
     # One row more than shown says whether there is a page beyond this one.
-    records = await db.fetch(_page_statement(group), *_query_args(group, cursor, limit + 1, value))
+    records = await db.fetch(
+        _page_statement(group), *_query_args(group, cursor, limit + 1, value, readers)
+    )
     more = len(records) > limit
     records = records[:limit]
     if not cursor.forward:

@@ -13,6 +13,7 @@ from shelver.data.books import Executor
 from shelver.data.credentials import CredentialError
 from shelver.data.models import Row
 from shelver.data.queries import query
+from shelver.data.reading import owner_logins
 
 SERVICE = "kosync"
 
@@ -27,6 +28,15 @@ class SharedLogin(Row):
 async def group_of(db: Executor, login: str) -> list[str]:
     """The logins whose positions ``login`` sees: itself and those it shares with."""
     return list(await db.fetchval(query("sharing_group"), login) or [login])
+
+
+async def logins_seen_by(db: Executor, name: str | None) -> list[str] | None:
+    """Whose positions a caller of another service (OPDS) sees: those of the KoSync login of
+    the same name (and of the logins it shares with); for any other name, or an API key
+    (``None``), the library owner's (:func:`~shelver.data.reading.owner_logins`)."""
+    if name and await db.fetchval(query("credential_hash"), SERVICE, name) is not None:
+        return await group_of(db, name)
+    return await owner_logins(db)
 
 
 async def shared_logins(db: Executor) -> list[SharedLogin]:

@@ -2,7 +2,8 @@
 
 Each statement is preceded by ``-- name: some_name``; everything up to the next name line is
 the statement. Parameters are asyncpg's native ``$1``, ``$2``; nothing is ever built from user
-text.
+text. A statement may hold ``/*marker*/`` places that :func:`composed` fills with other named
+queries (fragments), so a shared piece of SQL is written once.
 """
 
 from __future__ import annotations
@@ -54,3 +55,17 @@ def query(name: str) -> str:
         return all_queries()[name]
     except KeyError:
         raise UnknownQuery(name) from None
+
+
+@cache
+def composed(name: str, **parts: str | None) -> str:
+    """The statement ``name`` with every ``/*marker*/`` replaced by the named query
+    ``parts[marker]`` (None: by nothing). Only fixed query names go in, never user text; name
+    a marker in a comment only where a one-line fragment fills it."""
+    statement = query(name)
+    for marker, fragment in parts.items():
+        place = f"/*{marker}*/"
+        if place not in statement:
+            raise ValueError(f"query {name!r} has no {place} to fill")
+        statement = statement.replace(place, query(fragment) if fragment else "")
+    return statement

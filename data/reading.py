@@ -15,7 +15,7 @@ link) is announced with PostgreSQL NOTIFY on the channel :data:`PROGRESS_CHANNEL
 :class:`ProgressNotice`::
 
     {"kind": "progress", "document": "...", "device": "...", "percentage": 0.42,
-     "timestamp": 1700000000}
+     "timestamp": 1700000000, "login": "alice", ...}
     {"kind": "link", "document": "..."}
 
 Notifications are sent when the writing transaction commits, one per changed row; under a
@@ -73,6 +73,8 @@ class CurrentPosition(DevicePositionFields):
     link_method: LinkMethod | None = None
     title: str | None = None
     author: str | None = None
+    login: str | None = None
+    """The KoSync login that wrote it; None for a position of no login (see data.kosync)."""
     seconds_read: int | None = None
     """Time on its pages by KOReader's statistics; None when they have none."""
 
@@ -81,6 +83,16 @@ class DeviceSummary(Row):
     device: str
     documents: int
     last_seen: datetime
+
+
+class LoginSummary(Row):
+    """A KoSync login that has positions, and the logins whose positions it sees."""
+
+    login: str
+    positions: int
+    last_seen: datetime
+    sees: list[str]
+    """Itself and the logins it shares positions with (``shelver credentials share``)."""
 
 
 class HistoryEntry(Row):
@@ -123,6 +135,7 @@ class BookPosition(Row):
     percentage: Decimal
     timestamp: int
     updated_at: datetime
+    login: str | None = None
 
 
 PROGRESS_CHANGED = "progress"
@@ -152,11 +165,13 @@ class ProgressNotice(BaseModel):
     percentage: float | None = None
     timestamp: int | None = None
     updated_at: datetime | None = None
+    login: str | None = None
+    """The KoSync login that wrote the position (None: a position of no login)."""
 
     @property
     def complete(self) -> bool:
         """A progress notice whose values are whole (none was cut to fit the payload)."""
-        texts = (self.document, self.device, self.device_id, self.progress)
+        texts = (self.document, self.device, self.device_id, self.progress, self.login)
         return (
             self.kind == PROGRESS_CHANGED
             and self.device is not None
@@ -184,6 +199,7 @@ class ProgressNotice(BaseModel):
             link_method=book.link_method if book else None,
             title=book.title if book else None,
             author=book.author if book else None,
+            login=self.login,
             seconds_read=book.seconds_read if book else None,
         )
 
@@ -196,9 +212,11 @@ async def current_positions(
     linked: bool | None = None,
     state: ReadingState | None = None,
     documents: list[str] | None = None,
+    login: str | None = None,
     limit: int = 1000,
 ) -> list[CurrentPosition]:
-    """Current positions, newest first; each filter is optional."""
+    """Current positions, newest first; each filter is optional. ``login``: only what that
+    KoSync login sees (its own positions and those of the logins it shares with)."""
     records = await db.fetch(
         query("reading_current_positions"),
         device,
@@ -207,23 +225,36 @@ async def current_positions(
         state.value if state else None,
         limit,
         documents,
+        login,
     )
     return [CurrentPosition.from_record(r) for r in records]
 
 
-async def devices(db: Executor) -> list[DeviceSummary]:
-    return [DeviceSummary.from_record(r) for r in await db.fetch(query("reading_devices"))]
+async def devices(db: Executor, *, login: str | None = None) -> list[DeviceSummary]:
+    """Every device with a position (``login``: only among what that login sees)."""
+    records = await db.fetch(query("reading_devices"), login)
+    return [DeviceSummary.from_record(r) for r in records]
 
 
-async def document_history(db: Executor, document: str, *, limit: int = 5000) -> list[HistoryEntry]:
-    """Every update of ``document``, oldest first."""
-    records = await db.fetch(query("reading_document_history"), document, limit)
+async def logins(db: Executor) -> list[LoginSummary]:
+    """Every KoSync login that has positions, by name."""
+    return [LoginSummary.from_record(r) for r in await db.fetch(query("reading_logins"))]
+
+
+async def document_history(
+    db: Executor, document: str, *, login: str | None = None, limit: int = 5000
+) -> list[HistoryEntry]:
+    """Every update of ``document``, oldest first (``login``: only what that login sees)."""
+    records = await db.fetch(query("reading_document_history"), document, limit, login)
     return [HistoryEntry.from_record(r) for r in records]
 
 
-async def book_history(db: Executor, book_id: UUID, *, limit: int = 5000) -> list[HistoryEntry]:
-    """Every update of every document linked to ``book_id``, oldest first."""
-    records = await db.fetch(query("reading_book_history"), book_id, limit)
+async def book_history(
+    db: Executor, book_id: UUID, *, login: str | None = None, limit: int = 5000
+) -> list[HistoryEntry]:
+    """Every update of every document linked to ``book_id``, oldest first (``login``: only
+    what that login sees)."""
+    records = await db.fetch(query("reading_book_history"), book_id, limit, login)
     return [HistoryEntry.from_record(r) for r in records]
 
 
@@ -281,10 +312,21 @@ async def unlink_document(db: Executor, document: str) -> bool:
     return await db.fetchval(query("reading_unlink_document"), document) is not None
 
 
-async def book_positions(db: Executor, book_id: UUID | None = None) -> list[BookPosition]:
-    """The newest position of each linked book (or of one book)."""
-    records = await db.fetch(query("reading_book_positions"), book_id)
+async def book_positions(
+    db: Executor, book_id: UUID | None = None, *, logins: list[str] | None = None
+) -> list[BookPosition]:
+    """The newest position of each linked book (or of one book); ``logins``: only positions
+    these KoSync logins wrote."""
+    records = await db.fetch(query("reading_book_positions"), book_id, logins)
     return [BookPosition.from_record(r) for r in records]
+
+
+async def owner_logins(db: Executor) -> list[str] | None:
+    """The library owner's KoSync logins: the first login made and those sharing positions
+    with it (whose reading Hardcover receives). None when there is no KoSync login: then every
+    position is the owner's."""
+    group = await db.fetchval(query("reading_owner_logins"))
+    return list(group) if group else None
 
 
 def parse_notice(payload: str) -> ProgressNotice | None:

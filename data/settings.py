@@ -9,6 +9,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shelver.data.login_guard import (
+    MAX_FAILURES_PER_ADDRESS,
+    MAX_FAILURES_PER_USER,
+    MAX_REGISTRATIONS,
+    MAX_REGISTRATIONS_PER_ADDRESS,
+    WINDOW_SECONDS,
+    LoginGuard,
+)
+
 PLACEHOLDERS = {
     "author", "title", "original_name", "year", "language", "publisher", "isbn", "format",
 }  # fmt: skip
@@ -54,6 +63,48 @@ class ProviderSettings(BaseModel):
     """Time limit of one HTTP request."""
 
 
+class ServerLimits(BaseModel):
+    """The limits of ``shelver serve`` (``[server]`` in config.toml). The defaults suit a home
+    network; a household behind one NAT address, or a device on a very slow link, may need
+    more room."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failed_logins_per_address: int = Field(MAX_FAILURES_PER_ADDRESS, ge=1)
+    """Failed logins from one address, within the window, before it is refused unchecked."""
+    failed_logins_per_name: int = Field(MAX_FAILURES_PER_USER, ge=1)
+    """Failed logins for one name (from addresses it never logged in from) before the lock."""
+    failed_login_window_seconds: float = Field(WINDOW_SECONDS, gt=0)
+    """How long failures count, and how long a lock lasts."""
+    registrations_per_address_per_hour: int = Field(MAX_REGISTRATIONS_PER_ADDRESS, ge=0)
+    registrations_per_hour: int = Field(MAX_REGISTRATIONS, ge=0)
+    """KoSync registrations (only with ``--allow-registration``), per address and overall."""
+    connections_per_address: int = Field(32, ge=1)
+    """Open connections one address may hold at once; more are answered 503."""
+    max_connections: int = Field(1024, ge=8)
+    """Open connections overall (kept below the process's open-file limit in any case)."""
+    request_head_seconds: float = Field(10.0, gt=0)
+    """Time for a request's line and headers to arrive; also how long an idle connection
+    stays open between requests."""
+    request_body_seconds: float = Field(10.0, gt=0)
+    """Time for a small body (KoSync, a WebDAV listing request) to arrive."""
+    upload_stall_seconds: float = Field(30.0, gt=0)
+    """A WebDAV upload (up to 512 MB) that sends nothing for this long is cut off."""
+    upload_min_bytes_per_second: int = Field(16 * 1024, ge=1)
+    """...as is one slower than this on average once its first stall time has passed, so a
+    large file over a slow link arrives but a drip-feed ends."""
+
+    def login_guard(self) -> LoginGuard:
+        """The server's one login rate limiter, with these limits."""
+        return LoginGuard(
+            window=self.failed_login_window_seconds,
+            max_failures_per_address=self.failed_logins_per_address,
+            max_failures_per_user=self.failed_logins_per_name,
+            max_registrations_per_address=self.registrations_per_address_per_hour,
+            max_registrations=self.registrations_per_hour,
+        )
+
+
 class Settings(BaseModel):
     """Everything a user can configure. Environment variables win over the file."""
 
@@ -76,6 +127,8 @@ class Settings(BaseModel):
     """The organized library; defaults to ``library/`` in the home."""
     providers: ProviderSettings = ProviderSettings()
     """Metadata provider endpoints and limits."""
+    server: ServerLimits = ServerLimits()
+    """Limits of ``shelver serve``: failed logins, connections, time-outs."""
 
 
 ENVIRONMENT_OVERRIDES = {

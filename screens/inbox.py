@@ -23,7 +23,7 @@ from textual.markup import escape
 from textual.widgets import DataTable, Input, Label, Static
 
 from shelver.data import books
-from shelver.data.calibre import CalibreImportReport
+from shelver.data.calibre.report import CalibreImportReport
 from shelver.data.db import Database
 from shelver.data.fetching import FetchReport, fetch_candidates
 from shelver.data.importing import ImportReport, reject_inbox_book

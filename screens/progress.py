@@ -9,7 +9,8 @@ device syncing through ``shelver serve`` changes its row at once, without pollin
 the notice carries (only a document not on screen, or a changed link, is read again). Notices
 that arrive in a burst come together, so a busy server costs a few updates a second.
 
-Keys: ``o`` sort (``O`` reverses), ``d`` device, ``t`` state, ``/`` text filter, ``x`` clear
+Keys: ``o`` sort (``O`` reverses), ``w`` KoSync login (what one login sees: its own positions
+and those of the logins sharing with it), ``d`` device, ``t`` state, ``/`` text filter, ``x`` clear
 filters, ``k`` link to a book, ``u`` remove a hand-made link, ``h`` sync with Hardcover,
 ``g`` the Hardcover sync log, ``c`` the reading calendar (KOReader's statistics).
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from uuid import UUID
@@ -43,6 +44,7 @@ from shelver.data.reading import (
     DeviceSummary,
     HistoryEntry,
     LinkMethod,
+    LoginSummary,
     ProgressNotice,
 )
 from shelver.data.reading_insights import BookReading
@@ -102,6 +104,13 @@ class ProgressView:
     """As the database filtered them by device and state (text filter and order come later)."""
     devices: list[DeviceSummary]
     filters: ProgressFilters
+    logins: list[LoginSummary] = field(default_factory=list)
+    """Every KoSync login with positions (for the login filter), whatever the filters."""
+
+    def seen_by(self, login: str) -> set[str]:
+        """The logins whose positions ``login`` sees (itself when it has none yet)."""
+        found = next((summary for summary in self.logins if summary.login == login), None)
+        return set(found.sees) if found else {login}
 
 
 class ProgressScreen(ShelverScreen):
@@ -113,6 +122,7 @@ class ProgressScreen(ShelverScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "sort", "Sort", id="progress.sort"),
         Binding("O", "reverse", "Reverse", show=False, id="progress.reverse"),
+        Binding("w", "login", "Login", show=False, id="progress.login"),
         Binding("d", "device", "Device", show=False, id="progress.device"),
         Binding("t", "state", "State", show=False, id="progress.state"),
         Binding("slash", "filter", "Filter", key_display="/", show=False, id="progress.filter"),
@@ -172,28 +182,35 @@ class ProgressScreen(ShelverScreen):
 
     async def fetch(self, database: Database) -> ProgressView:
         filters = self.filters
-        positions, devices = await asyncio.gather(
+        positions, devices, logins = await asyncio.gather(
             reading.current_positions(
                 database.pool,
                 device=filters.device,
                 state=filters.state,
+                login=filters.login,
                 limit=POSITIONS_LIMIT,
             ),
-            reading.devices(database.pool),
+            reading.devices(database.pool, login=filters.login),
+            reading.logins(database.pool),
         )
-        return ProgressView(positions, devices, filters)
+        return ProgressView(positions, devices, filters, logins)
 
     def present(self, view: ProgressView) -> None:
         # The text filter and the order may have changed since the rows were read.
-        filters = replace(self.filters, device=view.filters.device, state=view.filters.state)
+        filters = replace(
+            self.filters,
+            login=view.filters.login,
+            device=view.filters.device,
+            state=view.filters.state,
+        )
         rows = arrange(view.positions, filters)
         self._present_heading(view)
         self.query_one("#progress-chips", Static).update(
-            chips(filters, len(rows), len(view.positions))
+            chips(filters, len(rows), len(view.positions), logins=bool(view.logins))
         )
         table = self.query_one("#progress-table", DataTable)
-        self.set_class(not view.devices, "-no-progress")
-        if not view.devices:
+        self.set_class(not view.devices and filters.login is None, "-no-progress")
+        if not view.devices and filters.login is None:
             self.rows, self._keys = [], []
             table.clear(columns=True)
             self._title_width = 0
@@ -218,6 +235,8 @@ class ProgressScreen(ShelverScreen):
         unlinked = len({p.document for p in positions if p.book_id is None})
         detail = Text(f"{documents:,} document{'s' * (documents != 1)}")
         detail.append(f" · {len(view.devices)} device{'s' * (len(view.devices) != 1)}", "dim")
+        if len(view.logins) > 1:
+            detail.append(f" · {len(view.logins)} logins", "dim")
         if unlinked:
             detail.append(f" · {unlinked} unlinked", "yellow")
         if self.listening:
@@ -322,10 +341,11 @@ class ProgressScreen(ShelverScreen):
     async def load_detail(self, position: CurrentPosition) -> None:
         await asyncio.sleep(DETAIL_DELAY)
         database = await self.shelver.wait_for_database()
+        login = self.filters.login  # the history of what that login sees, like the rows
         if position.book_id is not None:
-            entries = await reading.book_history(database.pool, position.book_id)
+            entries = await reading.book_history(database.pool, position.book_id, login=login)
         else:
-            entries = await reading.document_history(database.pool, position.document)
+            entries = await reading.document_history(database.pool, position.document, login=login)
         statistics = await reading_insights.book_reading(
             database.pool, book_id=position.book_id, document=position.document
         )
@@ -452,6 +472,7 @@ class ProgressScreen(ShelverScreen):
             # New statistics change times read and bring books known only from them: the
             # list is read again (statistics arrive a few times a day, not per page).
             return await self.fetch(database)
+        seen = view.seen_by(filters.login) if filters.login is not None else None
         positions = {row_key(p): p for p in view.positions}
         books = {p.document: p for p in view.positions}
         now = datetime.now(UTC)
@@ -461,6 +482,8 @@ class ProgressScreen(ShelverScreen):
                 continue  # e.g. new reading statistics: the detail, not the rows
             if not notice.complete:
                 reread.add(notice.document)  # a link changed, or a value was cut to fit
+            elif seen is not None and notice.login not in seen:
+                continue  # another login's position: not in this list
             elif filters.device is None or notice.device == filters.device:
                 book = books.get(notice.document)
                 if book is None and notice.document not in reread:
@@ -477,17 +500,21 @@ class ProgressScreen(ShelverScreen):
                 database.pool,
                 device=filters.device,
                 documents=sorted(reread),
+                login=filters.login,
                 limit=POSITIONS_LIMIT,
             ):
                 positions[row_key(position)] = position
-        devices = view.devices
+        devices, logins = view.devices, view.logins
         known = {d.device for d in devices}
         if any(n.device is not None and n.device not in known for n in notices):
-            devices = await reading.devices(database.pool)
+            devices = await reading.devices(database.pool, login=filters.login)
+        known_logins = {summary.login for summary in logins}
+        if any(n.login is not None and n.login not in known_logins for n in notices):
+            logins = await reading.logins(database.pool)
         # What the database would have returned: the state filter, newest first, the limit.
         kept = [p for p in positions.values() if filters.state in (None, p.state)]
         kept.sort(key=lambda p: p.updated_at, reverse=True)
-        return ProgressView(kept[:POSITIONS_LIMIT], devices, filters)
+        return ProgressView(kept[:POSITIONS_LIMIT], devices, filters, logins)
 
     # Sort and filters ----------------------------------------------------------------------
 
@@ -503,6 +530,17 @@ class ProgressScreen(ShelverScreen):
     def action_reverse(self) -> None:
         self.filters = replace(self.filters, reverse=not self.filters.reverse)
         self._rearrange()
+
+    def action_login(self) -> None:
+        logins = [summary.login for summary in self._shown.logins] if self._shown else []
+        if not logins and self.filters.login is None:
+            self.notify(
+                "No KoSync login has positions yet; each login's devices show here by name.",
+                severity="warning",
+            )
+            return
+        self.filters = self.filters.next_login(logins)
+        self.reload()
 
     def action_device(self) -> None:
         devices = [d.device for d in self._shown.devices] if self._shown else []

@@ -55,9 +55,12 @@ def row_key(position: CurrentPosition) -> str:
 
 @dataclass(frozen=True)
 class ProgressFilters:
-    """The list's filters and order. Device and state are asked of the database; the text
-    filter and the order apply to the rows it returned."""
+    """The list's filters and order. Login, device and state are asked of the database; the
+    text filter and the order apply to the rows it returned."""
 
+    login: str | None = None
+    """Only what this KoSync login sees: its own positions and those of the logins it shares
+    positions with."""
     device: str | None = None
     state: ReadingState | None = None
     text: str = ""
@@ -67,7 +70,12 @@ class ProgressFilters:
 
     @property
     def active(self) -> bool:
-        return self.device is not None or self.state is not None or bool(self.text)
+        return (
+            self.login is not None
+            or self.device is not None
+            or self.state is not None
+            or bool(self.text)
+        )
 
     def next_sort(self) -> ProgressFilters:
         order = list(ProgressSort)
@@ -78,13 +86,23 @@ class ProgressFilters:
 
     def next_device(self, devices: list[str]) -> ProgressFilters:
         """All devices, then each known device in turn, then all again."""
-        cycle: list[str | None] = [None, *devices]
-        if self.device not in cycle:
-            return replace(self, device=None)
-        return replace(self, device=cycle[(cycle.index(self.device) + 1) % len(cycle)])
+        return replace(self, device=_next_in_cycle(self.device, devices))
+
+    def next_login(self, logins: list[str]) -> ProgressFilters:
+        """All logins, then each login in turn, then all again. Another login sees other
+        devices, so the device filter starts over."""
+        return replace(self, login=_next_in_cycle(self.login, logins), device=None)
 
     def cleared(self) -> ProgressFilters:
         return ProgressFilters(sort=self.sort, reverse=self.reverse)
+
+
+def _next_in_cycle(current: str | None, values: list[str]) -> str | None:
+    """None (all), then each value in turn, then None again; None when ``current`` is gone."""
+    cycle: list[str | None] = [None, *values]
+    if current not in cycle:
+        return None
+    return cycle[(cycle.index(current) + 1) % len(cycle)]
 
 
 def book_label(position: CurrentPosition) -> str:
@@ -92,10 +110,10 @@ def book_label(position: CurrentPosition) -> str:
 
 
 def matches_text(position: CurrentPosition, text: str) -> bool:
-    """Case-insensitive: every word appears in the title, author, document id or device."""
-    haystack = " ".join(
-        part or "" for part in (position.title, position.author, position.document, position.device)
-    ).casefold()
+    """Case-insensitive: every word appears in the title, author, document id, device or
+    login."""
+    parts = (position.title, position.author, position.document, position.device, position.login)
+    haystack = " ".join(part or "" for part in parts).casefold()
     return all(word in haystack for word in text.casefold().split())
 
 
@@ -121,8 +139,9 @@ def arrange(positions: list[CurrentPosition], filters: ProgressFilters) -> list[
     return rows
 
 
-def chips(filters: ProgressFilters, shown: int, total: int) -> Text:
-    """The line under the heading: order and filters, each with its key, lit when active."""
+def chips(filters: ProgressFilters, shown: int, total: int, *, logins: bool = False) -> Text:
+    """The line under the heading: order and filters, each with its key, lit when active
+    (the login filter when there are KoSync logins to pick from, ``logins``)."""
     line = Text()
 
     def chip(key: str, label: str, value: str, active: bool) -> None:
@@ -134,6 +153,8 @@ def chips(filters: ProgressFilters, shown: int, total: int) -> Text:
 
     descending = (filters.sort in NATURALLY_DESCENDING) != filters.reverse
     chip("o", "sort", f"{SORT_LABELS[filters.sort]} {'↓' if descending else '↑'}", False)
+    if logins or filters.login is not None:
+        chip("w", "login", clip(filters.login or "all", 12), filters.login is not None)
     chip("d", "device", filters.device or "all", filters.device is not None)
     chip("t", "state", filters.state.value if filters.state else "all", filters.state is not None)
     if filters.text:

@@ -162,6 +162,7 @@ class ReviewScreen(ShelverScreen):
         self._busy = Busy()
         self._note: Text | None = None
         self._own_dialog = False
+        self._keys_shown: tuple[bool, ...] | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="review-book", classes="subheading")
@@ -193,6 +194,18 @@ class ReviewScreen(ShelverScreen):
         if action in BOOK_ACTIONS:  # nothing to act on in the empty state: keys hidden
             return self.state is not None
         return True
+
+    def refresh_keys(self) -> None:
+        """Show the keys that apply now; only when that changed, because the footer lays
+        itself out again on every refresh (tens of ms: most of a decision's paint)."""
+        keys = (
+            self.state is None,
+            self.state is not None and self.state.item.duplicate_of is not None,
+            self.last is not None,
+        )
+        if keys != self._keys_shown:
+            self._keys_shown = keys
+            self.refresh_bindings()
 
     # Loading ------------------------------------------------------------------------------
 
@@ -247,7 +260,7 @@ class ReviewScreen(ShelverScreen):
         self.grid.clear(columns=True)
         self.show_empty(EMPTY_MESSAGE)
         self.show_status()
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def show_item(self, item: ReviewItem) -> None:
         """Paint one book (keeping picks and edits when it is the same book again)."""
@@ -261,13 +274,13 @@ class ReviewScreen(ShelverScreen):
         self.state = ReviewState.from_item(item, previous)
         self.show_heading()
         self.show_book()
-        self.refresh_bindings()
+        self.refresh_keys()
         self.grid.show(self.state, keep_cursor=same)
         if self.focused is None or isinstance(self.focused, DataTable):
             self.grid.focus()
         self.show_detail()
         self.show_status()
-        self.prefetch_next()
+        self.call_after_refresh(self.prefetch_next)  # after the paint, which it would delay
 
     def show_heading(self) -> None:
         detail = Text(f"{self.queue.total:,} waiting")
@@ -496,7 +509,8 @@ class ReviewScreen(ShelverScreen):
         assert state is not None
         decision = state.decision()
         self._leave(decision.book_id)
-        self.run_approval(state.item, decision, action)
+        # The decision starts once the next book is painted: its work would delay the paint.
+        self.call_after_refresh(self.run_approval, state.item, decision, action)
 
     def action_reject(self) -> None:
         state = self.state
@@ -504,7 +518,7 @@ class ReviewScreen(ShelverScreen):
             return
         item = state.item
         self._leave(item.book.id)
-        self.run_rejection(item)
+        self.call_after_refresh(self.run_rejection, item)
 
     def _leave(self, book_id: UUID) -> None:
         """A decision on the book shown started: the next one is shown at once."""
@@ -557,7 +571,7 @@ class ReviewScreen(ShelverScreen):
         else:
             self.last = Undoable("approve", item.book, item.files, approved.updated_at)
             self.note(Text(f"✓ “{title}” filed in the library · u undoes", "green"))
-        self.refresh_bindings()
+        self.refresh_keys()
 
     @work(group="decide", exit_on_error=False)
     async def run_rejection(self, item: ReviewItem) -> None:
@@ -586,7 +600,7 @@ class ReviewScreen(ShelverScreen):
             self.busy(key, None)
         self.last = Undoable("reject", item.book, item.files)
         self.note(Text(f"“{title}” set aside in rejected/ · u undoes", "dim"))
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def _decision_failed(self, book_id: UUID, error: ReviewError, what: str) -> None:
         if isinstance(error, StaleBook):
@@ -611,7 +625,7 @@ class ReviewScreen(ShelverScreen):
             self.note(Text("Nothing to undo", "dim"))
             return
         self.last = None
-        self.refresh_bindings()
+        self.refresh_keys()
         self.run_undo(last)
 
     @work(group="decide", exit_on_error=False)

@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from shelver.data import api_keys, credentials, organize, overview
+from shelver.data import api_keys, credentials, organize, overview, position_sharing
 from shelver.data.api_keys import ApiKey
 from shelver.data.credentials import LOGIN_SERVICES, TOKEN_SERVICES
 from shelver.data.db import Database
@@ -41,10 +41,26 @@ class SettingsView:
     migrations: list[MigrationState]
     credentials: list[ServiceCredential]
     keys: list[ApiKey] = field(default_factory=list)
+    shared: dict[str, str] = field(default_factory=dict)
+    """KoSync login -> the login whose reading positions it shares (``credentials share``)."""
 
 
 SERVE_PORT = 8765
 """``shelver serve``'s default port, for the addresses shown for KOReader."""
+
+
+def positions_cell(login: ServiceCredential, shared: dict[str, str]) -> Text:
+    """Whose reading positions a KoSync login's devices see: its own, or shared with another
+    login's (other services keep none)."""
+    if login.service != position_sharing.SERVICE:
+        return Text("")
+    reader = shared.get(login.username)
+    if reader is not None:
+        return Text(f"shared with {reader}", "yellow")
+    readers = sorted(name for name, head in shared.items() if head == login.username)
+    if readers:
+        return Text(f"shared with {', '.join(readers)}", "yellow")
+    return Text("own", "dim")
 
 
 def lan_address() -> str:
@@ -111,7 +127,7 @@ class SettingsScreen(ShelverScreen):
         self.query_one("#settings-providers", Static).update(self.providers_section())
         self.query_one("#settings-koreader", Static).update(self.koreader_section())
         logins = self.query_one("#settings-logins", DataTable)
-        logins.add_columns("Service", "Name", "Changed")
+        logins.add_columns("Service", "Name", "Changed", "Positions")
         keys = self.query_one("#settings-keys", DataTable)
         keys.add_columns("Prefix", "Label", "Created", "Last used")
         self.query_one("#settings-scroll", VerticalScroll).focus()
@@ -119,12 +135,13 @@ class SettingsScreen(ShelverScreen):
     async def fetch(self, database: Database) -> SettingsView:
         async with database.pool.acquire() as conn:
             migrations = await migration_status(conn)
-        counts, logins, keys = await asyncio.gather(
+        counts, logins, keys, shared = await asyncio.gather(
             overview.database_counts(database.pool),
             credentials.list_all(database.pool),
             api_keys.list_all(database.pool),
+            position_sharing.shared_logins(database.pool),
         )
-        return SettingsView(counts, migrations, logins, keys)
+        return SettingsView(counts, migrations, logins, keys, {s.login: s.reader for s in shared})
 
     def present(self, view: SettingsView) -> None:
         applied = sum(1 for m in view.migrations if m.applied_at is not None)
@@ -136,7 +153,7 @@ class SettingsScreen(ShelverScreen):
         self.query_one("#settings-credentials", Static).update(
             self.credentials_section(view.credentials)
         )
-        self._fill_logins(view.credentials)
+        self._fill_logins(view.credentials, view.shared)
         self.query_one("#settings-tokens", Static).update(self.tokens_section(view.credentials))
         self.query_one("#settings-keys-title", Static).update(self.keys_section(view.keys))
         self._fill_keys(view.keys)
@@ -206,10 +223,14 @@ class SettingsScreen(ShelverScreen):
                 "shelver credentials add kosync,opds NAME[dim]).[/dim]"
             )
         else:
-            hint = Text("a add · c change password · x remove (the selected login)", "dim")
+            hint = Text.from_markup(
+                "[dim]a add · c change password · x remove (the selected login). Each kosync "
+                "login keeps its own reading positions; one person with two logins: "
+                "[/dim]shelver credentials share kosync NAME OTHER"
+            )
         return section("Device logins", hint)
 
-    def _fill_logins(self, logins: list[ServiceCredential]) -> None:
+    def _fill_logins(self, logins: list[ServiceCredential], shared: dict[str, str]) -> None:
         table = self.query_one("#settings-logins", DataTable)
         selected = self.selected_login()
         table.clear()
@@ -220,6 +241,7 @@ class SettingsScreen(ShelverScreen):
                 login.service,
                 Text(login.username),
                 relative_time(login.updated_at or login.created_at),
+                positions_cell(login, shared),
                 key=f"{login.service}\x1f{login.username}",
             )
         table.display = bool(devices)

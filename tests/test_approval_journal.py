@@ -25,6 +25,7 @@ from shelver.data.home import Home
 from shelver.data.models import BookStatus
 from shelver.data.review import DuplicateAction, ReviewError, approve
 from shelver.data.settings import Settings
+from tests.lock_support import wait_until_advisory_locks_released
 from tests.test_review_data import make_book
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,6 +117,7 @@ async def test_sigkill_at_every_approval_step_then_restart(
 
     marker = tmp_path / "reached"
     run_until(step, database_dsn, home, book_id, marker, path == "copy", kind == "replace")
+    await wait_until_advisory_locks_released(database_dsn)
 
     # The restart: opening the database runs start-up recovery.
     restarted = await Database.open(DatabaseTarget(dsn=database_dsn), max_size=2)

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from shelver.data import books, library
-from shelver.data.calibre import CalibreLibraryError, Placement, import_calibre, read_library
+from shelver.data.calibre.files import Placement
+from shelver.data.calibre.importer import import_calibre
 from shelver.data.calibre.mapping import publication_year, rating_from_calibre
+from shelver.data.calibre.reader import CalibreLibraryError, read_library
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.importing import import_paths

@@ -13,18 +13,20 @@ import httpx
 import pytest
 import respx
 
-from shelver.data import books, hardcover_sync, kosync
+from shelver.data import books, fetching, hardcover_sync, kosync
+from shelver.data.fetching import ProviderKeys
 from shelver.data.hardcover_sync import (
     HardcoverAuthError,
     HardcoverError,
     HardcoverUnavailable,
-    RateLimiter,
-    retry_after_seconds,
 )
 from shelver.data.kosync import ProgressUpdate
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.passwords import seal_token
-from shelver.data.settings import ProviderSettings
+from shelver.data.providers import ratelimit
+from shelver.data.providers.http import parse_retry_after
+from shelver.data.providers.ratelimit import RateLimiter
+from shelver.data.settings import ProviderSettings, Settings
 from tests.kosync_support import shelver_command, shelver_env
 
 URL = "https://hardcover.invalid/v1/graphql"
@@ -112,7 +114,7 @@ def sleeps() -> Sleeps:
 async def run_sync(pool, fake: FakeHardcover, sleeps: Sleeps, **kwargs):
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         router.post(URL).mock(side_effect=fake)
-        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.per_minute(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(
             SETTINGS, TOKEN, sleep=sleeps, limiter=limiter
         ) as client:
@@ -136,11 +138,12 @@ async def organized_book(pool, title, *, isbn_13=None, isbn_10=None, document=No
     return book
 
 
-async def read(pool, document: str, percentage: float, device: str = "kpw") -> None:
+async def read(
+    pool, document: str, percentage: float, device: str = "kpw", *, login: str | None = None
+) -> None:
     body = {"document": document, "device": device, "percentage": percentage, "progress": "p"}
-    await kosync.write_batch(
-        pool, [ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body))]
-    )
+    update = ProgressUpdate(document, device, None, "p", percentage, 1, json.dumps(body), login)
+    await kosync.write_batch(pool, [update])
 
 
 async def log_row(pool, book_id):
@@ -208,6 +211,27 @@ async def test_by_default_only_books_with_progress_are_synced(database, fake, sl
     # named explicitly, an unread book is matched too
     outcomes = await run_sync(pool, fake, sleeps, include_unread=False, book_ids=[unread.id])
     assert [(o.title, o.outcome) for o in outcomes] == [("Unread", "not_found")]
+
+
+async def test_only_the_owners_reading_goes_to_hardcover(database, fake, sleeps):
+    """The Hardcover account is the library owner's (the first KoSync login): another login's
+    reading of the same book, newer or not, is not theirs to send."""
+    from tests.kosync_support import insert_login
+
+    pool = database.pool
+    await insert_login(pool, "owner", "key")
+    await insert_login(pool, "visitor", "key")
+    book = await organized_book(pool, "Owned", isbn_13="9781000000333", document="o" * 32)
+    await organized_book(pool, "Visited", isbn_13="9781000000444", document="v" * 32)
+    fake.edition(isbn_13="9781000000333", id=61, book=62, pages=200)
+    fake.edition(isbn_13="9781000000444", id=71, book=72, pages=200)
+    await read(pool, "o" * 32, 0.25, login="owner")
+    await read(pool, "o" * 32, 0.90, login="visitor")
+    await read(pool, "v" * 32, 0.50, login="visitor")  # a book only the visitor reads
+    outcomes = await run_sync(pool, fake, sleeps, include_unread=False)
+    assert [(o.title, o.outcome) for o in outcomes] == [("Owned", "synced")]
+    row = await log_row(pool, book.id)
+    assert row["last_progress"] == Decimal("0.2500")
 
 
 async def test_isbn10_is_tried_when_isbn13_is_unknown(database, fake, sleeps):
@@ -361,6 +385,14 @@ async def test_mutation_error_field_is_an_error(database, fake, sleeps):
                 ]
             },
         ),
+        # A server that quotes the token back: it is still not shown.
+        httpx.Response(
+            200,
+            json={
+                "errors": [{"message": f"bad JWT: {TOKEN}", "extensions": {"code": "invalid-jwt"}}]
+            },
+        ),
+        httpx.Response(401, json={"error": "invalid_token", "message": f"no such token {TOKEN}"}),
     ],
 )
 async def test_a_refused_token_stops_the_sync(database, fake, sleeps, response):
@@ -399,7 +431,7 @@ async def test_timeouts_are_retried_then_reported(database, sleeps):
     await organized_book(pool, "Slow Net", isbn_13="9781000000004")
     with respx.mock() as router:
         route = router.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
-        limiter = RateLimiter(60, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.per_minute(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(SETTINGS, TOKEN, sleep=sleeps, limiter=limiter) as c:
             [outcome] = await hardcover_sync.sync(pool, c, include_unread=True)
     assert outcome.outcome == "error" and "did not answer in time" in outcome.detail
@@ -428,29 +460,104 @@ def test_recorded_hardcover_answers_parse_into_a_status(shared_dir: Path):
         hardcover_sync.HardcoverClient._data_of(rate_limited)
 
 
-async def test_rate_limiter_allows_a_burst_then_sixty_a_minute():
-    now = [0.0]
-    sleeps = Sleeps()
+class FakeClock:
+    """A monotonic clock that only moves when the limiter sleeps."""
 
-    async def sleep(seconds: float) -> None:
-        sleeps.delays.append(seconds)
-        now[0] += seconds
+    def __init__(self) -> None:
+        self.now = 0.0
 
-    limiter = RateLimiter(60, burst=10, clock=lambda: now[0], sleep=sleep)
-    for _ in range(10):
-        await limiter.acquire()
-    assert sleeps.delays == []
-    for _ in range(60):
-        await limiter.acquire()
-    assert sum(sleeps.delays) == pytest.approx(60.0)
-    assert max(sleeps.delays) == pytest.approx(1.0)
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def assert_within_hardcover_limits(times: list[float]) -> None:
+    """Never more than 60 requests in any 60 s, nor more than 10 in any 10 s."""
+    times = sorted(times)
+    for i, start in enumerate(times):
+        assert sum(1 for t in times[i:] if t < start + 60) <= 60, f"over 60 a minute at {start}"
+        assert sum(1 for t in times[i:] if t < start + 10) <= 10, f"over 10 in 10 s at {start}"
+
+
+async def test_the_sync_sends_sixty_in_any_minute_and_ten_in_any_ten_seconds(database, fake):
+    pool = database.pool
+    for n in range(75):
+        await organized_book(pool, f"Book {n}", isbn_13=f"97810000{n:05d}")
+    clock = FakeClock()
+    # The endpoint's shared limiter, made here on a fake clock; the sync must draw from it.
+    limiter = ratelimit.shared_limiter(URL, 60, 10, clock=clock, sleep=clock.sleep)
+    arrivals: list[float] = []
+
+    def arrive(request: httpx.Request) -> httpx.Response:
+        arrivals.append(clock.now)
+        return fake(request)
+
+    with respx.mock(assert_all_mocked=True) as router:
+        router.post(URL).mock(side_effect=arrive)
+        async with hardcover_sync.open_client(SETTINGS, TOKEN) as client:
+            assert client.graphql.limiter is limiter
+            outcomes = await hardcover_sync.sync(pool, client, include_unread=True)
+    assert [o.outcome for o in outcomes] == ["not_found"] * 75
+    assert len(arrivals) == 75
+    assert_within_hardcover_limits(arrivals)
+    # ...and it uses the allowance: a burst of 10 at once, 60 within the first minute.
+    assert arrivals[:10] == [0.0] * 10
+    assert sum(1 for t in arrivals if t < 60) == 60
+
+
+async def test_a_fetch_and_a_sync_at_once_share_one_allowance(database, fake):
+    pool = database.pool
+    for n in range(40):
+        await organized_book(pool, f"Synced {n}", isbn_13=f"97820000{n:05d}")
+    for n in range(40):
+        await books.insert(pool, BookFields(title=f"Fetched {n}"))
+    clock = FakeClock()
+    limiter = ratelimit.shared_limiter(URL, 60, 10, clock=clock, sleep=clock.sleep)
+    arrivals: dict[str, list[float]] = {"fetch": [], "sync": []}
+    empty_search = {"data": {"search": {"results": {"hits": []}}}}
+
+    def arrive(request: httpx.Request) -> httpx.Response:
+        if b"ShelverSearch" in request.content:
+            arrivals["fetch"].append(clock.now)
+            return httpx.Response(200, json=empty_search)
+        arrivals["sync"].append(clock.now)
+        return fake(request)
+
+    settings = Settings(providers=SETTINGS)
+    keys = ProviderKeys(hardcover_token=TOKEN)
+    with respx.mock(assert_all_mocked=True) as router:
+        router.post(URL).mock(side_effect=arrive)
+        async with hardcover_sync.open_client(SETTINGS, TOKEN) as client:
+            report, outcomes = await asyncio.gather(
+                fetching.fetch_candidates(database, settings, sources=["hardcover"], keys=keys),
+                hardcover_sync.sync(pool, client, include_unread=True),
+            )
+    assert limiter.granted == 80
+    assert report.requests["hardcover"] == 40 and len(arrivals["fetch"]) == 40
+    assert [o.outcome for o in outcomes] == ["not_found"] * 40 and len(arrivals["sync"]) == 40
+    # Both really ran at once: their requests interleave.
+    fetch, sync = arrivals["fetch"], arrivals["sync"]
+    assert min(fetch) < max(sync) and min(sync) < max(fetch)
+    assert_within_hardcover_limits(fetch + sync)
+    assert sum(1 for t in fetch + sync if t < 60) == 60
 
 
 def test_retry_after_forms():
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds("100000") == hardcover_sync.MAX_RETRY_AFTER_SECONDS
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    # The sync reads Retry-After with the one parser the providers use.
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+async def test_a_retry_after_beyond_the_cap_fails_the_book_without_waiting(database, fake, sleeps):
+    pool = database.pool
+    await organized_book(pool, "Capped", isbn_13="9781000000005")
+    fake.queued.append(httpx.Response(429, headers={"Retry-After": "100000"}, json={}))
+    [outcome] = await run_sync(pool, fake, sleeps)
+    assert outcome.outcome == "error" and "try again later" in outcome.detail
+    assert sleeps.delays == [] and len(fake.calls) == 1
 
 
 def test_progress_pages_rounds_halves_up():

@@ -8,7 +8,9 @@ to no one, not to whoever registers the name next.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -228,6 +230,38 @@ async def test_a_removed_login_leaves_its_positions_to_no_one(http, server, home
     async with device_client(headers={"accept": KOREADER_ACCEPT}) as elsewhere:
         impostor = await register(elsewhere, server, "frank", "not frank")
         assert await impostor.get(document) == {}
+
+
+async def test_opds_reading_now_is_the_callers_own_reading(http, server, home, db, kosync_dsn):
+    """An OPDS login named like a KoSync login sees that login's reading; any other OPDS login
+    (or an API key) sees the library owner's (the first KoSync login, alice)."""
+    from shelver.data import credentials
+    from tests.test_reading import make_book
+
+    bobs_document, alices_document = "b0b0" * 8, "a11c" * 8
+    bobs_book = await make_book(db, "Bob's Book", content_hash=bobs_document, name="b.epub")
+    await make_book(db, "Alice's Book", content_hash=alices_document, name="a.epub")
+    for name in ("bob", "guest"):
+        await credentials.add(db, "opds", name, f"{name} opds password", home)
+    await login(http, server, "bob").put(bobs_document, 0.5, "/body/p[5]", "Kobo")
+    await login(http, server, "alice").put(alices_document, 0.3, "/body/p[3]", "Kobo")
+
+    def reading_now(name: str) -> list[str]:
+        response = httpx.get(
+            f"{server.base_url}/opds/reading", auth=(name, f"{name} opds password"), timeout=30
+        )
+        assert response.status_code == 200, response.text
+        titles = re.findall(r"<entry>.*?<title>(.*?)</title>", response.text, re.S)
+        return sorted(html.unescape(t) for t in titles)
+
+    assert reading_now("bob") == ["Bob's Book"]
+    assert reading_now("guest") == ["Alice's Book"]
+
+    # `shelver stats BOOK --json` names whose position each one is.
+    shown = cli(home, kosync_dsn, "stats", str(bobs_book.id), "--json")
+    assert shown.returncode == 0, shown.stderr
+    [position] = json.loads(shown.stdout)["positions"]
+    assert (position["login"], position["device"], position["percent"]) == ("bob", "Kobo", 50.0)
 
 
 async def _migrated_with_old_positions(dsn: str, logins: list[str]) -> asyncpg.Connection:

@@ -137,6 +137,31 @@ async def test_detail_has_files_positions_and_hardcover_state(database):
     assert detail.hardcover_sync.last_status == "reading"
 
 
+async def test_detail_names_the_login_of_each_position(database):
+    """Two logins whose readers are both called "Kobo": each position says whose it is, and
+    each device by the name it sent (not the qualified name it is stored under)."""
+    import json
+
+    from shelver.data import kosync
+    from shelver.data.kosync import ProgressUpdate
+    from shelver.widgets.library_detail import describe_files
+
+    db = database.pool
+    book_id = await add_book(db, "Germinal", "Émile Zola", formats=("epub",))
+    document = await db.fetchval("SELECT content_hash FROM book_files WHERE book_id = $1", book_id)
+    for login, percentage in (("alice", 0.25), ("bob", 0.75)):
+        body = json.dumps({"document": document})
+        update = ProgressUpdate(document, "Kobo", None, "p", percentage, 1, body, login=login)
+        await kosync.write_batch(db, [update])
+    detail = await library.detail(db, book_id)
+    assert {(p.login, p.device, float(p.percentage)) for p in detail.positions} == {
+        ("alice", "Kobo", 0.25),
+        ("bob", "Kobo", 0.75),
+    }
+    pane = describe_files(detail).plain
+    assert "alice · Kobo" in pane and "bob · Kobo" in pane and "(bob)" not in pane
+
+
 async def test_detail_of_a_missing_book(database):
     with pytest.raises(library.BookNotFound):
         await library.detail(database.pool, uuid.uuid4())

@@ -12,7 +12,6 @@ from textual.app import App, ComposeResult
 from shelver.data import library
 from shelver.data.library_models import LibraryQuery, LibraryRow
 from shelver.data.library_window import LibraryWindow
-from shelver.data.queries import query
 from shelver.widgets.book_table import BookTable, Column, settle
 from tests.library_support import add_book
 
@@ -174,7 +173,7 @@ async def test_a_search_counts_its_matches_once(database_dsn, database):
     for i in range(30):
         await add_book(database.pool, title=f"Keystroke {i:02d}", author="Counted Author")
     statements: list[str] = []
-    count_sql = query("library_count")
+    count_sql = library.statement("library_count")
 
     async def log_queries(conn) -> None:
         conn.add_query_logger(lambda record: statements.append(record.query))

@@ -26,6 +26,7 @@ from shelver.data.organize import (
     relative_path,
     sanitize_part,
 )
+from tests.lock_support import wait_until_advisory_locks_released
 
 TEMPLATE = "{author}/{title}/{original_name}"
 REPO = Path(__file__).resolve().parents[1]
@@ -232,6 +233,7 @@ async def test_sigkill_at_each_step_loses_nothing(
     )
     kill(child)
     assert child.returncode == -signal.SIGKILL
+    await wait_until_advisory_locks_released(database_dsn)
 
     report = await organize.recover_interrupted_moves(database)
     assert report.stuck == [] and report.in_progress == 0

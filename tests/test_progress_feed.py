@@ -38,6 +38,26 @@ async def test_a_notice_carries_the_position_a_screen_shows(database):
     )
 
 
+async def test_a_notice_names_the_login_that_wrote_the_position(database):
+    pool = database.pool
+    async with contextlib.aclosing(progress_feed(pool)) as feed:
+        await next_batch(feed)
+        await put(pool, "1" * 32, "kobo", 0.1, login="alice")
+        (first,) = (await next_batch(feed)).notices
+        await put(pool, "1" * 32, "kobo", 0.2, login="bob")  # same device name, another login
+        (second,) = (await next_batch(feed)).notices
+        await put(pool, "1" * 32, "kobo", 0.3, login="alice")
+        (third,) = (await next_batch(feed)).notices
+    assert [(n.login, n.device, n.percentage) for n in (first, second, third)] == [
+        ("alice", "kobo", 0.1),
+        ("bob", "kobo (bob)", 0.2),
+        ("alice", "kobo", 0.3),
+    ]
+    rows = await reading.current_positions(pool, documents=["1" * 32])
+    assert {(r.login, r.device) for r in rows} == {("alice", "kobo"), ("bob", "kobo (bob)")}
+    assert all(n.complete for n in (first, second, third))
+
+
 async def test_a_burst_comes_in_few_batches(database):
     pool = database.pool
     async with contextlib.aclosing(progress_feed(pool, coalesce=0.3)) as feed:

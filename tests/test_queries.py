@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shelver.data.queries import UnknownQuery, all_queries, parse_queries, query
+from shelver.data.queries import UnknownQuery, all_queries, composed, parse_queries, query
 
 
 def test_parse_splits_named_statements():
@@ -28,18 +28,21 @@ def test_bundled_queries_are_loaded_once_and_found_by_name():
 
 async def test_every_bundled_query_is_valid_sql(database):
     """PREPARE each statement: a typo in any .sql file fails here, not in front of a user."""
-    from shelver.data import opds
+    from shelver.data import library, opds
 
-    # The OPDS title pages are built from a shared shape and a condition fragment: prepare each
-    # statement as data.opds assembles it, not the fragments on their own.
-    fragments = ("opds_page_by_title", "opds_filter_", "opds_with_reading")
+    # The OPDS title pages and the Library page and count are built from shared pieces: prepare
+    # each statement as data.opds and data.library assemble it, not the fragments on their own.
+    fragments = ("opds_page_by_title", "opds_filter_", "opds_with_reading", "library_candidates")
+    assembled = ("library_page", "library_count")
     statements = {
         name: statement
         for name, statement in all_queries().items()
-        if not name.startswith(fragments)
+        if not name.startswith(fragments) and name not in assembled
     }
     for group in opds.Group:
         statements[f"opds page of {group.value}"] = opds._page_statement(group)
+    for name in assembled:
+        statements[name] = library.statement(name)
     async with database.pool.acquire() as conn, conn.transaction():
         # Statistics import statements read a temporary staging table made in their transaction.
         await conn.execute(all_queries()["stats_create_staging"])
@@ -48,3 +51,13 @@ async def test_every_bundled_query_is_valid_sql(database):
                 await conn.prepare(statement)
             except Exception as exc:  # pragma: no cover - the assertion message is the point
                 pytest.fail(f"query {name!r} does not prepare: {exc}")
+
+
+def test_a_fragment_is_spliced_where_its_marker_is():
+    page = composed("library_page", candidates="library_candidates")
+    count = composed("library_count", candidates="library_candidates")
+    shared = query("library_candidates")
+    # One text for the rows a Library list holds, in both the page and its count.
+    assert shared in page and shared in count and "/*candidates*/" not in page + count
+    with pytest.raises(ValueError, match="no /\\*nowhere\\*/"):
+        composed("library_page", nowhere="library_candidates")

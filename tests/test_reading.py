@@ -21,9 +21,21 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-async def put(db, document: str, device: str, percentage: float, progress: str = "1") -> None:
+async def put(
+    db,
+    document: str,
+    device: str,
+    percentage: float,
+    progress: str = "1",
+    *,
+    login: str | None = None,
+) -> None:
+    """Write a position the way ``shelver serve`` does (``login``: the KoSync login that sent
+    it; None for a position of no login)."""
     body = {"document": document, "device": device, "percentage": percentage, "progress": progress}
-    update = ProgressUpdate(document, device, None, progress, percentage, 1, json.dumps(body))
+    update = ProgressUpdate(
+        document, device, None, progress, percentage, 1, json.dumps(body), login=login
+    )
     await kosync.write_batch(db, [update])
 
 
@@ -217,3 +229,53 @@ async def test_sql_reads_the_same_rules_as_python(database):
     assert reading_state.book_state(Decimal("0.9499")) is ReadingState.READING
     assert reading_state.book_state(Decimal("0.95")) is ReadingState.FINISHED
     assert reading_state.book_state(0) is ReadingState.UNREAD
+
+
+async def test_positions_and_history_per_login_with_sharing_and_the_owner(database):
+    from shelver.data import position_sharing
+    from tests.kosync_support import insert_login
+
+    pool = database.pool
+    assert await reading.owner_logins(pool) is None  # no KoSync login: every position counts
+    for name in ("owner", "phone", "guest"):  # made in this order: "owner" is the first
+        await insert_login(pool, name, "key")
+    book = await make_book(pool, "Shared", content_hash="5" * 32, name="shared.epub")
+    await put(pool, "5" * 32, "kobo", 0.20, login="owner")
+    await put(pool, "5" * 32, "kobo", 0.60, login="guest")
+    await put(pool, "5" * 32, "pixel", 0.40, login="phone")
+
+    def seen(positions):
+        return sorted((p.login, p.device, float(p.percentage)) for p in positions)
+
+    assert seen(await reading.current_positions(pool, login="owner")) == [("owner", "kobo", 0.2)]
+    assert seen(await reading.current_positions(pool, login="guest")) == [
+        ("guest", "kobo (guest)", 0.6)
+    ]
+    assert [d.device for d in await reading.devices(pool, login="phone")] == ["pixel"]
+    assert await reading.owner_logins(pool) == ["owner"]
+    [newest] = await reading.book_positions(pool, book.id, logins=["owner"])
+    assert float(newest.percentage) == 0.2  # not the guest's 0.6, written later
+
+    await position_sharing.share(pool, "phone", "owner")
+    assert await reading.owner_logins(pool) == ["owner", "phone"]
+    assert seen(await reading.current_positions(pool, login="owner")) == [
+        ("owner", "kobo", 0.2),
+        ("phone", "pixel", 0.4),
+    ]
+    history = await reading.book_history(pool, book.id, login="phone")
+    assert sorted(e.device for e in history) == ["kobo", "pixel"]
+    summaries = {s.login: s.sees for s in await reading.logins(pool)}
+    assert summaries == {
+        "guest": ["guest"],
+        "owner": ["owner", "phone"],
+        "phone": ["owner", "phone"],
+    }
+    # OPDS: a namesake KoSync login sees its group; any other name, the owner's.
+    assert await position_sharing.logins_seen_by(pool, "guest") == ["guest"]
+    assert await position_sharing.logins_seen_by(pool, "opds-only") == ["owner", "phone"]
+    assert await position_sharing.logins_seen_by(pool, None) == ["owner", "phone"]
+
+    # The owner leaving the group hands it to the next login; nothing written is lost.
+    assert await position_sharing.unshare(pool, "owner")
+    assert await position_sharing.group_of(pool, "phone") == ["phone"]
+    assert len(await reading.current_positions(pool)) == 3

@@ -370,6 +370,36 @@ async def test_a_resize_keeps_the_search_and_filters(
         assert len(_titles(screen.table)) == 4 and "4 books" in screen_text(app)
 
 
+async def test_each_search_keystroke_counts_once(
+    database: Database, database_dsn: str, home: Home, monkeypatch
+) -> None:
+    """Every statement the app sends is logged (asyncpg's query logger on each of its
+    connections): a keystroke in the Library search runs the count query exactly once."""
+    from shelver.data import db as db_module
+
+    for i in range(30):
+        await add_book(database.pool, f"Tolkien essays {i:02d}", "J. R. R. Tolkien")
+    sent: list[str] = []
+    plain_init = db_module._init_connection
+
+    async def logging_init(conn) -> None:
+        await plain_init(conn)
+        conn.add_query_logger(lambda record: sent.append(record.query))
+
+    monkeypatch.setattr(db_module, "_init_connection", logging_init)
+    count_sql = library.statement("library_count")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_library(pilot)
+        await pilot.press("slash")
+        for typed, key in enumerate("tolk", start=1):
+            sent.clear()
+            await pilot.press(key)
+            await settle(pilot)
+            assert sent.count(count_sql) == 1, f"after {'tolk'[:typed]!r}"
+        assert "30 matches" in screen_text(app)
+
+
 async def test_keys_in_one_burst_after_ctrl_u_land_in_the_search(
     database: Database, database_dsn: str, home: Home
 ) -> None:

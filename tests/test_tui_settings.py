@@ -104,6 +104,31 @@ async def test_add_change_and_remove_a_login(database, database_dsn, home: Home)
         assert rows == {("opds", "kobo")}
 
 
+async def test_logins_sharing_reading_positions_are_shown(database, database_dsn, home: Home):
+    from shelver.data import position_sharing
+
+    pool = database.pool
+    for name in ("ereader", "phone", "partner"):
+        await credentials.add(pool, "kosync", name, "pw", home.config_dir)
+    await credentials.add(pool, "opds", "ereader", "pw", home.config_dir)
+    await position_sharing.share(pool, "phone", "ereader")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_settings(pilot)
+        table = app.screen.query_one("#settings-logins", DataTable)
+        rows = {
+            (str(row[0]), str(row[1])): str(row[3])
+            for row in (table.get_row_at(i) for i in range(table.row_count))
+        }
+        assert rows == {
+            ("kosync", "ereader"): "shared with phone",
+            ("kosync", "partner"): "own",
+            ("kosync", "phone"): "shared with ereader",
+            ("opds", "ereader"): "",
+        }
+        assert "credentials share kosync" in screen_text(app)
+
+
 async def test_provider_token_is_masked_and_sealed(database, database_dsn, home: Home) -> None:
     app = make_app(home, database_dsn)
     token = "hc-secret-token-1234"

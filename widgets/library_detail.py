@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from shelver.data.library_models import BookDetail
 from shelver.data.reading_state import book_state
-from shelver.widgets.format import human_size
+from shelver.widgets.format import clip, human_size
 from shelver.widgets.reading_stats import describe_statistics, session_lines
 from shelver.widgets.review_cover import CoverView
 
@@ -120,7 +120,8 @@ def describe_files(detail: BookDetail) -> Text:
     text.append("Reading\n", "bold")
     for position in detail.positions:
         state = book_state(position.percentage)
-        text.append(f"  {position.device:<16} ")
+        who = f"{position.login} · {position.device}" if position.login else position.device
+        text.append(f"  {clip(who, 24):<16} ")
         text.append(f"{float(position.percentage) * 100:5.1f} %", "bold")
         text.append(f"  {state.value}, {position.updated_at:%Y-%m-%d %H:%M}\n", "dim")
     if not detail.positions:

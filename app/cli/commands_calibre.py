@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from shelver.app.cli.commands_import import one_line, progress_bar
 from shelver.app.cli.context import EXIT_OK, EXIT_SOME_FAILED, CliContext, CommandError, print_json
-from shelver.data.calibre import CalibreImportReport, CalibreLibraryError, Placement, import_calibre
+from shelver.data.calibre.files import Placement
+
+if TYPE_CHECKING:
+    from shelver.data.calibre.report import CalibreImportReport
 
 NOTES_SHOWN = 3
 PLACEMENT_HELP = {
@@ -55,6 +59,9 @@ def run_import_calibre(context: CliContext, args: argparse.Namespace) -> int:
 
 
 async def _import(context: CliContext, args: argparse.Namespace) -> CalibreImportReport:
+    from shelver.data.calibre.importer import import_calibre
+    from shelver.data.calibre.reader import CalibreLibraryError
+
     database = await context.open_database()
     try:
         with progress_bar() as progress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from shelver.app.cli.context import (
@@ -15,7 +16,9 @@ from shelver.app.cli.context import (
     CommandError,
     print_json,
 )
-from shelver.data.fetching import FetchReport, fetch_candidates
+
+if TYPE_CHECKING:
+    from shelver.data.fetching import FetchReport
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -76,6 +79,8 @@ def print_summary(report: FetchReport) -> None:
 
 
 def run_fetch(context: CliContext, args: argparse.Namespace) -> int:
+    from shelver.data.fetching import fetch_candidates
+
     book_ids = parse_ids(args.book_ids)
 
     async def run() -> FetchReport:

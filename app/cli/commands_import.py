@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import sys
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shelver.app.cli.context import EXIT_OK, EXIT_SOME_FAILED, CliContext, print_json
-from shelver.data import books
-from shelver.data.importing import ImportReport, import_paths
+
+if TYPE_CHECKING:
+    from shelver.data.importing import ImportReport
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -36,6 +37,9 @@ def run_import(context: CliContext, args: argparse.Namespace) -> int:
 
 
 async def _import(context: CliContext, args: argparse.Namespace) -> ImportReport:
+    from shelver.data import books
+    from shelver.data.importing import import_paths
+
     database = await context.open_database()
     try:
         with progress_bar() as progress:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
 from shelver.app.cli.context import EXIT_OK, EXIT_USAGE, CliContext, CommandError, print_json
-from shelver.data import library
-from shelver.data.library_models import LibraryRow
+
+if TYPE_CHECKING:
+    from shelver.data.library_models import LibraryRow
 
 MAX_LIMIT = 1000
 
@@ -32,6 +34,8 @@ def run_search(context: CliContext, args: argparse.Namespace) -> int:
         raise CommandError(f"--limit must be between 1 and {MAX_LIMIT}", EXIT_USAGE)
     if not args.query.strip():
         raise CommandError("give some words to search for", EXIT_USAGE)
+
+    from shelver.data import library
 
     async def run() -> list[LibraryRow]:
         database = await context.open_database(max_size=1)

@@ -17,7 +17,6 @@ from shelver.app.cli.context import (
     CommandError,
     print_json,
 )
-from shelver.widgets.format import reading_time
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -112,23 +111,39 @@ def _local(moment: Any) -> str:
 
 
 def _run_show(context: CliContext, book_id: uuid.UUID | None, args: argparse.Namespace) -> int:
-    from shelver.data import reading_insights
+    from shelver.data import reading, reading_insights
 
     async def run():
         database = await context.open_database(max_size=2)
         async with database:
             if book_id is None:
-                return await reading_insights.documents(database.pool)
-            return await reading_insights.book_reading(database.pool, book_id=book_id)
+                return await reading_insights.documents(database.pool), []
+            return (
+                await reading_insights.book_reading(database.pool, book_id=book_id),
+                await reading.current_positions(database.pool, book_id=book_id),
+            )
 
-    found = asyncio.run(run())
+    found, positions = asyncio.run(run())
     if book_id is None:
         _print_documents(found, args.json)
         return EXIT_OK
-    if found is None:
-        raise CommandError(f"no reading statistics for book {book_id}", EXIT_SOME_FAILED)
-    _print_book(found, args.json)
+    if found is None and not positions:
+        raise CommandError(
+            f"no reading statistics or positions for book {book_id}", EXIT_SOME_FAILED
+        )
+    _print_book(book_id, found, positions, args.json)
     return EXIT_OK
+
+
+def _position_json(position: Any) -> dict[str, Any]:
+    """A KoSync position of the book, with the login whose device sent it (null: none)."""
+    return {
+        "login": position.login,
+        "device": position.device,
+        "percent": _percent(float(position.percentage)),
+        "state": position.state.value,
+        "updated_at": position.updated_at.isoformat(),
+    }
 
 
 def _print_documents(found: list[Any], as_json: bool) -> None:
@@ -154,6 +169,8 @@ def _print_documents(found: list[Any], as_json: bool) -> None:
     if not found:
         print("no reading statistics yet (sync them from KOReader or: shelver stats import FILE)")
         return
+    from shelver.widgets.format import reading_time
+
     for d in found:
         who = f" — {d.author}" if d.author else ""
         where = str(d.book_id) if d.book_id else f"not in the library ({d.document})"
@@ -161,11 +178,11 @@ def _print_documents(found: list[Any], as_json: bool) -> None:
         print(f"  {reading_time(d.seconds)} · last read {_local(d.last_read)} · {where}")
 
 
-def _print_book(book: Any, as_json: bool) -> None:
+def _print_book(book_id: uuid.UUID, book: Any, positions: list[Any], as_json: bool) -> None:
     if as_json:
-        print_json(
-            {
-                "book_id": str(book.book_id),
+        document: dict[str, Any] = {"book_id": str(book_id)}
+        if book is not None:
+            document |= {
                 "documents": book.documents,
                 "seconds": book.seconds,
                 "sessions": [_session_json(s) for s in book.sessions],
@@ -178,8 +195,21 @@ def _print_book(book: Any, as_json: bool) -> None:
                 "first_read": book.first_read.isoformat() if book.first_read else None,
                 "last_read": book.last_read.isoformat() if book.last_read else None,
             }
-        )
+        print_json(document | {"positions": [_position_json(p) for p in positions]})
         return
+    if book is not None:
+        _print_statistics(book)
+    if positions:
+        print()
+        print(f"{'Login':<16} {'Device':<16} {'Progress':>8}  Updated")
+        for p in positions:
+            percent = _percent(float(p.percentage))
+            print(f"{p.login or '—':<16} {p.device:<16} {percent:>6.0f} %  {_local(p.updated_at)}")
+
+
+def _print_statistics(book: Any) -> None:
+    from shelver.widgets.format import reading_time
+
     pace = f"{book.pages_per_hour:.0f} pages/h" if book.pages_per_hour else "—"
     print(f"Time read   {reading_time(book.seconds)} in {len(book.sessions)} sessions ({pace})")
     if book.seconds_left is not None:

@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 from shelver.app.cli.context import EXIT_OK, CliContext
-from shelver.app.terminal import EndsWithTerminal
 from shelver.data.db import DatabaseTarget
 from shelver.data.home import Home
 
@@ -26,7 +25,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_tui(context: CliContext, args: argparse.Namespace) -> int:
-    from shelver.app.shelver_app import ShelverApp  # Textual loads only when the TUI opens
+    # Textual loads only when the TUI opens, so the other commands start quickly.
+    from shelver.app.shelver_app import ShelverApp
+    from shelver.app.terminal import EndsWithTerminal
 
     context.home.ensure()
     with EndsWithTerminal() as ending:
@@ -44,6 +45,7 @@ def run_demo(context: CliContext, args: argparse.Namespace) -> int:
     """Fill a home with sample data (only if it has no books) and open the TUI on it."""
     from shelver.app.demo import seed_demo_library
     from shelver.app.shelver_app import ShelverApp
+    from shelver.app.terminal import EndsWithTerminal
 
     throwaway = args.home is None
     if throwaway:

@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
-from shelver.app.http_auth import require_basic
+from shelver.app.http_auth import PRINCIPAL_KEY, require_basic
 from shelver.app.opds import atom, opds2
 from shelver.app.opds.covers import CoverCache, CoverError
 from shelver.app.opds.feeds import (
@@ -33,7 +33,7 @@ from shelver.app.opds.feeds import (
 )
 from shelver.app.opds.files import file_response
 from shelver.app.opds.freshness import ContentClock
-from shelver.data import library, opds
+from shelver.data import library, opds, position_sharing
 from shelver.data.library_models import LibraryQuery, PageCursor
 from shelver.data.opds import PAGE_SIZE, Cursor, Group
 
@@ -248,7 +248,12 @@ async def _acquisition(
     state = _state(request)
     urls = _urls(request)
     cursor = _cursor(request, group)
-    page = await opds.page(state.pool, group, value, cursor)
+    readers = None
+    if group is Group.READING:  # the caller's own reading (see position_sharing)
+        principal = request[PRINCIPAL_KEY]
+        name = principal.name if principal.kind == "login" else None
+        readers = await position_sharing.logins_seen_by(state.pool, name)
+    page = await opds.page(state.pool, group, value, cursor, readers=readers)
     here = {"name": value} if value is not None else {}
     if cursor is None:
         self_href = urls.path(path, **here)

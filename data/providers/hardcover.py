@@ -1,6 +1,7 @@
 """Hardcover (GraphQL): ``search(query_type: "Book")`` by ISBN, then by title and author.
 
-Every request passes one shared rate limiter (60 a minute, bursts of 10 by default). A 200
+Every request passes the one rate limiter of its endpoint (60 in any minute, 10 in any 10 s by
+default), shared with the reading sync (``data.hardcover_sync``). A 200
 answer carrying GraphQL ``errors`` is a failure. The parser also understands the ``editions``
 answers other clients record, and bare bodies without the ``data`` wrapper.
 """
@@ -14,17 +15,16 @@ from typing import Any
 import httpx
 
 from shelver.data.models import BookFields
-from shelver.data.providers import normalize
+from shelver.data.providers import normalize, ratelimit
 from shelver.data.providers.base import BookQuery, Match, dedupe, tolerant
+from shelver.data.providers.graphql import GraphQLClient, graphql_error
 from shelver.data.providers.http import (
     DEFAULT_POLICY,
     FailureKind,
     ProviderError,
-    RequestStats,
     RetryPolicy,
     Sleep,
     decode_json,
-    send_with_retry,
 )
 from shelver.data.providers.ratelimit import RateLimiter
 
@@ -34,7 +34,6 @@ BURST = 10
 """Hardcover's documented burst allowance."""
 CONCURRENCY = 4
 """Requests in flight at once; the limiter, not this, sets the pace."""
-AUTH_ERROR_CODES = {"invalid-headers", "invalid-jwt", "access-denied", "jwt-invalid-claims"}
 
 SEARCH_QUERY = """
 query ShelverSearch($q: String!, $perPage: Int!) {
@@ -43,31 +42,10 @@ query ShelverSearch($q: String!, $perPage: Int!) {
 """.strip()
 
 
-def limiter_for(requests_per_minute: int) -> RateLimiter:
-    """The limiter all Hardcover requests of one process share."""
-    return RateLimiter.per_minute(requests_per_minute, BURST)
-
-
-def graphql_error(body: dict[str, Any]) -> ProviderError | None:
-    """The failure an answer reports: a GraphQL ``errors`` list or a bare ``error`` body."""
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors:
-        first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
-        message = " ".join(str(first.get("message") or "unknown error").split())[:200]
-        code = normalize.as_dict(first.get("extensions")).get("code")
-        kind = FailureKind.AUTH if code in AUTH_ERROR_CODES else FailureKind.BAD_RESPONSE
-        return ProviderError(kind, f"{LABEL} GraphQL error: {message}")
-    error = body.get("error")
-    if isinstance(error, str):
-        detail = body.get("error_description") or body.get("message") or error
-        detail = " ".join(str(detail).split())[:200]
-        lowered = f"{error} {detail}".lower()
-        if "too many" in lowered or "rate limit" in lowered:
-            return ProviderError(FailureKind.RATE_LIMITED, f"{LABEL} rate limit reached: {detail}")
-        if "authorization" in lowered or "token" in lowered:
-            return ProviderError(FailureKind.AUTH, f"{LABEL} refused the credentials: {detail}")
-        return ProviderError(FailureKind.REQUEST, f"{LABEL} rejected the request: {detail}")
-    return None
+def shared_limiter(url: str, requests_per_minute: int) -> RateLimiter:
+    """The limiter every request to the Hardcover endpoint ``url`` in this process shares
+    (fetches and syncs alike): ``requests_per_minute`` in any minute, bursts of ``BURST``."""
+    return ratelimit.shared_limiter(url, requests_per_minute, BURST)
 
 
 def _contributors(book: dict[str, Any]) -> list[str]:
@@ -144,7 +122,7 @@ def matches_of(body: Any, prefer: set[str] | None = None) -> list[Match]:
     """Book matches of an answer (``search`` hits or ``editions`` rows); raise on failures."""
     if not isinstance(body, dict):
         raise ProviderError(FailureKind.BAD_RESPONSE, f"{LABEL} sent an unexpected answer")
-    if (error := graphql_error(body)) is not None:
+    if (error := graphql_error(body, LABEL)) is not None:
         raise error
     data = body.get("data", body)
     if not isinstance(data, dict):
@@ -220,35 +198,26 @@ class Hardcover:
         policy: RetryPolicy = DEFAULT_POLICY,
         concurrency: int = CONCURRENCY,
     ) -> None:
-        self.client = client
-        self.url = url
-        token = token.strip()
-        self._authorization = token if token.lower().startswith("bearer ") else f"Bearer {token}"
+        self.graphql = GraphQLClient(
+            client, url, token, service=LABEL, limiter=limiter, policy=policy
+        )
         self.limiter = limiter
-        self.policy = policy
-        self.stats = RequestStats()
-        self.sleep: Sleep = asyncio.sleep
-        """How retries wait (tests swap it for a recorder)."""
+        self.stats = self.graphql.stats
         self._gate = asyncio.Semaphore(concurrency)
 
+    @property
+    def sleep(self) -> Sleep:
+        """How retries wait (tests swap it for a recorder)."""
+        return self.graphql.sleep
+
+    @sleep.setter
+    def sleep(self, sleep: Sleep) -> None:
+        self.graphql.sleep = sleep
+
     async def _search(self, q: str, limit: int, prefer: set[str]) -> list[Match]:
-        payload = {"query": SEARCH_QUERY, "variables": {"q": q, "perPage": max(1, limit)}}
-
-        def build() -> httpx.Request:
-            return self.client.build_request(
-                "POST", self.url, json=payload, headers={"authorization": self._authorization}
-            )
-
         async with self._gate:
-            response = await send_with_retry(
-                self.client,
-                build,
-                service=LABEL,
-                policy=self.policy,
-                limiter=self.limiter,
-                stats=self.stats,
-                sleep=self.sleep,
-            )
+            response = await self.graphql.post(SEARCH_QUERY, {"q": q, "perPage": max(1, limit)})
+        # Not GraphQLClient.execute: recorded answers without the ``data`` wrapper parse too.
         return matches_of(decode_json(response, LABEL), prefer)
 
     async def search(self, query: BookQuery, limit: int) -> list[Match]:

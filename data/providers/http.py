@@ -30,7 +30,6 @@ from shelver.data.settings import ProviderSettings
 USER_AGENT = "shelver/0.1 (terminal ebook library manager; +https://github.com/shelver)"
 RETRIABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 120.0
-"""A longer ``Retry-After`` than this fails the request now (the user can retry later)."""
 
 
 class FailureKind(StrEnum):
@@ -79,6 +78,8 @@ class RetryPolicy:
     attempts: int = 4
     base_delay: float = 0.5
     max_delay: float = 20.0
+    max_retry_after: float = MAX_RETRY_AFTER_SECONDS
+    """A longer ``Retry-After`` than this fails the request now (the user can retry later)."""
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -240,14 +241,27 @@ def _error_detail(response: httpx.Response) -> str:
 
 def decode_json(response: httpx.Response, service: str) -> Any:
     """The JSON body, or a BAD_RESPONSE error for empty, truncated or non-JSON bodies."""
-    if not response.content.strip():
+    content = response.content.strip()
+    if not content:
         raise ProviderError(FailureKind.BAD_RESPONSE, f"{service} sent an empty answer")
     try:
-        return json.loads(response.content)
+        return json.loads(content)
     except (ValueError, UnicodeDecodeError):
+        # A cut-off or broken JSON body, or something else entirely (a gateway's HTML page).
+        what = "valid JSON" if content[:1] in (b"{", b"[") else "JSON"
         raise ProviderError(
-            FailureKind.BAD_RESPONSE, f"{service} sent an answer that is not valid JSON"
+            FailureKind.BAD_RESPONSE, f"{service} sent an answer that is not {what}"
         ) from None
+
+
+def _unanswered(exc: httpx.HTTPError, service: str) -> ProviderError:
+    """A request that got no answer, in plain words (the exception's own text can hold the URL)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(FailureKind.TIMEOUT, f"{service} did not answer in time")
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError(FailureKind.NETWORK, f"cannot reach {service}: {network_words(exc)}")
+    # e.g. a redirect loop: named, never quoted
+    return ProviderError(FailureKind.REQUEST, f"cannot reach {service} ({type(exc).__name__})")
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -289,15 +303,8 @@ async def send_with_retry(
             else:
                 stats.requests += 1
                 response = await client.send(build())
-        except httpx.TimeoutException:
-            last_error = ProviderError(FailureKind.TIMEOUT, f"{service} did not answer in time")
-            if attempt + 1 < policy.attempts:
-                await sleep(backoff_delay(attempt, policy))
-            continue
-        except httpx.TransportError as exc:
-            last_error = ProviderError(
-                FailureKind.NETWORK, f"cannot reach {service}: {network_words(exc)}"
-            )
+        except httpx.HTTPError as exc:
+            last_error = _unanswered(exc, service)
             if attempt + 1 < policy.attempts:
                 await sleep(backoff_delay(attempt, policy))
             continue
@@ -312,7 +319,7 @@ async def send_with_retry(
         if attempt + 1 >= policy.attempts:
             break
         wait = parse_retry_after(response.headers.get("Retry-After"))
-        if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+        if wait is not None and wait > policy.max_retry_after:
             raise ProviderError(
                 error.kind,
                 f"{error} (asked to wait {round(wait)} s; try again later)",

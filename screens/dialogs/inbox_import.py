@@ -18,13 +18,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from shelver.data.calibre import (
-    CalibreImportReport,
-    CalibreLibraryError,
-    Placement,
-    find_metadata_db,
-    import_calibre,
-)
+from shelver.data.calibre.files import Placement
+from shelver.data.calibre.importer import import_calibre
+from shelver.data.calibre.reader import CalibreLibraryError, find_metadata_db
+from shelver.data.calibre.report import CalibreImportReport
 from shelver.data.importing import ImportReport, import_paths
 from shelver.data.importing.process_pools import prepare_process_pools
 from shelver.screens.dialogs.base import Dialog

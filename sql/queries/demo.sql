@@ -30,16 +30,28 @@ INSERT INTO book_metadata_candidates (book_id, source, raw_response, normalized,
 VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: demo_insert_progress
-INSERT INTO reading_progress (document, device, device_id, progress, percentage, "timestamp",
-                              raw_payload, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, to_timestamp($6::bigint))
--- A device may already have reported this document: its real position wins over the sample.
-ON CONFLICT (document, device) DO NOTHING;
+-- A sample position of the KoSync login $8.
+WITH inserted AS (
+    INSERT INTO reading_progress (document, device, device_id, progress, percentage,
+                                  "timestamp", raw_payload, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, to_timestamp($6::bigint))
+    -- A device may already have reported this document: its real position wins.
+    ON CONFLICT (document, device) DO NOTHING
+    RETURNING id, document, device
+)
+INSERT INTO reading_progress_logins (progress_id, login, document, device)
+SELECT id, $8, document, device FROM inserted;
 
 -- name: demo_insert_progress_history
-INSERT INTO reading_progress_history (document, device, progress, percentage, "timestamp",
-                                      created_at)
-VALUES ($1, $2, $3, $4, $5::bigint, to_timestamp($5::bigint));
+-- A sample update of the KoSync login $6.
+WITH inserted AS (
+    INSERT INTO reading_progress_history (document, device, progress, percentage, "timestamp",
+                                          created_at)
+    VALUES ($1, $2, $3, $4, $5::bigint, to_timestamp($5::bigint))
+    RETURNING id
+)
+INSERT INTO reading_progress_history_logins (history_id, login)
+SELECT id, $6 FROM inserted;
 
 -- name: demo_insert_credential
 INSERT INTO service_credentials (service, username, password_hash, created_at)

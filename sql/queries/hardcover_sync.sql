@@ -1,7 +1,8 @@
 -- name: hardcover_sync_books
 -- Organized books with what a Hardcover sync needs: ISBNs, the stored match, the newest reading
 -- position of any of the book's documents, and what was last sent ($1: only these books;
--- $2: also books no device has reported on, which have nothing to push yet).
+-- $2: also books no device has reported on, which have nothing to push yet; $3: only the
+-- positions these KoSync logins wrote, the Hardcover account owner's, or all when NULL).
 SELECT b.id, b.title, b.isbn_13, b.isbn_10, b.hardcover_book_id, b.hardcover_edition_id,
        pos.percentage, pos.updated_at AS read_at,
        log.hardcover_user_book_id, log.hardcover_read_id, log.last_status, log.last_progress,
@@ -10,7 +11,9 @@ FROM books b
 LEFT JOIN LATERAL (
     SELECT rp.percentage, rp.updated_at
     FROM reading_progress rp
+    LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
     WHERE rp.document IN (SELECT reading_book_documents(b.id))
+      AND ($3::text[] IS NULL OR o.login = ANY ($3::text[]))
     ORDER BY rp.updated_at DESC
     LIMIT 1
 ) pos ON true
@@ -22,7 +25,9 @@ WHERE b.status = 'organized'
       OR b.id IN (
           SELECT link.book_id
           FROM reading_progress rp
+          LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
           CROSS JOIN LATERAL reading_document_book(rp.document) link
+          WHERE $3::text[] IS NULL OR o.login = ANY ($3::text[])
       )
   )
 ORDER BY b.title NULLS LAST, b.id;

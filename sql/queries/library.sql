@@ -21,7 +21,11 @@
 -- name: library_search_tsquery
 SELECT shelver_search_tsquery($1::text)::text;
 
--- name: library_page
+-- name: library_candidates
+-- The books a Library list holds, with their sort keys: written once, spliced in where
+-- library_page and library_count mark "candidates" (data/library.py, the way data/opds.py
+-- splices its filters), so a page and its count always agree. Takes the page parameters; a
+-- fragment, not a statement.
 WITH progress AS MATERIALIZED (
     -- Reading state of each book that has any: its furthest position on any device.
     -- (Driven from reading_progress, one index probe per document: a join would read every
@@ -101,7 +105,10 @@ candidates AS NOT MATERIALIZED (
                    SELECT book_id FROM stat_totals
                    WHERE seconds > 3600 * CASE $7::text
                        WHEN 'over-1h' THEN 1 WHEN 'over-5h' THEN 5 ELSE 20 END))))
-),
+)
+
+-- name: library_page
+/*candidates*/,
 page AS (
     (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
             row_number() OVER (ORDER BY c.rank DESC, c.title_key, c.id) AS ordinal
@@ -259,87 +266,8 @@ ORDER BY p.ordinal;
 -- How many books match (all $13 NULL), or how many come before the row whose keys are given
 -- ($10-$13, in the order $8/$9): the position of that row, to put the cursor back on it.
 -- $14 caps the count (NULL: no cap).
--- Same parameters and the same `candidates` as library_page (keep the two in step).
-WITH progress AS MATERIALIZED (
-    -- Reading state of each book that has any: its furthest position on any device.
-    -- (Driven from reading_progress, one index probe per document: a join would read every
-    -- file.)
-    SELECT linked.book_id, max(rp.percentage) AS percentage
-    FROM reading_progress rp
-    CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
-                        WHERE bf.content_hash = rp.document
-                        ORDER BY bf.created_at LIMIT 1) linked
-    GROUP BY linked.book_id
-),
-stat_totals AS MATERIALIZED (
-    -- KOReader's statistics per book: when it was last read, how long (only computed when a
-    -- statistics order asks for it).
-    SELECT linked.book_id, max(t.last_read) AS last_read, sum(t.seconds)::float8 AS seconds
-    FROM reading_stat_books t
-    CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
-                        WHERE bf.content_hash = t.document
-                        ORDER BY bf.created_at LIMIT 1) linked
-    WHERE t.visits > 0
-    GROUP BY linked.book_id
-),
-metric AS MATERIALIZED (
-    -- The number a reading order sorts by: the furthest position ('reading'), or by the
-    -- statistics when the book was last read ('last_read') or how long ('time_read').
-    SELECT book_id, percentage::float8 AS value FROM progress WHERE $8::text = 'reading'
-    UNION ALL
-    SELECT book_id,
-           CASE WHEN $8::text = 'last_read' THEN extract(epoch FROM last_read)::float8
-                ELSE seconds END
-    FROM stat_totals WHERE $8::text IN ('last_read', 'time_read')
-),
-candidates AS NOT MATERIALIZED (
-    SELECT b.id, b.title, b.author, b.published_year, b.language,
-           shelver_sort_key(b.title) COLLATE "C" AS title_key,
-           shelver_sort_key(b.author) COLLATE "C" AS author_key,
-           shelver_sort_key(b.language) COLLATE "C" AS language_key,
-           shelver_sort_year(b.published_year) AS year_key,
-           CASE WHEN $1::tsquery IS NULL THEN NULL
-                ELSE ts_rank(b.search_vector, $1::tsquery) END AS rank
-    FROM books b
-    WHERE b.status = 'organized'
-      AND ($1::tsquery IS NULL OR b.search_vector @@ $1::tsquery)
-      AND ($2::text IS NULL OR shelver_fold(b.author) LIKE
-           '%' || replace(replace(replace(shelver_fold($2::text), '\', '\\'), '%', '\%'),
-                          '_', '\_') || '%')
-      AND ($3::text IS NULL OR EXISTS (
-              SELECT 1 FROM unnest(b.genres) g WHERE shelver_fold(g) = shelver_fold($3::text)))
-      AND ($4::text IS NULL OR EXISTS (
-              SELECT 1 FROM unnest(b.tags) t WHERE shelver_fold(t) = shelver_fold($4::text)))
-      AND ($5::text IS NULL OR lower(b.language) = lower($5::text))
-      AND ($6::text IS NULL OR EXISTS (
-              SELECT 1 FROM book_files f
-              WHERE f.book_id = b.id AND lower(f.format) = lower($6::text)))
-      AND ($7::text IS NULL
-           OR ($7::text = 'unread' AND b.id NOT IN (
-                   SELECT book_id FROM progress WHERE percentage > 0))
-           -- (= ANY of an array, not IN: the few books being read are looked up by id
-           -- rather than sought in a walk over the whole library)
-           OR ($7::text = 'reading' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage > 0 AND percentage < reading_finished_at())))
-           OR ($7::text = 'finished' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM progress WHERE percentage >= reading_finished_at())))
-           -- read (by KOReader's statistics) in the last 7, 30 or 365 days
-           OR ($7::text LIKE 'last-%' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM stat_totals
-                   WHERE last_read >= now() - CASE $7::text
-                       WHEN 'last-week' THEN interval '7 days'
-                       WHEN 'last-month' THEN interval '30 days'
-                       ELSE interval '365 days' END)))
-           -- never read: no statistics and no position past the start
-           OR ($7::text = 'never-read'
-               AND b.id NOT IN (SELECT book_id FROM stat_totals)
-               AND b.id NOT IN (SELECT book_id FROM progress WHERE percentage > 0))
-           -- read (by KOReader's statistics) for more than 1, 5 or 20 hours
-           OR ($7::text LIKE 'over-%' AND b.id = ANY (ARRAY(
-                   SELECT book_id FROM stat_totals
-                   WHERE seconds > 3600 * CASE $7::text
-                       WHEN 'over-1h' THEN 1 WHEN 'over-5h' THEN 5 ELSE 20 END))))
-)
+-- Same parameters and the same `candidates` (library_candidates) as library_page.
+/*candidates*/
 SELECT count(*) FROM (
 SELECT 1
 FROM candidates c
@@ -405,13 +333,15 @@ SELECT book_id, score FROM shelver_fuzzy_books($1::text, $2::integer);
 
 -- name: library_book_positions
 -- Where each device is in a book: progress whose document is the content hash of one of its
--- files, newest first.
-SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
-       rp.updated_at, bf.id AS file_id
+-- files, newest first, with the KoSync login that wrote it and the device named as it sent
+-- its name (the stored name may be qualified, see data/kosync.py).
+SELECT rp.document, coalesce(o.device, rp.device) AS device, rp.device_id, rp.percentage,
+       rp.progress, rp."timestamp", rp.updated_at, bf.id AS file_id, o.login
 FROM book_files bf
 JOIN reading_progress rp ON rp.document = bf.content_hash
+LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
 WHERE bf.book_id = $1
-ORDER BY rp.updated_at DESC, rp.device;
+ORDER BY rp.updated_at DESC, o.login, rp.device;
 
 -- name: library_book_hardcover_sync
 SELECT hardcover_user_book_id, hardcover_read_id, last_status, last_progress, last_rating,

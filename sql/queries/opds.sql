@@ -6,8 +6,10 @@
 -- name: opds_page_by_title
 -- Books of one list by title: keys (title_key, id). `/*filter*/` is replaced by one of the
 -- opds_filter_* conditions below (fixed text, chosen by data/opds.py; $5 is the list's value),
--- so each list is its own statement and gets its own plan.
-/*with*/SELECT id, title_key FROM (
+-- so each list is its own statement and gets its own plan. The prefix marker takes the WITH
+-- clause of the reading list (opds_with_reading).
+/*prefix*/
+SELECT id, title_key FROM (
     (SELECT b.id, shelver_sort_key(b.title) COLLATE "C" AS title_key
      FROM books b
      WHERE b.status = 'organized' AND $1::bool AND /*filter*/
@@ -42,13 +44,16 @@ EXISTS (SELECT 1 FROM book_files f WHERE f.book_id = b.id AND lower(f.format) = 
 b.id = ANY (ARRAY(SELECT book_id FROM opds_reading))
 
 -- name: opds_with_reading
--- Books being read: a KoSync position on one of their files above 0 and under 95 %.
+-- Books being read: a KoSync position on one of their files above 0 and under 95 %, written
+-- by one of the logins $5 (the reader's own and those sharing with it; NULL: any position).
 WITH opds_reading AS MATERIALIZED (
     SELECT linked.book_id
     FROM reading_progress rp
+    LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
     CROSS JOIN LATERAL (SELECT bf.book_id FROM book_files bf
                         WHERE bf.content_hash = rp.document
                         ORDER BY bf.created_at LIMIT 1) linked
+    WHERE $5::text[] IS NULL OR o.login = ANY ($5::text[])
     GROUP BY linked.book_id
     HAVING max(rp.percentage) > 0 AND max(rp.percentage) < reading_finished_at()
 )
