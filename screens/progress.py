@@ -677,7 +677,9 @@ class ProgressScreen(ShelverScreen):
     def action_calendar(self) -> None:
         from shelver.screens.reading_calendar import ReadingCalendarScreen
 
-        self.app.push_screen(ReadingCalendarScreen())
+        calendar = ReadingCalendarScreen()
+        database = self.shelver.database
+        self.app.push_screen(calendar.prefetch(database) if database is not None else calendar)
 
     def action_sync_log(self) -> None:
         from shelver.screens.sync_log import SyncLogScreen
