@@ -83,6 +83,19 @@ async def exists(db: Executor, service: str, name: str) -> bool:
     return await db.fetchval(query("credential_hash"), service, name) is not None
 
 
+async def save(db: Executor, service: str, name: str, stored: str, *, replace: bool) -> bool:
+    """Store an already hashed or sealed secret; True when the row was created.
+
+    Without ``replace`` an existing row stays as it is (False). The one upsert of credentials:
+    the CLI, the Settings screen and KoSync's registration all come through here."""
+    if replace:
+        record = await db.fetchrow(query("kosync_replace_credential"), service, name, stored)
+        assert record is not None  # an upsert with RETURNING always returns its row
+        return bool(record["created"])
+    inserted = await db.fetchval(query("kosync_insert_credential"), service, name, stored)
+    return inserted is not None
+
+
 async def add(
     db: Executor,
     service: str,
@@ -99,14 +112,10 @@ async def add(
     if not replace and await exists(db, service, name):
         raise CredentialError(f"{service} login {name!r} already exists")
     stored = await stored_secret(service, secret, config_dir)
-    if replace:
-        record = await db.fetchrow(query("kosync_replace_credential"), service, name, stored)
-        assert record is not None  # an upsert with RETURNING always returns its row
-        return bool(record["created"])
-    inserted = await db.fetchval(query("kosync_insert_credential"), service, name, stored)
-    if inserted is None:
+    created = await save(db, service, name, stored, replace=replace)
+    if not (created or replace):
         raise CredentialError(f"{service} login {name!r} already exists")
-    return True
+    return created
 
 
 async def change_secret(

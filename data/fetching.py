@@ -40,7 +40,6 @@ from shelver.data.passwords import SecretUnavailable, unseal_token
 from shelver.data.providers import google_books, hardcover
 from shelver.data.providers.base import BookQuery, Match, Provider
 from shelver.data.providers.http import ProviderError, make_client
-from shelver.data.providers.ratelimit import RateLimiter
 from shelver.data.queries import query
 from shelver.data.settings import Settings
 
@@ -99,17 +98,6 @@ async def resolve_keys(
             notes.append(f"the stored {service} token cannot be used: {exc}")
     keys = ProviderKeys(google_books_key=found["google_books"], hardcover_token=found["hardcover"])
     return keys, notes
-
-
-_limiters: dict[tuple[int, int], RateLimiter] = {}
-
-
-def shared_hardcover_limiter(requests_per_minute: int) -> RateLimiter:
-    """One Hardcover limiter per event loop: every fetch in the process shares the allowance."""
-    key = (id(asyncio.get_running_loop()), requests_per_minute)
-    if key not in _limiters:
-        _limiters[key] = hardcover.limiter_for(requests_per_minute)
-    return _limiters[key]
 
 
 @dataclass
@@ -226,7 +214,9 @@ def build_providers(
     ]
     notes: list[str] = []
     if keys.hardcover_token:
-        limiter = shared_hardcover_limiter(config.hardcover_requests_per_minute)
+        limiter = hardcover.shared_limiter(
+            config.hardcover_url, config.hardcover_requests_per_minute
+        )
         providers.append(
             hardcover.Hardcover(client, config.hardcover_url, keys.hardcover_token, limiter)
         )

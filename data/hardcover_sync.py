@@ -15,8 +15,9 @@ For each organized book:
 
 Every book ends with an outcome (also kept in ``hardcover_sync_outcomes`` for a sync log
 view); one book's failure never stops the others, except a refused token, which stops the run.
-Requests go through the shared GraphQL client (``providers.graphql``) and a token bucket of 60
-a minute (burst 10); a 429 waits for its ``Retry-After``. The token never appears in a log line
+Requests go through the shared GraphQL client (``providers.graphql``) and the endpoint's one
+rate limiter, shared with metadata fetches (60 in any minute, 10 in any 10 s); a 429 waits for
+its ``Retry-After``. The token never appears in a log line
 or an error message.
 
 Rating is not pushed: shelver's schema has no rating of its own to send (``last_rating`` stays
@@ -44,7 +45,7 @@ from shelver.data.books import Executor
 from shelver.data.models import Row
 from shelver.data.passwords import SecretUnavailable, unseal_token
 from shelver.data.providers.graphql import GraphQLClient, answer_data
-from shelver.data.providers.hardcover import BURST, LABEL
+from shelver.data.providers.hardcover import LABEL, shared_limiter
 from shelver.data.providers.http import (
     FailureKind,
     ProviderError,
@@ -209,8 +210,9 @@ async def open_client(
             settings.hardcover_url,
             token,
             service=LABEL,
+            # The endpoint's one allowance, shared with any fetch running in this process.
             limiter=limiter
-            or RateLimiter.token_bucket(settings.hardcover_requests_per_minute, BURST),
+            or shared_limiter(settings.hardcover_url, settings.hardcover_requests_per_minute),
             policy=SYNC_POLICY,
         )
         graphql.sleep = sleep

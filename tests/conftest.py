@@ -26,6 +26,7 @@ from shelver.data.cluster import APP_ROLE, EmbeddedCluster, stored_clusters
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.migrations import migrate
+from shelver.data.providers.ratelimit import forget_shared_limiters
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TEMPLATE_DATABASE = "shelver_test_template"
@@ -60,6 +61,14 @@ def app_database(server_dsn: str, database: str) -> str:
 def owner_clause() -> str:
     """``OWNER shelver_app`` for CREATE DATABASE on the embedded cluster."""
     return f'OWNER "{APP_ROLE}"' if embedded_test_cluster() else ""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_allowance() -> Iterator[None]:
+    """Each test starts with a fresh allowance for every endpoint (limiters are per process)."""
+    forget_shared_limiters()
+    yield
+    forget_shared_limiters()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,6 +16,7 @@ from shelver.data.db import Database
 from shelver.data.fetching import ProviderKeys, fetch_candidates, resolve_keys
 from shelver.data.home import Home
 from shelver.data.models import BookFields, BookStatus
+from shelver.data.providers import hardcover
 from shelver.data.settings import ProviderSettings, Settings
 
 GOOGLE = "https://books.example.test/books/v1"
@@ -182,7 +183,13 @@ async def test_keys_from_environment_and_sealed_store(database: Database, home: 
 
 
 async def test_one_hardcover_limiter_per_process() -> None:
-    assert fetching.shared_hardcover_limiter(60) is fetching.shared_hardcover_limiter(60)
+    limiter = hardcover.shared_limiter(HARDCOVER, 60)
+    assert hardcover.shared_limiter(HARDCOVER, 60) is limiter
+    assert hardcover.shared_limiter("HTTPS://Hardcover.Example.Test/v1/graphql/", 60) is limiter
+    async with httpx.AsyncClient() as client:
+        providers, _ = fetching.build_providers(client, SETTINGS, KEYS)
+    [provider] = [p for p in providers if p.name == "hardcover"]
+    assert provider.limiter is limiter  # type: ignore[attr-defined]
 
 
 # --- the command -----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import respx
 
-from shelver.data import books, hardcover_sync, kosync
+from shelver.data import books, fetching, hardcover_sync, kosync
+from shelver.data.fetching import ProviderKeys
 from shelver.data.hardcover_sync import (
     HardcoverAuthError,
     HardcoverError,
@@ -22,9 +23,10 @@ from shelver.data.hardcover_sync import (
 from shelver.data.kosync import ProgressUpdate
 from shelver.data.models import BookFields, BookStatus
 from shelver.data.passwords import seal_token
+from shelver.data.providers import ratelimit
 from shelver.data.providers.http import parse_retry_after
 from shelver.data.providers.ratelimit import RateLimiter
-from shelver.data.settings import ProviderSettings
+from shelver.data.settings import ProviderSettings, Settings
 from tests.kosync_support import shelver_command, shelver_env
 
 URL = "https://hardcover.invalid/v1/graphql"
@@ -112,7 +114,7 @@ def sleeps() -> Sleeps:
 async def run_sync(pool, fake: FakeHardcover, sleeps: Sleeps, **kwargs):
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         router.post(URL).mock(side_effect=fake)
-        limiter = RateLimiter.token_bucket(60, 10, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.per_minute(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(
             SETTINGS, TOKEN, sleep=sleeps, limiter=limiter
         ) as client:
@@ -429,7 +431,7 @@ async def test_timeouts_are_retried_then_reported(database, sleeps):
     await organized_book(pool, "Slow Net", isbn_13="9781000000004")
     with respx.mock() as router:
         route = router.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
-        limiter = RateLimiter.token_bucket(60, 10, clock=lambda: 0.0, sleep=sleeps)
+        limiter = RateLimiter.per_minute(60, 10, clock=lambda: 0.0, sleep=sleeps)
         async with hardcover_sync.open_client(SETTINGS, TOKEN, sleep=sleeps, limiter=limiter) as c:
             [outcome] = await hardcover_sync.sync(pool, c, include_unread=True)
     assert outcome.outcome == "error" and "did not answer in time" in outcome.detail
@@ -458,22 +460,88 @@ def test_recorded_hardcover_answers_parse_into_a_status(shared_dir: Path):
         hardcover_sync.HardcoverClient._data_of(rate_limited)
 
 
-async def test_rate_limiter_allows_a_burst_then_sixty_a_minute():
-    now = [0.0]
-    sleeps = Sleeps()
+class FakeClock:
+    """A monotonic clock that only moves when the limiter sleeps."""
 
-    async def sleep(seconds: float) -> None:
-        sleeps.delays.append(seconds)
-        now[0] += seconds
+    def __init__(self) -> None:
+        self.now = 0.0
 
-    limiter = RateLimiter.token_bucket(60, 10, clock=lambda: now[0], sleep=sleep)
-    for _ in range(10):
-        await limiter.acquire()
-    assert sleeps.delays == []
-    for _ in range(60):
-        await limiter.acquire()
-    assert sum(sleeps.delays) == pytest.approx(60.0)
-    assert max(sleeps.delays) == pytest.approx(1.0)
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def assert_within_hardcover_limits(times: list[float]) -> None:
+    """Never more than 60 requests in any 60 s, nor more than 10 in any 10 s."""
+    times = sorted(times)
+    for i, start in enumerate(times):
+        assert sum(1 for t in times[i:] if t < start + 60) <= 60, f"over 60 a minute at {start}"
+        assert sum(1 for t in times[i:] if t < start + 10) <= 10, f"over 10 in 10 s at {start}"
+
+
+async def test_the_sync_sends_sixty_in_any_minute_and_ten_in_any_ten_seconds(database, fake):
+    pool = database.pool
+    for n in range(75):
+        await organized_book(pool, f"Book {n}", isbn_13=f"97810000{n:05d}")
+    clock = FakeClock()
+    # The endpoint's shared limiter, made here on a fake clock; the sync must draw from it.
+    limiter = ratelimit.shared_limiter(URL, 60, 10, clock=clock, sleep=clock.sleep)
+    arrivals: list[float] = []
+
+    def arrive(request: httpx.Request) -> httpx.Response:
+        arrivals.append(clock.now)
+        return fake(request)
+
+    with respx.mock(assert_all_mocked=True) as router:
+        router.post(URL).mock(side_effect=arrive)
+        async with hardcover_sync.open_client(SETTINGS, TOKEN) as client:
+            assert client.graphql.limiter is limiter
+            outcomes = await hardcover_sync.sync(pool, client, include_unread=True)
+    assert [o.outcome for o in outcomes] == ["not_found"] * 75
+    assert len(arrivals) == 75
+    assert_within_hardcover_limits(arrivals)
+    # ...and it uses the allowance: a burst of 10 at once, 60 within the first minute.
+    assert arrivals[:10] == [0.0] * 10
+    assert sum(1 for t in arrivals if t < 60) == 60
+
+
+async def test_a_fetch_and_a_sync_at_once_share_one_allowance(database, fake):
+    pool = database.pool
+    for n in range(40):
+        await organized_book(pool, f"Synced {n}", isbn_13=f"97820000{n:05d}")
+    for n in range(40):
+        await books.insert(pool, BookFields(title=f"Fetched {n}"))
+    clock = FakeClock()
+    limiter = ratelimit.shared_limiter(URL, 60, 10, clock=clock, sleep=clock.sleep)
+    arrivals: dict[str, list[float]] = {"fetch": [], "sync": []}
+    empty_search = {"data": {"search": {"results": {"hits": []}}}}
+
+    def arrive(request: httpx.Request) -> httpx.Response:
+        if b"ShelverSearch" in request.content:
+            arrivals["fetch"].append(clock.now)
+            return httpx.Response(200, json=empty_search)
+        arrivals["sync"].append(clock.now)
+        return fake(request)
+
+    settings = Settings(providers=SETTINGS)
+    keys = ProviderKeys(hardcover_token=TOKEN)
+    with respx.mock(assert_all_mocked=True) as router:
+        router.post(URL).mock(side_effect=arrive)
+        async with hardcover_sync.open_client(SETTINGS, TOKEN) as client:
+            report, outcomes = await asyncio.gather(
+                fetching.fetch_candidates(database, settings, sources=["hardcover"], keys=keys),
+                hardcover_sync.sync(pool, client, include_unread=True),
+            )
+    assert limiter.granted == 80
+    assert report.requests["hardcover"] == 40 and len(arrivals["fetch"]) == 40
+    assert [o.outcome for o in outcomes] == ["not_found"] * 40 and len(arrivals["sync"]) == 40
+    # Both really ran at once: their requests interleave.
+    fetch, sync = arrivals["fetch"], arrivals["sync"]
+    assert min(fetch) < max(sync) and min(sync) < max(fetch)
+    assert_within_hardcover_limits(fetch + sync)
+    assert sum(1 for t in fetch + sync if t < 60) == 60
 
 
 def test_retry_after_forms():

@@ -1,6 +1,7 @@
 """Hardcover (GraphQL): ``search(query_type: "Book")`` by ISBN, then by title and author.
 
-Every request passes one shared rate limiter (60 a minute, bursts of 10 by default). A 200
+Every request passes the one rate limiter of its endpoint (60 in any minute, 10 in any 10 s by
+default), shared with the reading sync (``data.hardcover_sync``). A 200
 answer carrying GraphQL ``errors`` is a failure. The parser also understands the ``editions``
 answers other clients record, and bare bodies without the ``data`` wrapper.
 """
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 
 from shelver.data.models import BookFields
-from shelver.data.providers import normalize
+from shelver.data.providers import normalize, ratelimit
 from shelver.data.providers.base import BookQuery, Match, dedupe, tolerant
 from shelver.data.providers.graphql import GraphQLClient, graphql_error
 from shelver.data.providers.http import (
@@ -41,9 +42,10 @@ query ShelverSearch($q: String!, $perPage: Int!) {
 """.strip()
 
 
-def limiter_for(requests_per_minute: int) -> RateLimiter:
-    """The limiter all Hardcover requests of one process share."""
-    return RateLimiter.per_minute(requests_per_minute, BURST)
+def shared_limiter(url: str, requests_per_minute: int) -> RateLimiter:
+    """The limiter every request to the Hardcover endpoint ``url`` in this process shares
+    (fetches and syncs alike): ``requests_per_minute`` in any minute, bursts of ``BURST``."""
+    return ratelimit.shared_limiter(url, requests_per_minute, BURST)
 
 
 def _contributors(book: dict[str, Any]) -> list[str]:
