@@ -38,7 +38,6 @@ from shelver.data.clean_text import clean_document, clean_line
 from shelver.data.credentials import CredentialError, check_name
 from shelver.data.credentials import save as save_credential  # one upsert for every login
 from shelver.data.passwords import hash_secret
-from shelver.data.pg import Connection
 from shelver.data.queries import query
 
 log = logging.getLogger("shelver.kosync")
@@ -301,12 +300,40 @@ async def _stored_devices(
     return mine, taken
 
 
-async def _resolve_devices(db: Connection, updates: list[ProgressUpdate]) -> list[str]:
-    """The stored device name of each update (see :func:`qualified_device`)."""
+def _write_args(updates: list[ProgressUpdate], stored: list[str]) -> list[Any]:
+    return [
+        [u.document for u in updates],
+        stored,
+        [u.device_id for u in updates],
+        [u.progress for u in updates],
+        [u.percentage for u in updates],
+        [u.timestamp for u in updates],
+        [u.raw_payload for u in updates],
+        [u.login for u in updates],
+        [u.device for u in updates],
+    ]
+
+
+async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
+    """Store ``updates`` (current positions, history and their logins), all or nothing.
+
+    The usual batch only moves rows its logins already have: one look-up, then one statement
+    (atomic by itself). A batch with a (login, document, device) never seen before picks the new
+    rows' names in a transaction, under a lock, on a fresh look (see :func:`qualified_device`).
+    """
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as connection:
+            await write_batch(connection, updates)
+        return
     keys = [(u.login, u.document, u.device) for u in updates]
     mine, taken = await _stored_devices(db, keys)
-    if any(key not in mine for key in keys):
-        # New rows get names no other login holds: decided under a lock, on a fresh look.
+    if all(key in mine for key in keys):
+        await db.execute(
+            query("kosync_write_progress_batch"),
+            *_write_args(updates, [mine[key] for key in keys]),
+        )
+        return
+    async with db.transaction():
         await db.execute(query("kosync_lock_new_devices"), NEW_DEVICE_LOCK_KEY)
         mine, taken = await _stored_devices(db, keys)
         for key in keys:
@@ -315,28 +342,9 @@ async def _resolve_devices(db: Connection, updates: list[ProgressUpdate]) -> lis
                 names = taken.setdefault(document, set())
                 mine[key] = qualified_device(device, login, names)
                 names.add(mine[key])
-    return [mine[key] for key in keys]
-
-
-async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
-    """Store ``updates`` in one transaction (current positions, history and their logins)."""
-    if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as connection:
-            await write_batch(connection, updates)
-        return
-    async with db.transaction():
-        stored = await _resolve_devices(db, updates)
         await db.execute(
             query("kosync_write_progress_batch"),
-            [u.document for u in updates],
-            stored,
-            [u.device_id for u in updates],
-            [u.progress for u in updates],
-            [u.percentage for u in updates],
-            [u.timestamp for u in updates],
-            [u.raw_payload for u in updates],
-            [u.login for u in updates],
-            [u.device for u in updates],
+            *_write_args(updates, [mine[key] for key in keys]),
         )
 
 

@@ -187,3 +187,36 @@ async def test_writer_forces_synchronous_commit(database):
         assert await session.fetchval("SHOW synchronous_commit") == "on"
     finally:
         await writer.close()
+
+
+async def test_new_device_names_of_many_logins_at_once_never_collide(database):
+    """Writers on separate connections (two servers on one database) bring the same new
+    (document, device) for different logins at once, and some logins twice in one batch: each
+    login gets a row of its own, named apart, and nothing fails."""
+    from dataclasses import replace
+
+    logins = [f"reader{n}" for n in range(8)]
+
+    async def one_writer(batch_logins: list[str]) -> None:
+        async with database.pool.acquire() as connection:
+            updates = [
+                replace(_update("same-doc", "Kobo", name), login=name) for name in batch_logins
+            ]
+            await kosync.write_batch(connection, updates)
+
+    await asyncio.gather(
+        one_writer(logins[:3]),
+        one_writer(logins[3:6]),
+        one_writer(logins[5:]),  # reader5 twice, in two batches
+        one_writer([logins[0], logins[0]]),  # and reader0 twice in one
+    )
+    rows = await database.pool.fetch(
+        "SELECT o.login, o.device AS sent, rp.device AS stored FROM reading_progress rp "
+        "JOIN reading_progress_logins o ON o.progress_id = rp.id WHERE rp.document = 'same-doc'"
+    )
+    assert sorted(r["login"] for r in rows) == logins
+    assert {r["sent"] for r in rows} == {"Kobo"}
+    assert len({r["stored"] for r in rows}) == len(logins)
+    for name in logins:
+        answer = await kosync.latest_progress(database.pool, "same-doc", name)
+        assert answer["device"] == "Kobo" and answer["progress"] == name
