@@ -128,6 +128,9 @@ async def paint_times(target: DatabaseTarget, home: Home, database: Database, ro
     started = time.perf_counter()
     view = await reading_insights.book_reading(database.pool, book_id=most_read)
     query_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    await reading_insights.library_reading(database.pool, days=90)
+    print(f"90-day calendar queries: {(time.perf_counter() - started) * 1000:.0f} ms")
     app = ShelverApp(home=home, settings=Settings(), target=target, watch_inbox=False)
     detail_times: list[float] = []
     calendar_times: list[float] = []

@@ -37,8 +37,9 @@ class LibrarySort(StrEnum):
 
 
 class ReadingFilter(StrEnum):
-    """What the Library's reading filter takes: a reading state, or when KOReader's statistics
-    last saw the book read (in the last 7, 30 or 365 days)."""
+    """What the Library's reading filter takes: a reading state, or by KOReader's statistics:
+    when they last saw the book read (in the last 7, 30 or 365 days), never (nor any device's
+    position), or for how long (more than 1, 5 or 20 hours)."""
 
     UNREAD = "unread"
     READING = "reading"
@@ -46,6 +47,10 @@ class ReadingFilter(StrEnum):
     LAST_WEEK = "last-week"
     LAST_MONTH = "last-month"
     LAST_YEAR = "last-year"
+    NEVER_READ = "never-read"
+    OVER_1H = "over-1h"
+    OVER_5H = "over-5h"
+    OVER_20H = "over-20h"
 
 
 class LibraryFilters(BaseModel):

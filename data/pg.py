@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
@@ -10,3 +14,11 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 
 Executor = asyncpg.Pool | Connection
 """Anything that runs a query: the pool (one round trip per call) or one session."""
+
+
+async def each(db: Executor, *steps: Awaitable[Any]) -> list[Any]:
+    """The results of ``steps``, queries on ``db``: side by side on a pool's connections (a
+    screen waits for the slowest, not for the sum), one after another on one session."""
+    if isinstance(db, asyncpg.Pool):
+        return list(await asyncio.gather(*steps))
+    return [await step for step in steps]

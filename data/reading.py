@@ -56,6 +56,10 @@ class LinkMethod(StrEnum):
     FILENAME = "filename"
 
 
+STATISTICS_DEVICE = "statistics"
+"""The device of a document known only from KOReader's reading statistics (no position)."""
+
+
 class UnknownBook(Exception):
     """A link names a book that does not exist."""
 
@@ -71,6 +75,8 @@ class CurrentPosition(DevicePositionFields):
     author: str | None = None
     login: str | None = None
     """The KoSync login that wrote it; None for a position of no login (see data.kosync)."""
+    seconds_read: int | None = None
+    """Time on its pages by KOReader's statistics; None when they have none."""
 
 
 class DeviceSummary(Row):
@@ -194,6 +200,7 @@ class ProgressNotice(BaseModel):
             title=book.title if book else None,
             author=book.author if book else None,
             login=self.login,
+            seconds_read=book.seconds_read if book else None,
         )
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from shelver.data.books import Executor
+from shelver.data.pg import each
 from shelver.data.queries import query
 from shelver.data.reading import book_positions
 from shelver.data.reading_state import FINISHED_AT
@@ -93,6 +95,10 @@ async def _sessions(db: Executor, documents: list[str]) -> list[StatSession]:
     return [StatSession.model_validate(dict(r)) for r in records]
 
 
+async def _nothing() -> list[Any]:
+    return []
+
+
 async def book_documents(db: Executor, book_id: UUID) -> list[str]:
     return [r[0] for r in await db.fetch("SELECT reading_book_documents($1)", book_id)]
 
@@ -107,23 +113,21 @@ async def book_reading(
         documents = [document] if document else []
     if not documents:
         return None
-    sessions = await _sessions(db, documents)
+    sessions, stat_book, pages_read, positions = await each(
+        db,
+        _sessions(db, documents),
+        db.fetchrow(query("stats_stat_book"), documents),
+        db.fetchval(query("stats_pages_read"), documents),
+        book_positions(db, book_id) if book_id is not None else _nothing(),
+    )
     if not sessions:
         return None
-    stat_book = await db.fetchrow(query("stats_stat_book"), documents)
     seconds = sum(s.seconds for s in sessions)
     visits = sum(s.visits for s in sessions)
-    pages_read = await db.fetchval(
-        "SELECT count(DISTINCT (page, total_pages)) FROM reading_page_visits WHERE stat_book IN "
-        "(SELECT id FROM reading_stat_books WHERE document = ANY ($1::text[]))",
-        documents,
-    )
     last = sessions[-1]
     fraction = last.end_fraction
-    if book_id is not None:
-        positions = await book_positions(db, book_id)
-        if positions and positions[0].updated_at > last.ended_at:
-            fraction = float(positions[0].percentage)
+    if positions and positions[0].updated_at > last.ended_at:
+        fraction = float(positions[0].percentage)
     pace = seconds / visits if visits else None
     if visits < OWN_PACE_MIN_VISITS:
         pace = await db.fetchval(query("stats_overall_pace"), None) or pace
@@ -196,18 +200,20 @@ async def library_reading(
     today = today or local_today()
     offset = local_offset()
     first = today - timedelta(days=days - 1)
-    per_day = {
-        r["day"]: int(r["seconds"])
-        for r in await db.fetch(query("stats_daily_seconds"), first, offset)
-    }
+    daily, streak, finished = await each(
+        db,
+        db.fetch(query("stats_daily_seconds"), first, offset),
+        _streak(db, today, offset),
+        db.fetch(query("stats_finished_books")),
+    )
+    per_day = {r["day"]: int(r["seconds"]) for r in daily}
     series = [
         DaySeconds(day=first + timedelta(days=n), seconds=per_day.get(first + timedelta(days=n), 0))
         for n in range(days)
     ]
-    streak = await _streak(db, today, offset)
     month_list = _months_back(today, months)
     counts = dict.fromkeys(month_list, 0)
-    for record in await db.fetch(query("stats_finished_books")):
+    for record in finished:
         local = (record["finished_at"] + offset).date()
         month = _month_start(local)
         if month in counts:

@@ -68,6 +68,7 @@ from shelver.widgets.reading_stats import statistics_title
 from shelver.widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000
+STATISTICS_ONLY = {"device": reading.STATISTICS_DEVICE}
 REFILL_ABOVE = 100
 """More rows arriving or leaving at once than this, and the table is filled again instead of
 changed row by row."""
@@ -467,6 +468,10 @@ class ProgressScreen(ShelverScreen):
         self, database: Database, view: ProgressView, notices: tuple[ProgressNotice, ...]
     ) -> ProgressView:
         filters = view.filters
+        if any(n.kind == reading.STATISTICS_CHANGED for n in notices):
+            # New statistics change times read and bring books known only from them: the
+            # list is read again (statistics arrive a few times a day, not per page).
+            return await self.fetch(database)
         seen = view.seen_by(filters.login) if filters.login is not None else None
         positions = {row_key(p): p for p in view.positions}
         books = {p.document: p for p in view.positions}
@@ -486,6 +491,8 @@ class ProgressScreen(ShelverScreen):
                 elif notice.document not in reread:
                     position = notice.position(book, now)
                     positions[row_key(position)] = position
+                    # A position now: no longer a book known only from the statistics.
+                    positions.pop(row_key(position.model_copy(update=STATISTICS_ONLY)), None)
         if reread:
             for key in [k for k, p in positions.items() if p.document in reread]:
                 del positions[key]
@@ -670,7 +677,9 @@ class ProgressScreen(ShelverScreen):
     def action_calendar(self) -> None:
         from shelver.screens.reading_calendar import ReadingCalendarScreen
 
-        self.app.push_screen(ReadingCalendarScreen())
+        calendar = ReadingCalendarScreen()
+        database = self.shelver.database
+        self.app.push_screen(calendar.prefetch(database) if database is not None else calendar)
 
     def action_sync_log(self) -> None:
         from shelver.screens.sync_log import SyncLogScreen

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from shelver.data.reading import CurrentPosition
 from shelver.data.reading_state import POSITION_STATES, ReadingState
-from shelver.widgets.format import clip, fraction_bar, relative_time
+from shelver.widgets.format import clip, fraction_bar, relative_time, short_reading_time
 
 
 class ProgressSort(StrEnum):
@@ -24,6 +24,8 @@ class ProgressSort(StrEnum):
     TITLE = "title"
     PERCENTAGE = "percentage"
     DEVICE = "device"
+    TIME_READ = "time_read"
+    """By KOReader's statistics (rows without come last)."""
 
 
 SORT_LABELS = {
@@ -31,9 +33,10 @@ SORT_LABELS = {
     ProgressSort.TITLE: "title",
     ProgressSort.PERCENTAGE: "percentage",
     ProgressSort.DEVICE: "device",
+    ProgressSort.TIME_READ: "time read",
 }
-# Newest and furthest read first; names alphabetically.
-NATURALLY_DESCENDING = {ProgressSort.UPDATED, ProgressSort.PERCENTAGE}
+# Newest, furthest and longest read first; names alphabetically.
+NATURALLY_DESCENDING = {ProgressSort.UPDATED, ProgressSort.PERCENTAGE, ProgressSort.TIME_READ}
 
 STATE_STYLES = {
     ReadingState.READING: "cyan",
@@ -127,6 +130,10 @@ def arrange(positions: list[CurrentPosition], filters: ProgressFilters) -> list[
         rows.sort(key=lambda p: (p.book_id is None, book_label(p).casefold()), reverse=descending)
     elif filters.sort is ProgressSort.PERCENTAGE:
         rows.sort(key=lambda p: p.percentage, reverse=descending)
+    elif filters.sort is ProgressSort.TIME_READ:
+        rows.sort(
+            key=lambda p: -1 if p.seconds_read is None else p.seconds_read, reverse=descending
+        )
     else:
         rows.sort(key=lambda p: p.device.casefold(), reverse=descending)
     return rows
@@ -197,16 +204,18 @@ def row_cells(position: CurrentPosition, title_width: int, now: datetime) -> lis
         clip(position.device, DEVICE_WIDTH),
         fraction_bar(position.percentage, width=BAR_WIDTH),
         state_cell(position.state),
+        short_reading_time(position.seconds_read),
         relative_time(position.updated_at, now),
     ]
 
 
-DEVICE_WIDTH = 12
-BAR_WIDTH = 9
+DEVICE_WIDTH = 10  # "statistics" (a book known only from them) fits
+BAR_WIDTH = 7
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("device", "Device", DEVICE_WIDTH),
     ("progress", "Progress", BAR_WIDTH + 5),
     ("state", "State", 8),
+    ("read", "Read", 5),
     ("updated", "Updated", 10),
 )
 """The fixed columns after the flexible Book column: (key, label, width)."""

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from shelver.data import reading_insights, statistics_ingest
+from shelver.data.db import Database
 from shelver.data.reading_insights import LibraryReading
 from shelver.data.statistics_ingest import LastImport
 from shelver.widgets.format import relative_time
@@ -69,6 +70,13 @@ class ReadingCalendarScreen(Screen[None]):
         self.days = days
         self.today = today
         self.library: LibraryReading | None = None
+        self._first: asyncio.Task[tuple[LibraryReading, LastImport | None]] | None = None
+
+    def prefetch(self, database: Database) -> ReadingCalendarScreen:
+        """Start reading what the screen shows now, while it is still being laid out (the
+        first paint then waits only for whichever takes longer); returns the screen."""
+        self._first = asyncio.ensure_future(self._fetch(database))
+        return self
 
     @property
     def shelver(self) -> ShelverHost:
@@ -86,6 +94,10 @@ class ReadingCalendarScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load()
 
+    def on_unmount(self) -> None:
+        if self._first is not None:  # left before its first answer
+            self._first.cancel()
+
     def action_reload(self) -> None:
         self.load()
 
@@ -94,12 +106,18 @@ class ReadingCalendarScreen(Screen[None]):
 
     @work(exclusive=True, group="calendar", exit_on_error=False)
     async def load(self) -> None:
+        first, self._first = self._first, None
+        if first is not None:
+            self.present(*await first)
+            return
         database = await self.shelver.wait_for_database()
-        library, last = await asyncio.gather(
+        self.present(*await self._fetch(database))
+
+    async def _fetch(self, database: Database) -> tuple[LibraryReading, LastImport | None]:
+        return await asyncio.gather(
             reading_insights.library_reading(database.pool, days=self.days, today=self.today),
             statistics_ingest.last_import(database.pool),
         )
-        self.present(library, last)
 
     def present(self, library: LibraryReading, last: LastImport | None) -> None:
         self.library = library

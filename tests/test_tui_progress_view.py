@@ -55,7 +55,16 @@ def test_default_order_is_newest_first_and_each_sort_has_its_direction():
     assert [r.document for r in arrange(ROWS, flipped)] == ["d2", "d1", "d3"]
     by_device = by_percentage.next_sort()
     assert [r.device for r in arrange(ROWS, by_device)] == ["Boox", "kobo", "phone"]
-    assert by_device.next_sort().sort is ProgressSort.UPDATED
+    by_time = by_device.next_sort()
+    assert by_time.sort is ProgressSort.TIME_READ
+    # Longest read first by KOReader's statistics; rows they do not know come last.
+    timed = [
+        ROWS[0].model_copy(update={"seconds_read": 60}),
+        ROWS[1],
+        ROWS[2].model_copy(update={"seconds_read": 7200}),
+    ]
+    assert [r.document for r in arrange(timed, by_time)] == ["d3", "d1", "d2"]
+    assert by_time.next_sort().sort is ProgressSort.UPDATED
 
 
 def test_text_filter_matches_every_word_anywhere():
@@ -90,7 +99,10 @@ def test_chips_and_cells():
     assert "1 of 3" in line
     cells = row_cells(ROWS[0], 20, NOW)
     assert str(cells[0]) == "Emma" and "50%" in str(cells[2]) and str(cells[3]) == "reading"
-    assert str(cells[4]) == "10 min ago"
+    assert str(cells[4]) == "—"  # no statistics: no time read
+    assert str(cells[5]) == "10 min ago"
+    timed = row_cells(ROWS[0].model_copy(update={"seconds_read": 4510}), 20, NOW)
+    assert str(timed[4]) == "1h15"
     unlinked = book_cell(ROWS[2], 14).plain
     assert unlinked.startswith("unlinked ") and len(unlinked) <= 14
 
@@ -109,3 +121,11 @@ def test_durations_and_summaries():
     )
     assert session.duration == timedelta(minutes=3)
     assert summarize([]).startswith("Hardcover: no book")
+
+
+def test_time_read_cells_fit_five_characters():
+    from shelver.widgets.format import short_reading_time
+
+    cells = [short_reading_time(s) for s in (None, 30, 900, 4510, 99 * 3600 + 59 * 60, 500 * 3600)]
+    assert cells == ["—", "<1m", "15m", "1h15", "99h59", "500h"]
+    assert max(len(c) for c in cells) <= 5

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from shelver.data import library
 from shelver.data.db import Database
@@ -17,12 +17,14 @@ from shelver.data.library_models import (
     LibrarySort,
     ReadingFilter,
 )
+from shelver.data.reading import STATISTICS_DEVICE
 from shelver.data.statistics_ingest import import_statistics
+from shelver.screens.progress_view import ProgressSort
 from shelver.screens.reading_calendar import ReadingCalendarScreen
 from shelver.widgets.library_detail import LibraryDetail
 from shelver.widgets.progress_history import HistoryChart, SessionsTable, distinct_ticks
 from tests.statistics_support import StatBookSpec, write_statistics
-from tests.test_tui_library import _open_library
+from tests.test_tui_library import _open_library, _titles
 from tests.test_tui_progress import make_app, make_book, open_progress, put
 from tests.tui_support import SIZE, screen_text, settle
 
@@ -173,6 +175,83 @@ async def test_library_detail_and_statistics_orders(
                 break
         assert screen.sort is LibrarySort.LAST_READ and screen.descending
         assert "by last read" in screen_text(app)
+
+
+async def test_library_filters_by_time_read_and_never_read(
+    database: Database, home: Home, database_dsn: str, tmp_path: Path
+):
+    await _seed(database, tmp_path)
+    pool = database.pool
+    await make_book(pool, "Never Opened", "d" * 32)
+    for when, titles in (
+        (ReadingFilter.OVER_1H, ["Read A Lot"]),
+        (ReadingFilter.OVER_5H, []),
+        (ReadingFilter.NEVER_READ, ["Never Opened"]),
+    ):
+        chosen = LibraryQuery(filters=LibraryFilters(reading=when))
+        assert [r.title for r in (await library.page(pool, chosen)).rows] == titles
+        assert await library.count(pool, chosen) == len(titles)
+
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_library(pilot)
+        # From the keyboard: f, tab down to Reading, type its start, → completes, enter.
+        await pilot.press("f")
+        await settle(pilot)
+        for _ in range(10):
+            if app.focused is not None and app.focused.id == "filter-reading":
+                break
+            await pilot.press("tab")
+        assert app.focused is not None and app.focused.id == "filter-reading"
+        await pilot.press("o", "v", "right", "enter")
+        await settle(pilot)
+        assert screen.filters.reading is ReadingFilter.OVER_1H
+        assert _titles(screen.table) == ["Read A Lot"]
+        assert "over-1h" in screen_text(app)
+        await pilot.press("f")
+        await settle(pilot)
+        app.screen.query_one("#filter-reading", Input).value = "never-read"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert _titles(screen.table) == ["Never Opened"]
+        assert "never-read" in screen_text(app)
+
+
+async def test_progress_lists_books_known_only_from_statistics(
+    database: Database, home: Home, database_dsn: str, tmp_path: Path
+):
+    await _seed(database, tmp_path)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        rows = {(r.document, r.device): r for r in screen.rows}
+        assert set(rows) == {
+            (DOC_READ, "kobo"),
+            (DOC_OTHER, STATISTICS_DEVICE),
+            (DOC_LOOSE, STATISTICS_DEVICE),
+        }
+        assert rows[DOC_READ, "kobo"].seconds_read == 100 * 60
+        assert rows[DOC_OTHER, STATISTICS_DEVICE].seconds_read == 5 * 60
+        # Where the last page visit left it: page 5 of 100.
+        assert float(rows[DOC_OTHER, STATISTICS_DEVICE].percentage) == 0.05
+        text = screen_text(app)
+        assert "Read" in text and "1h40" in text and "5m" in text and "statistics" in text
+        # o steps to the time-read order, longest first.
+        for _ in range(6):
+            if screen.filters.sort is ProgressSort.TIME_READ:
+                break
+            await pilot.press("o")
+            await settle(pilot)
+        assert [r.document for r in screen.rows] == [DOC_READ, DOC_OTHER, DOC_LOOSE]
+        # A device syncs a position of the book: its statistics-only row makes way for it.
+        await put(database.pool, DOC_OTHER, "kobo", 0.06)
+        for _ in range(50):
+            await settle(pilot)
+            if (DOC_OTHER, "kobo") in {(r.document, r.device) for r in screen.rows}:
+                break
+        rows = {(r.document, r.device): r for r in screen.rows}
+        assert (DOC_OTHER, STATISTICS_DEVICE) not in rows
+        assert rows[DOC_OTHER, "kobo"].seconds_read == 5 * 60
 
 
 def test_history_axis_labels_never_repeat():

@@ -79,3 +79,15 @@ def reading_time(seconds: float | None) -> str:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours < 100 else f"{hours} h"
+
+
+def short_reading_time(seconds: float | None) -> str:
+    """``4510`` -> ``"1h15"``, ``900`` -> ``"15m"``: a table cell of at most five characters
+    (``—`` when unknown)."""
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m" if minutes else "<1m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}" if hours < 100 else f"{hours}h"

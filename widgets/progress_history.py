@@ -10,6 +10,7 @@ from textual_plotext import PlotextPlot
 
 from shelver.data.reading import HistoryEntry, ReadingSession
 from shelver.data.reading_insights import StatSession
+from shelver.widgets.format import short_reading_time
 
 
 def _local(moment: datetime) -> datetime:
@@ -89,12 +90,7 @@ class HistoryChart(PlotextPlot):
 
 
 def duration_text(duration: timedelta) -> str:
-    minutes = int(duration.total_seconds() // 60)
-    if minutes < 1:
-        return "<1m"
-    if minutes < 60:
-        return f"{minutes}m"
-    return f"{minutes // 60}h{minutes % 60:02d}"
+    return short_reading_time(duration.total_seconds())
 
 
 SESSION_COLUMNS: tuple[tuple[str, str, int], ...] = (

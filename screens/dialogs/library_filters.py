@@ -39,6 +39,8 @@ class LibraryDialog(Dialog[object]):
 
 
 READING_CHOICES = [choice.value for choice in ReadingFilter]
+READING_HINT = "unread·reading·finished·never-read·last-week/month/year·over-1h/5h/20h"
+"""Every choice in the width of the input at 80 columns (the start is typed, → completes)."""
 
 
 class FilterDialog(LibraryDialog):
@@ -79,7 +81,7 @@ class FilterDialog(LibraryDialog):
 
     def _placeholder(self, field: str) -> str:
         if field == "reading":
-            return " / ".join(READING_CHOICES)
+            return READING_HINT
         here = self.suggestions.get(field)
         return f"any · this book: {', '.join(here)}" if here else "any"
 

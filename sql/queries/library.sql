@@ -3,8 +3,9 @@
 -- The page query takes the same parameters everywhere:
 --   $1  tsquery from library_search_tsquery, or NULL for no search
 --   $2  author filter (folded substring), $3 genre, $4 tag, $5 language, $6 format,
---   $7  reading state: 'unread' | 'reading' | 'finished', or read (KOReader's statistics)
---       in the 'last-week' | 'last-month' | 'last-year'          (each NULL = no filter)
+--   $7  reading state: 'unread' | 'reading' | 'finished', or by KOReader's statistics: read
+--       in the 'last-week' | 'last-month' | 'last-year', 'never-read' (nor any position),
+--       read 'over-1h' | 'over-5h' | 'over-20h'                  (each NULL = no filter)
 --   $8  sort: 'relevance' | 'title' | 'author' | 'language' | 'year' | 'reading' |
 --       'last_read' | 'time_read' (KOReader's statistics), or for a
 --       search that matches too many books to rank, 'title_sorted' (first page, sorted in
@@ -94,7 +95,16 @@ candidates AS NOT MATERIALIZED (
                    WHERE last_read >= now() - CASE $7::text
                        WHEN 'last-week' THEN interval '7 days'
                        WHEN 'last-month' THEN interval '30 days'
-                       ELSE interval '365 days' END))))
+                       ELSE interval '365 days' END)))
+           -- never read: no statistics and no position past the start
+           OR ($7::text = 'never-read'
+               AND b.id NOT IN (SELECT book_id FROM stat_totals)
+               AND b.id NOT IN (SELECT book_id FROM progress WHERE percentage > 0))
+           -- read (by KOReader's statistics) for more than 1, 5 or 20 hours
+           OR ($7::text LIKE 'over-%' AND b.id = ANY (ARRAY(
+                   SELECT book_id FROM stat_totals
+                   WHERE seconds > 3600 * CASE $7::text
+                       WHEN 'over-1h' THEN 1 WHEN 'over-5h' THEN 5 ELSE 20 END))))
 )
 
 -- name: library_page

@@ -1,10 +1,12 @@
 -- name: reading_current_positions
 -- The current position of each (document, device) with its book when linked (see the function
--- reading_document_book in 0003_reading.sql), the KoSync login that wrote it (NULL: none) and
--- its state: finished at >= 95 %, paused after 30 days without an update, else reading. Every
--- filter is optional ($1 device, $2 book, $3 linked or not, $4 state, $6 only these documents,
--- $7 what this login sees: its own positions and those of the logins it shares with); newest
--- first.
+-- reading_document_book in 0003_reading.sql), the KoSync login that wrote it (NULL: none),
+-- its state (finished at >= 95 %, paused after 30 days without an update, else reading) and
+-- the time KOReader's statistics saw it read. Documents known only from the statistics (no
+-- device synced a position) come as device 'statistics' (data.reading.STATISTICS_DEVICE),
+-- where their last page visit left them, when no login is asked for. Every filter is optional
+-- ($1 device, $2 book, $3 linked or not, $4 state, $6 only these documents, $7 what this
+-- login sees: its own positions and those of the logins it shares with); newest first.
 SELECT *
 FROM (
     SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
@@ -14,16 +16,43 @@ FROM (
                WHEN rp.updated_at < now() - reading_paused_after() THEN 'paused'
                ELSE 'reading'
            END AS state,
-           link.book_id, link.link_method, b.title, b.author, o.login
+           link.book_id, link.link_method, b.title, b.author, o.login,
+           s.seconds AS seconds_read
     FROM reading_progress rp
     LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
     LEFT JOIN LATERAL reading_document_book(rp.document) link ON true
     LEFT JOIN books b ON b.id = link.book_id
+    LEFT JOIN reading_stat_books s ON s.document = rp.document AND s.visits > 0
     WHERE ($1::text IS NULL OR rp.device = $1)
       AND ($2::uuid IS NULL OR link.book_id = $2)
       AND ($3::boolean IS NULL OR (link.book_id IS NOT NULL) = $3)
       AND ($6::text[] IS NULL OR rp.document = ANY($6::text[]))
       AND ($7::text IS NULL OR o.login = ANY(kosync_login_group($7::text)))
+    UNION ALL
+    SELECT s.document, 'statistics', NULL, last.fraction, '', 0, s.last_read,
+           CASE
+               WHEN last.fraction >= reading_finished_at() THEN 'finished'
+               WHEN s.last_read < now() - reading_paused_after() THEN 'paused'
+               ELSE 'reading'
+           END,
+           link.book_id, link.link_method, b.title, b.author, NULL, s.seconds
+    FROM reading_stat_books s
+    CROSS JOIN LATERAL (
+        SELECT round(least(v.page::numeric / nullif(v.total_pages, 0), 1), 4) AS fraction
+        FROM reading_page_visits v
+        WHERE v.stat_book = s.id
+        ORDER BY v.start_time DESC, v.page DESC
+        LIMIT 1
+    ) last
+    LEFT JOIN LATERAL reading_document_book(s.document) link ON true
+    LEFT JOIN books b ON b.id = link.book_id
+    WHERE s.visits > 0 AND last.fraction IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM reading_progress rp WHERE rp.document = s.document)
+      AND $7::text IS NULL
+      AND ($1::text IS NULL OR $1 = 'statistics')
+      AND ($2::uuid IS NULL OR link.book_id = $2)
+      AND ($3::boolean IS NULL OR (link.book_id IS NOT NULL) = $3)
+      AND ($6::text[] IS NULL OR s.document = ANY($6::text[]))
 ) positions
 WHERE ($4::text IS NULL OR positions.state = $4)
 ORDER BY positions.updated_at DESC, positions.document, positions.device

@@ -110,3 +110,9 @@ FROM per_document d
 CROSS JOIN LATERAL reading_document_book(d.document) link
 WHERE $1::uuid[] IS NULL OR link.book_id = ANY ($1)
 GROUP BY link.book_id;
+
+-- name: stats_pages_read
+-- How many different pages of a set of documents ($1) were visited.
+SELECT count(DISTINCT (v.page, v.total_pages))
+FROM reading_page_visits v
+WHERE v.stat_book IN (SELECT b.id FROM reading_stat_books b WHERE b.document = ANY ($1::text[]));
