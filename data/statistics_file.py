@@ -215,15 +215,20 @@ class StatisticsReader:
 
     def map_books(self, books: list[tuple[int, int, bool]]) -> None:
         """Which of shelver's books each of the file's book ids is: ``(id_book, stat_book,
-        fresh)``. Visits of book ids not mapped are skipped."""
+        fresh)``. Visits of book ids not mapped are skipped. Mapping again starts the reading
+        of the visits over."""
         try:
             self._conn.execute(
-                "CREATE TEMP TABLE shelver_books "
+                "CREATE TEMP TABLE IF NOT EXISTS shelver_books "
                 "(id_book INTEGER PRIMARY KEY, stat_book INTEGER NOT NULL, fresh INTEGER NOT NULL)"
             )
+            self._conn.execute("DELETE FROM temp.shelver_books")
             self._conn.executemany("INSERT INTO temp.shelver_books VALUES (?, ?, ?)", books)
         except sqlite3.DatabaseError as exc:
             raise NotStatistics(f"not a readable SQLite database ({exc})") from None
+        # Mapped again: the visits are read again from the start.
+        self._cursors.clear()
+        self.visits_read = 0
 
     def next_visits(
         self, fresh: bool, size: int = VISIT_CHUNK

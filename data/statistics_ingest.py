@@ -91,11 +91,19 @@ async def _apply(conn: Connection, reader: StatisticsReader) -> int:
     added = 0
     # Books without visits yet: everything is new, copied straight into the visits.
     fresh = {t["stat_book"] for t in targets if t["fresh"]}
+    careful = any(not t["fresh"] for t in targets)
     if fresh:
-        added += await _copy_visits(conn, reader, fresh=True, table="reading_page_visits")
-        changed |= fresh
+        try:
+            async with conn.transaction():  # a savepoint
+                added += await _copy_visits(conn, reader, fresh=True, table="reading_page_visits")
+            changed |= fresh
+        except asyncpg.UniqueViolationError:
+            # The file repeats a visit (KOReader's own files cannot; an edited one can): read
+            # every book again the careful way, which keeps one of each.
+            await asyncio.to_thread(reader.map_books, [(t[0], t[1], False) for t in targets])
+            careful = True
     # The others: through staging, keeping only what is not stored yet.
-    if any(not t["fresh"] for t in targets):
+    if careful:
         await conn.execute(query("stats_create_staging"))
         await _copy_visits(conn, reader, fresh=False, table="reading_stat_staging")
         (record,) = await conn.fetch(query("stats_insert_visits"))  # (an aggregate: one row)

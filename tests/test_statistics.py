@@ -213,6 +213,30 @@ async def test_one_document_under_two_book_rows_is_taken_once(
     assert forced.visits_added == 0
 
 
+async def test_a_file_that_repeats_a_visit_is_taken_with_one_of_each(
+    database, library_md5, tmp_path: Path
+):
+    """KOReader's table keeps one row per (book, page, start); a hand-edited file may not (here
+    without its unique index, and with fractional seconds that round to the same second)."""
+    pool = database.pool
+    path = write_statistics(tmp_path / "statistics.sqlite3", two_books(library_md5))
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "DROP VIEW page_stat; CREATE TABLE copy AS SELECT * FROM page_stat_data;"
+        "DROP TABLE page_stat_data;"
+        "ALTER TABLE copy RENAME TO page_stat_data;"
+    )
+    conn.execute(
+        "INSERT INTO page_stat_data SELECT id_book, page, start_time + 0.4, duration, total_pages"
+        " FROM page_stat_data WHERE page <= 3"
+    )
+    conn.commit()
+    conn.close()
+    result = await import_statistics(pool, path, source="test")
+    assert (result.outcome, result.visits_added) == ("imported", 290)
+    await assert_totals_match_the_visits(pool)
+
+
 @pytest.mark.parametrize("kind", ["corrupt", "foreign", "empty", "truncated", "old"])
 async def test_bad_files_leave_everything_as_it_was(
     database, library_md5, tmp_path: Path, kind: str
