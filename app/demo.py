@@ -172,7 +172,6 @@ async def _seed_reading(
             progress=_progress_string(reading, percentage),
             percentage=percentage,
             timestamp=int((now - timedelta(hours=hours_ago)).timestamp()),
-            login=DEMO_LOGIN,
         )
     await demo_seed.insert_progress(
         conn,

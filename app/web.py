@@ -21,7 +21,8 @@ from aiohttp import web
 
 from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, require_basic
 from shelver.data.device_auth import DeviceAuthenticator
-from shelver.data.login_guard import LoginGuard, LoginRefused
+from shelver.data.login_guard import LoginRefused
+from shelver.data.settings import ServerLimits
 
 log = logging.getLogger("shelver.web")
 WEB_SERVICE = "web"
@@ -83,8 +84,12 @@ def login_middleware(required: Callable[[], bool]):
     return check_login
 
 
-def make_server(host: str, port: int, pool: Any, login_required: bool) -> Any:
-    """A textual-serve Server for the shelver TUI, with shelver's login in front of it."""
+def make_server(
+    host: str, port: int, pool: Any, login_required: bool, limits: ServerLimits | None = None
+) -> Any:
+    """A textual-serve Server for the shelver TUI, with shelver's login in front of it (failed
+    logins limited as ``limits``, the ``[server]`` settings, say)."""
+    guard = (limits or ServerLimits()).login_guard()
     from textual_serve.server import Server
 
     class ShelverWebServer(Server):
@@ -92,7 +97,7 @@ def make_server(host: str, port: int, pool: Any, login_required: bool) -> Any:
             app = await super()._make_app()
             app.middlewares.append(login_middleware(lambda: login_required))
             app[AUTHENTICATOR_KEY] = DeviceAuthenticator(pool)
-            app[GUARD_KEY] = LoginGuard()
+            app[GUARD_KEY] = guard
             return app
 
     return ShelverWebServer(

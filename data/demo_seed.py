@@ -143,7 +143,6 @@ async def insert_progress_history(
     progress: str,
     percentage: float,
     timestamp: int,
-    login: str,
 ) -> None:
     await conn.execute(
         query("demo_insert_progress_history"),
@@ -152,7 +151,6 @@ async def insert_progress_history(
         progress,
         Decimal(str(round(percentage, 4))),
         timestamp,
-        login,
     )
 
 

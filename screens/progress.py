@@ -69,6 +69,7 @@ from shelver.widgets.tables import fit_title_width
 
 POSITIONS_LIMIT = 1000
 STATISTICS_ONLY = {"device": reading.STATISTICS_DEVICE}
+CALENDAR_SCREEN = "reading-calendar"
 REFILL_ABOVE = 100
 """More rows arriving or leaving at once than this, and the table is filled again instead of
 changed row by row."""
@@ -677,9 +678,14 @@ class ProgressScreen(ShelverScreen):
     def action_calendar(self) -> None:
         from shelver.screens.reading_calendar import ReadingCalendarScreen
 
-        calendar = ReadingCalendarScreen()
+        # Installed once and kept: showing it again needs no new layout, only its numbers.
+        if not self.app.is_screen_installed(CALENDAR_SCREEN):
+            self.app.install_screen(ReadingCalendarScreen(), CALENDAR_SCREEN)
+        calendar = self.app.get_screen(CALENDAR_SCREEN)
         database = self.shelver.database
-        self.app.push_screen(calendar.prefetch(database) if database is not None else calendar)
+        if database is not None and isinstance(calendar, ReadingCalendarScreen):
+            calendar.prefetch(database)
+        self.app.push_screen(CALENDAR_SCREEN)
 
     def action_sync_log(self) -> None:
         from shelver.screens.sync_log import SyncLogScreen

@@ -91,12 +91,14 @@ class ReadingCalendarScreen(Screen[None]):
             yield Static("", id="calendar-source")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    def on_screen_resume(self) -> None:
+        # Each time it is shown (the screen is kept between visits: laid out once).
         self.load()
 
-    def on_unmount(self) -> None:
+    def on_screen_suspend(self) -> None:
         if self._first is not None:  # left before its first answer
             self._first.cancel()
+            self._first = None
 
     def action_reload(self) -> None:
         self.load()

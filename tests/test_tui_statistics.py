@@ -118,6 +118,14 @@ async def test_reading_calendar_reads_in_80x24(
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, ReadingCalendarScreen)
+        # Shown again (the same screen, kept), it reads the numbers again.
+        more = StatBookSpec("Later", "Someone", "e" * 32, 80, _evenings(datetime.now(UTC), 1, 1, 2))
+        path = write_statistics(tmp_path / "more.sqlite3", [more])
+        assert (await import_statistics(database.pool, path, source="test")).visits_added == 2
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.screen is screen
+        assert "1 books, 2 new page visits" in screen.plain
 
 
 async def test_library_detail_and_statistics_orders(

@@ -117,3 +117,17 @@ async def test_a_web_login_guards_every_request(web_home, database_dsn, database
         page = await client.get(web.url, auth=("me", "s3cret"))
         assert page.status_code == 200
     assert "s3cret" not in web.log.read_text()
+
+
+async def test_failed_web_logins_follow_the_server_settings(
+    web_home, database_dsn, database, started
+):
+    web_home.mkdir(parents=True, exist_ok=True)
+    (web_home / "config.toml").write_text("[server]\nfailed_logins_per_address = 2\n")
+    await credentials.add(database.pool, "web", "me", "s3cret", web_home)
+    web = WebProcess(web_home, database_dsn, "--host", "0.0.0.0")
+    started.append(web)
+    await asyncio.to_thread(web.wait_ready)
+    async with httpx.AsyncClient(timeout=30) as client:
+        statuses = [(await client.get(web.url, auth=("me", "wrong"))).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]  # the default would allow ten

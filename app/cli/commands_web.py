@@ -52,7 +52,13 @@ def run_web(context: CliContext, args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
     database = loop.run_until_complete(Database.open(context.target, max_size=2))
     try:
-        server = make_server(args.host, args.port, database.pool, login_required=logins > 0)
+        server = make_server(
+            args.host,
+            args.port,
+            database.pool,
+            login_required=logins > 0,
+            limits=context.settings.server,
+        )
         server.serve()
     finally:
         loop.run_until_complete(database.close())

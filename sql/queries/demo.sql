@@ -43,15 +43,9 @@ INSERT INTO reading_progress_logins (progress_id, login, document, device)
 SELECT id, $8, document, device FROM inserted;
 
 -- name: demo_insert_progress_history
--- A sample update of the KoSync login $6.
-WITH inserted AS (
-    INSERT INTO reading_progress_history (document, device, progress, percentage, "timestamp",
-                                          created_at)
-    VALUES ($1, $2, $3, $4, $5::bigint, to_timestamp($5::bigint))
-    RETURNING id
-)
-INSERT INTO reading_progress_history_logins (history_id, login)
-SELECT id, $6 FROM inserted;
+INSERT INTO reading_progress_history (document, device, progress, percentage, "timestamp",
+                                      created_at)
+VALUES ($1, $2, $3, $4, $5::bigint, to_timestamp($5::bigint));
 
 -- name: demo_insert_credential
 INSERT INTO service_credentials (service, username, password_hash, created_at)

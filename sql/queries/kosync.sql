@@ -45,12 +45,13 @@ SELECT pg_advisory_xact_lock($1::bigint);
 
 -- name: kosync_write_progress_batch
 -- One group commit: every PUT of the batch goes to the history in arrival order, and the last
--- one per (document, stored device) becomes the current position; each row is recorded as its
--- login's ($8, with $9 the device name as sent; $2 is the stored name, see data/kosync.py).
+-- one per (document, stored device) becomes the current position; a new row is recorded as its
+-- login's ($8, with $9 the device name as sent; $2 is the stored name, see data/kosync.py; the
+-- history's login is its current row's).
 -- A single statement, so one round trip. Rows are upserted in key order so two writers never
 -- deadlock.
-WITH incoming AS MATERIALIZED (
-    SELECT t.*, gen_random_uuid() AS history_id
+WITH incoming AS (
+    SELECT *
     FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::bigint[], $7::text[],
         $8::text[], $9::text[]
@@ -74,26 +75,20 @@ current AS (
         percentage = EXCLUDED.percentage,
         "timestamp" = EXCLUDED."timestamp",
         raw_payload = EXCLUDED.raw_payload
-    RETURNING rp.id, rp.document, rp.device
+    RETURNING rp.id, rp.document, rp.device, (rp.xmax = 0) AS inserted
 ),
-owners AS (
+owners AS (  -- a row that existed already has its login
     INSERT INTO reading_progress_logins (progress_id, login, document, device)
     SELECT c.id, l.login, l.document, l.sent
     FROM current c JOIN latest l ON l.document = c.document AND l.device = c.device
-    WHERE l.login IS NOT NULL
+    WHERE l.login IS NOT NULL AND c.inserted
     ON CONFLICT DO NOTHING
     RETURNING 1
-),
-history AS (
-    INSERT INTO reading_progress_history
-        (id, document, device, progress, percentage, "timestamp")
-    SELECT history_id, document, device, progress, round(percentage::numeric, 4), ts
-    FROM incoming
-    ORDER BY position
-    RETURNING 1
 )
-INSERT INTO reading_progress_history_logins (history_id, login)
-SELECT history_id, login FROM incoming WHERE login IS NOT NULL;
+INSERT INTO reading_progress_history (document, device, progress, percentage, "timestamp")
+SELECT document, device, progress, round(percentage::numeric, 4), ts
+FROM incoming
+ORDER BY position;
 
 -- name: kosync_durable_session
 -- The writer's own session waits for the WAL flush at every commit, whatever the server's

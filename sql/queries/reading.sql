@@ -78,13 +78,15 @@ GROUP BY o.login
 ORDER BY o.login;
 
 -- name: reading_document_history
--- Every update of one document, oldest first ($3: only what this login sees, or all).
+-- Every update of one document, oldest first ($3: only what this login sees, or all; an update's
+-- login is its current row's, migration 0028).
 SELECT h.document, h.device, h.progress, h.percentage, h."timestamp", h.created_at
 FROM reading_progress_history h
 WHERE h.document = $1
   AND ($3::text IS NULL OR EXISTS (
-      SELECT 1 FROM reading_progress_history_logins l
-      WHERE l.history_id = h.id AND l.login = ANY(kosync_login_group($3::text))))
+      SELECT 1 FROM reading_progress rp JOIN reading_progress_logins o ON o.progress_id = rp.id
+      WHERE rp.document = h.document AND rp.device = h.device
+        AND o.login = ANY(kosync_login_group($3::text))))
 ORDER BY h.created_at, h."timestamp"
 LIMIT $2;
 
@@ -95,8 +97,9 @@ SELECT h.document, h.device, h.progress, h.percentage, h."timestamp", h.created_
 FROM reading_progress_history h
 WHERE h.document IN (SELECT reading_book_documents($1))
   AND ($3::text IS NULL OR EXISTS (
-      SELECT 1 FROM reading_progress_history_logins l
-      WHERE l.history_id = h.id AND l.login = ANY(kosync_login_group($3::text))))
+      SELECT 1 FROM reading_progress rp JOIN reading_progress_logins o ON o.progress_id = rp.id
+      WHERE rp.document = h.document AND rp.device = h.device
+        AND o.login = ANY(kosync_login_group($3::text))))
 ORDER BY h.created_at, h."timestamp"
 LIMIT $2;
 
