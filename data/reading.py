@@ -214,9 +214,12 @@ async def current_positions(
     documents: list[str] | None = None,
     login: str | None = None,
     limit: int = 1000,
+    statistics_only: bool = False,
 ) -> list[CurrentPosition]:
     """Current positions, newest first; each filter is optional. ``login``: only what that
-    KoSync login sees (its own positions and those of the logins it shares with)."""
+    KoSync login sees (its own positions and those of the logins it shares with).
+    ``statistics_only``: also the documents known only from KOReader's statistics, as device
+    :data:`STATISTICS_DEVICE` (not KoSync positions: for lists of what was read)."""
     records = await db.fetch(
         query("reading_current_positions"),
         device,
@@ -226,6 +229,7 @@ async def current_positions(
         limit,
         documents,
         login,
+        statistics_only,
     )
     return [CurrentPosition.from_record(r) for r in records]
 

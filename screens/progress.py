@@ -190,6 +190,7 @@ class ProgressScreen(ShelverScreen):
                 state=filters.state,
                 login=filters.login,
                 limit=POSITIONS_LIMIT,
+                statistics_only=True,
             ),
             reading.devices(database.pool, login=filters.login),
             reading.logins(database.pool),
@@ -503,6 +504,7 @@ class ProgressScreen(ShelverScreen):
                 documents=sorted(reread),
                 login=filters.login,
                 limit=POSITIONS_LIMIT,
+                statistics_only=True,
             ):
                 positions[row_key(position)] = position
         devices, logins = view.devices, view.logins

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input
 
-from shelver.data import library
+from shelver.data import library, reading
 from shelver.data.db import Database
 from shelver.data.home import Home
 from shelver.data.library_models import (
@@ -229,6 +229,9 @@ async def test_progress_lists_books_known_only_from_statistics(
     database: Database, home: Home, database_dsn: str, tmp_path: Path
 ):
     await _seed(database, tmp_path)
+    # Only lists of what was read ask for them: KoSync positions stay KoSync positions.
+    kosync = await reading.current_positions(database.pool)
+    assert [(p.document, p.device) for p in kosync] == [(DOC_READ, "kobo")]
     app = make_app(home, database_dsn)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_progress(pilot)

@@ -2,11 +2,12 @@
 -- The current position of each (document, device) with its book when linked (see the function
 -- reading_document_book in 0003_reading.sql), the KoSync login that wrote it (NULL: none),
 -- its state (finished at >= 95 %, paused after 30 days without an update, else reading) and
--- the time KOReader's statistics saw it read. Documents known only from the statistics (no
--- device synced a position) come as device 'statistics' (data.reading.STATISTICS_DEVICE),
--- where their last page visit left them, when no login is asked for. Every filter is optional
--- ($1 device, $2 book, $3 linked or not, $4 state, $6 only these documents, $7 what this
--- login sees: its own positions and those of the logins it shares with); newest first.
+-- the time KOReader's statistics saw it read. With $8 (and no login asked for), documents
+-- known only from the statistics (no device synced a position) come too, as device
+-- 'statistics' (data.reading.STATISTICS_DEVICE), where their last page visit left them.
+-- Every filter is optional ($1 device, $2 book, $3 linked or not, $4 state, $6 only these
+-- documents, $7 what this login sees: its own positions and those of the logins it shares
+-- with); newest first.
 SELECT *
 FROM (
     SELECT rp.document, rp.device, rp.device_id, rp.percentage, rp.progress, rp."timestamp",
@@ -48,7 +49,7 @@ FROM (
     LEFT JOIN books b ON b.id = link.book_id
     WHERE s.visits > 0 AND last.fraction IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM reading_progress rp WHERE rp.document = s.document)
-      AND $7::text IS NULL
+      AND $8::boolean AND $7::text IS NULL
       AND ($1::text IS NULL OR $1 = 'statistics')
       AND ($2::uuid IS NULL OR link.book_id = $2)
       AND ($3::boolean IS NULL OR (link.book_id IS NOT NULL) = $3)
