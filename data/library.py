@@ -34,7 +34,7 @@ from shelver.data.library_models import (
     without_nul,
 )
 from shelver.data.models import Book
-from shelver.data.pg import each
+from shelver.data.pg import session
 from shelver.data.queries import composed, query
 from shelver.data.validation import clean_terms
 
@@ -355,27 +355,29 @@ async def _ordered_by(
 
 async def detail(db: Executor, book_id: UUID) -> BookDetail:
     """The book, its files, each device's position in it and its Hardcover sync state."""
-    book, files, position_records, sync, extra_records, rating, statistics = await each(
-        db,
-        books.get(db, book_id),
-        books.files_of(db, book_id),
-        db.fetch(query("library_book_positions"), book_id),
-        db.fetchrow(query("library_book_hardcover_sync"), book_id),
-        db.fetch(query("calibre_extra_fields"), book_id),
-        db.fetchval(query("calibre_book_rating"), book_id),
-        reading_insights.book_reading(db, book_id=book_id),
-    )
-    if book is None:
-        raise BookNotFound(str(book_id))
-    return BookDetail(
-        book=book,
-        files=files,
-        positions=[DevicePosition.from_record(r) for r in position_records],
-        rating=rating,
-        extras=[ExtraField(**{**dict(r), "value": json.loads(r["value"])}) for r in extra_records],
-        hardcover_sync=HardcoverState.from_record(sync) if sync else None,
-        statistics=statistics,
-    )
+    async with session(db) as conn:
+        book = await books.get(conn, book_id)
+        if book is None:
+            raise BookNotFound(str(book_id))
+        files = await books.files_of(conn, book_id)
+        positions = [
+            DevicePosition.from_record(r)
+            for r in await conn.fetch(query("library_book_positions"), book_id)
+        ]
+        sync = await conn.fetchrow(query("library_book_hardcover_sync"), book_id)
+        extras = [
+            ExtraField(**{**dict(r), "value": json.loads(r["value"])})
+            for r in await conn.fetch(query("calibre_extra_fields"), book_id)
+        ]
+        return BookDetail(
+            book=book,
+            files=files,
+            positions=positions,
+            rating=await conn.fetchval(query("calibre_book_rating"), book_id),
+            extras=extras,
+            hardcover_sync=HardcoverState.from_record(sync) if sync else None,
+            statistics=await reading_insights.book_reading(conn, book_id=book_id),
+        )
 
 
 async def update_book(db: Executor, book_id: UUID, edit: BookEdit) -> Book:

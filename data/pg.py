@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -16,9 +15,13 @@ Executor = asyncpg.Pool | Connection
 """Anything that runs a query: the pool (one round trip per call) or one session."""
 
 
-async def each(db: Executor, *steps: Awaitable[Any]) -> list[Any]:
-    """The results of ``steps``, queries on ``db``: side by side on a pool's connections (a
-    screen waits for the slowest, not for the sum), one after another on one session."""
+@asynccontextmanager
+async def session(db: Executor) -> AsyncIterator[Connection]:
+    """One connection for a run of queries: acquired once from a pool (querying the pool
+    acquires a connection per query, and running them side by side costs more than it saves
+    on two cores), or ``db`` itself when it is one already."""
     if isinstance(db, asyncpg.Pool):
-        return list(await asyncio.gather(*steps))
-    return [await step for step in steps]
+        async with db.acquire() as conn:
+            yield conn
+    else:
+        yield db

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from shelver.data.books import Executor
-from shelver.data.pg import each
+from shelver.data.pg import Connection, session
 from shelver.data.queries import query
 from shelver.data.reading import book_positions
 from shelver.data.reading_state import FINISHED_AT
@@ -95,10 +94,6 @@ async def _sessions(db: Executor, documents: list[str]) -> list[StatSession]:
     return [StatSession.model_validate(dict(r)) for r in records]
 
 
-async def _nothing() -> list[Any]:
-    return []
-
-
 async def book_documents(db: Executor, book_id: UUID) -> list[str]:
     return [r[0] for r in await db.fetch("SELECT reading_book_documents($1)", book_id)]
 
@@ -107,21 +102,25 @@ async def book_reading(
     db: Executor, *, book_id: UUID | None = None, document: str | None = None
 ) -> BookReading | None:
     """The statistics of a library book, or of one document; None when there are none."""
+    async with session(db) as conn:
+        return await _book_reading(conn, book_id=book_id, document=document)
+
+
+async def _book_reading(
+    db: Connection, *, book_id: UUID | None, document: str | None
+) -> BookReading | None:
     if book_id is not None:
         documents = await book_documents(db, book_id)
     else:
         documents = [document] if document else []
     if not documents:
         return None
-    sessions, stat_book, pages_read, positions = await each(
-        db,
-        _sessions(db, documents),
-        db.fetchrow(query("stats_stat_book"), documents),
-        db.fetchval(query("stats_pages_read"), documents),
-        book_positions(db, book_id) if book_id is not None else _nothing(),
-    )
+    sessions = await _sessions(db, documents)
     if not sessions:
         return None
+    stat_book = await db.fetchrow(query("stats_stat_book"), documents)
+    pages_read = await db.fetchval(query("stats_pages_read"), documents)
+    positions = await book_positions(db, book_id) if book_id is not None else []
     seconds = sum(s.seconds for s in sessions)
     visits = sum(s.visits for s in sessions)
     last = sessions[-1]
@@ -200,12 +199,10 @@ async def library_reading(
     today = today or local_today()
     offset = local_offset()
     first = today - timedelta(days=days - 1)
-    daily, streak, finished = await each(
-        db,
-        db.fetch(query("stats_daily_seconds"), first, offset),
-        _streak(db, today, offset),
-        db.fetch(query("stats_finished_books")),
-    )
+    async with session(db) as conn:
+        daily = await conn.fetch(query("stats_daily_seconds"), first, offset)
+        streak = await _streak(conn, today, offset)
+        finished = await conn.fetch(query("stats_finished_books"))
     per_day = {r["day"]: int(r["seconds"]) for r in daily}
     series = [
         DaySeconds(day=first + timedelta(days=n), seconds=per_day.get(first + timedelta(days=n), 0))
