@@ -168,3 +168,14 @@ async def database(database_dsn: str) -> AsyncIterator[Database]:
 def home(tmp_path: Path) -> Home:
     """A throwaway shelver home with its folders created."""
     return Home.at(tmp_path / "home").ensure()
+
+
+DATABASE_FIXTURES = {"server_dsn", "template_dsn", "database_dsn", "database", "empty_database_dsn"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the suite's PostgreSQL cluster ``database``, so the quick
+    ones can run apart: ``pytest -m "not database"`` starts no cluster."""
+    for item in items:
+        if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.database)
