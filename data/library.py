@@ -58,8 +58,25 @@ class BookNotFound(LookupError):
 
 
 def statement(name: str) -> str:
-    """``library_page`` or ``library_count`` with the one shared ``library_candidates``."""
+    """``library_count`` with the one shared ``library_candidates``."""
     return composed(name, candidates="library_candidates")
+
+
+def page_statement(mode: str, descending: bool, tsquery: str | None) -> str:
+    """``library_page`` holding only the branch (``library_order_*``) that lists ``mode``:
+    the statement is planned on every call, and the branches it would drop cost more to plan
+    than the one that runs costs to run."""
+    if mode == "relevance":
+        order = "relevance" if tsquery else "title"  # nothing to rank: by title
+    elif mode == "title_walk":
+        order = "title"
+    elif mode == "title_sorted":
+        order = "title_sorted"
+    else:
+        # The reading orders share a branch: SQL picks the number they sort by (`metric`).
+        reading = mode in NUMERIC_READING_SORTS
+        order = ("reading" if reading else mode) + ("_desc" if descending else "")
+    return composed("library_page", candidates="library_candidates", order=f"library_order_{order}")
 
 
 async def search_tsquery(db: Executor, text: str) -> str | None:
@@ -162,7 +179,7 @@ async def page(
         mode, matches = await _search_mode(db, library_query, tsquery)
         total = matches if matches <= SORT_LIMIT else None  # above, the count was capped
     records = await db.fetch(
-        statement("library_page"),
+        page_statement(mode, descending, tsquery),
         tsquery,
         *_filter_args(library_query),
         mode,
@@ -209,7 +226,7 @@ async def skip(
     else:
         sort, descending = library_query.sort, library_query.descending
     records = await db.fetch(
-        statement("library_page"),
+        page_statement(sort.value, descending, tsquery),
         tsquery,
         *_filter_args(library_query),
         sort.value,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shelver.data.library_models import LibrarySort
 from shelver.data.queries import UnknownQuery, all_queries, composed, parse_queries, query
 
 
@@ -32,7 +33,13 @@ async def test_every_bundled_query_is_valid_sql(database):
 
     # The OPDS title pages and the Library page and count are built from shared pieces: prepare
     # each statement as data.opds and data.library assemble it, not the fragments on their own.
-    fragments = ("opds_page_by_title", "opds_filter_", "opds_with_reading", "library_candidates")
+    fragments = (
+        "opds_page_by_title",
+        "opds_filter_",
+        "opds_with_reading",
+        "library_candidates",
+        "library_order_",
+    )
     assembled = ("library_page", "library_count")
     statements = {
         name: statement
@@ -41,8 +48,12 @@ async def test_every_bundled_query_is_valid_sql(database):
     }
     for group in opds.Group:
         statements[f"opds page of {group.value}"] = opds._page_statement(group)
-    for name in assembled:
-        statements[name] = library.statement(name)
+    statements["library_count"] = library.statement("library_count")
+    for mode in ("relevance", "title_walk", "title_sorted", *(s.value for s in LibrarySort)):
+        for descending in (False, True):
+            for tsquery in (None, "'word'"):
+                page = library.page_statement(mode, descending, tsquery)
+                statements[f"library_page in {mode}, {descending=}, {tsquery=}"] = page
     async with database.pool.acquire() as conn, conn.transaction():
         # Statistics import statements read a temporary staging table made in their transaction.
         await conn.execute(all_queries()["stats_create_staging"])
@@ -54,10 +65,15 @@ async def test_every_bundled_query_is_valid_sql(database):
 
 
 def test_a_fragment_is_spliced_where_its_marker_is():
-    page = composed("library_page", candidates="library_candidates")
+    from shelver.data import library
+
+    page = library.page_statement("author", True, None)
     count = composed("library_count", candidates="library_candidates")
     shared = query("library_candidates")
     # One text for the rows a Library list holds, in both the page and its count.
     assert shared in page and shared in count and "/*candidates*/" not in page + count
+    # A page holds the branch of its own order only (the others would only cost planning).
+    assert query("library_order_author_desc") in page and "/*order*/" not in page
+    assert query("library_order_author") not in page.replace(query("library_order_author_desc"), "")
     with pytest.raises(ValueError, match="no /\\*nowhere\\*/"):
         composed("library_page", nowhere="library_candidates")

@@ -15,8 +15,9 @@
 --       the page before (all NULL for the first page); $14 page size; $15 true to skip
 --       formats and reading state (walking to a far position needs only the keys).
 -- Every sort is a total order ending in id, so keyset pagination never skips or repeats a row.
--- Each (sort, direction) is its own branch with a one-time filter, so the planner drops the
--- others and walks the matching sort index; the filters are written once, in `candidates`.
+-- Each (sort, direction) is its own branch (a library_order_* fragment, guarded by a one-time
+-- filter too) that walks the matching sort index; the filters are written once, in
+-- `candidates`.
 
 -- name: library_search_tsquery
 SELECT shelver_search_tsquery($1::text)::text;
@@ -108,144 +109,18 @@ candidates AS NOT MATERIALIZED (
 )
 
 -- name: library_page
+-- One page in one order: the candidates, the branch of that order (a library_order_* fragment,
+-- chosen by data.library.page_statement), then formats and reading state for its rows only.
+-- Only that branch is in the statement: each call gets a custom plan (the parameters decide
+-- whether the search index is used at all), and planning twelve branches to drop eleven took
+-- longer than running the one.
 /*candidates*/,
+parameters AS (
+    -- Never read: gives the cursor keys and page size their types, whichever the branch uses.
+    SELECT $9::bool, $10::text, $11::text, $12::float8, $13::uuid, $14::bigint
+),
 page AS (
-    (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
-            row_number() OVER (ORDER BY c.rank DESC, c.title_key, c.id) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'relevance' AND $1::tsquery IS NOT NULL
-       AND ($13::uuid IS NULL OR c.rank < $12::float8
-            OR (c.rank = $12::float8 AND (c.title_key, c.id) > ($11::text, $13::uuid)))
-     ORDER BY c.rank DESC, c.title_key, c.id
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
-            row_number() OVER (ORDER BY c.title_key, c.id) AS ordinal
-     FROM candidates c
-     WHERE (($8::text = 'title' AND NOT $9::bool)
-            OR $8::text = 'title_walk'
-            OR ($8::text = 'relevance' AND $1::tsquery IS NULL))
-       AND ($13::uuid IS NULL
-            OR (c.title_key, c.id) > ($11::text, $13::uuid))
-     ORDER BY c.title_key, c.id
-     LIMIT $14)
-    UNION ALL
-    -- The same order, sorted rather than walked (`|| ''` keeps the planner off the index).
-    (SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
-            row_number() OVER (ORDER BY c.title_key || '', c.id) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'title_sorted' AND $13::uuid IS NULL
-     ORDER BY c.title_key || '', c.id
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
-            row_number() OVER (ORDER BY c.title_key DESC, c.id DESC) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'title' AND $9::bool
-       AND ($13::uuid IS NULL
-            OR (c.title_key, c.id) < ($11::text, $13::uuid))
-     ORDER BY c.title_key DESC, c.id DESC
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'author' AS ordered_by,
-            row_number() OVER (ORDER BY c.author_key, c.title_key, c.id) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'author' AND NOT $9::bool
-       AND ($13::uuid IS NULL
-            OR (c.author_key, c.title_key, c.id) > ($10::text, $11::text, $13::uuid))
-     ORDER BY c.author_key, c.title_key, c.id
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'author' AS ordered_by,
-            row_number() OVER (ORDER BY c.author_key DESC, c.title_key DESC, c.id DESC) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'author' AND $9::bool
-       AND ($13::uuid IS NULL
-            OR (c.author_key, c.title_key, c.id) < ($10::text, $11::text, $13::uuid))
-     ORDER BY c.author_key DESC, c.title_key DESC, c.id DESC
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'language' AS ordered_by,
-            row_number() OVER (ORDER BY c.language_key, c.title_key, c.id) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'language' AND NOT $9::bool
-       AND ($13::uuid IS NULL
-            OR (c.language_key, c.title_key, c.id) > ($10::text, $11::text, $13::uuid))
-     ORDER BY c.language_key, c.title_key, c.id
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'language' AS ordered_by,
-            row_number() OVER (ORDER BY c.language_key DESC, c.title_key DESC, c.id DESC) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'language' AND $9::bool
-       AND ($13::uuid IS NULL
-            OR (c.language_key, c.title_key, c.id) < ($10::text, $11::text, $13::uuid))
-     ORDER BY c.language_key DESC, c.title_key DESC, c.id DESC
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'year' AS ordered_by,
-            row_number() OVER (ORDER BY c.year_key, c.title_key, c.id) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'year' AND NOT $9::bool
-       AND ($13::uuid IS NULL
-            OR (c.year_key, c.title_key, c.id) > ($12::float8::integer, $11::text, $13::uuid))
-     ORDER BY c.year_key, c.title_key, c.id
-     LIMIT $14)
-    UNION ALL
-    (SELECT c.*, NULL::float8 AS reading_key, 'year' AS ordered_by,
-            row_number() OVER (ORDER BY c.year_key DESC, c.title_key DESC, c.id DESC) AS ordinal
-     FROM candidates c
-     WHERE $8::text = 'year' AND $9::bool
-       AND ($13::uuid IS NULL
-            OR (c.year_key, c.title_key, c.id) < ($12::float8::integer, $11::text, $13::uuid))
-     ORDER BY c.year_key DESC, c.title_key DESC, c.id DESC
-     LIMIT $14)
-    UNION ALL
-    (SELECT m.*, row_number() OVER (ORDER BY m.reading_key, m.title_key, m.id) AS ordinal
-     FROM ((SELECT c.*, -1::float8 AS reading_key, $8::text AS ordered_by
-            FROM candidates c
-            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND NOT $9::bool
-              AND c.id NOT IN (SELECT book_id FROM metric)
-              AND ($13::uuid IS NULL
-                   OR ($12::float8 = -1 AND (c.title_key, c.id) > ($11::text, $13::uuid)))
-            ORDER BY c.title_key, c.id
-            LIMIT $14)
-           UNION ALL
-           (SELECT c.*, pr.value, $8::text
-            FROM metric pr
-            -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
-            CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
-                                OFFSET 0) c
-            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND NOT $9::bool
-              AND ($13::uuid IS NULL OR (pr.value, c.title_key, c.id)
-                                        > ($12::float8, $11::text, $13::uuid))
-            ORDER BY pr.value, c.title_key, c.id
-            LIMIT $14)) m
-     ORDER BY m.reading_key, m.title_key, m.id
-     LIMIT $14)
-    UNION ALL
-    (SELECT m.*, row_number() OVER (ORDER BY m.reading_key DESC, m.title_key DESC, m.id DESC)
-     FROM ((SELECT c.*, -1::float8 AS reading_key, $8::text AS ordered_by
-            FROM candidates c
-            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND $9::bool
-              AND c.id NOT IN (SELECT book_id FROM metric)
-              AND ($13::uuid IS NULL OR $12::float8 > -1
-                   OR ($12::float8 = -1 AND (c.title_key, c.id) < ($11::text, $13::uuid)))
-            ORDER BY c.title_key DESC, c.id DESC
-            LIMIT $14)
-           UNION ALL
-           (SELECT c.*, pr.value, $8::text
-            FROM metric pr
-            -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
-            CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
-                                OFFSET 0) c
-            WHERE $8::text IN ('reading', 'last_read', 'time_read') AND $9::bool
-              AND ($13::uuid IS NULL OR (pr.value, c.title_key, c.id)
-                                        < ($12::float8, $11::text, $13::uuid))
-            ORDER BY pr.value DESC, c.title_key DESC, c.id DESC
-            LIMIT $14)) m
-     ORDER BY m.reading_key DESC, m.title_key DESC, m.id DESC
-     LIMIT $14)
+/*order*/
 )
 SELECT p.id, p.title, p.author, p.published_year, p.language, p.rank, p.ordered_by,
        p.title_key, p.author_key, p.language_key, p.year_key, p.reading_key,
@@ -261,6 +136,167 @@ CROSS JOIN LATERAL (
 ) f
 ORDER BY p.ordinal;
 
+-- name: library_order_relevance
+-- Best match first (a search that matches few enough books to rank).
+(SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
+        row_number() OVER (ORDER BY c.rank DESC, c.title_key, c.id) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'relevance' AND $1::tsquery IS NOT NULL
+   AND ($13::uuid IS NULL OR c.rank < $12::float8
+        OR (c.rank = $12::float8 AND (c.title_key, c.id) > ($11::text, $13::uuid)))
+ ORDER BY c.rank DESC, c.title_key, c.id
+ LIMIT $14)
+
+-- name: library_order_title
+-- By title, walking the title index (also a search too broad to sort, and relevance order
+-- without a search).
+(SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
+        row_number() OVER (ORDER BY c.title_key, c.id) AS ordinal
+ FROM candidates c
+ WHERE (($8::text = 'title' AND NOT $9::bool)
+        OR $8::text = 'title_walk'
+        OR ($8::text = 'relevance' AND $1::tsquery IS NULL))
+   AND ($13::uuid IS NULL
+        OR (c.title_key, c.id) > ($11::text, $13::uuid))
+ ORDER BY c.title_key, c.id
+ LIMIT $14)
+
+-- name: library_order_title_sorted
+-- The same order, sorted rather than walked (`|| ''` keeps the planner off the index).
+(SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
+        row_number() OVER (ORDER BY c.title_key || '', c.id) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'title_sorted' AND $13::uuid IS NULL
+ ORDER BY c.title_key || '', c.id
+ LIMIT $14)
+
+-- name: library_order_title_desc
+-- By title, last first.
+(SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
+        row_number() OVER (ORDER BY c.title_key DESC, c.id DESC) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'title' AND $9::bool
+   AND ($13::uuid IS NULL
+        OR (c.title_key, c.id) < ($11::text, $13::uuid))
+ ORDER BY c.title_key DESC, c.id DESC
+ LIMIT $14)
+
+-- name: library_order_author
+-- By author, then title.
+(SELECT c.*, NULL::float8 AS reading_key, 'author' AS ordered_by,
+        row_number() OVER (ORDER BY c.author_key, c.title_key, c.id) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'author' AND NOT $9::bool
+   AND ($13::uuid IS NULL
+        OR (c.author_key, c.title_key, c.id) > ($10::text, $11::text, $13::uuid))
+ ORDER BY c.author_key, c.title_key, c.id
+ LIMIT $14)
+
+-- name: library_order_author_desc
+-- By author, then title, last first.
+(SELECT c.*, NULL::float8 AS reading_key, 'author' AS ordered_by,
+        row_number() OVER (ORDER BY c.author_key DESC, c.title_key DESC, c.id DESC) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'author' AND $9::bool
+   AND ($13::uuid IS NULL
+        OR (c.author_key, c.title_key, c.id) < ($10::text, $11::text, $13::uuid))
+ ORDER BY c.author_key DESC, c.title_key DESC, c.id DESC
+ LIMIT $14)
+
+-- name: library_order_language
+-- By language, then title.
+(SELECT c.*, NULL::float8 AS reading_key, 'language' AS ordered_by,
+        row_number() OVER (ORDER BY c.language_key, c.title_key, c.id) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'language' AND NOT $9::bool
+   AND ($13::uuid IS NULL
+        OR (c.language_key, c.title_key, c.id) > ($10::text, $11::text, $13::uuid))
+ ORDER BY c.language_key, c.title_key, c.id
+ LIMIT $14)
+
+-- name: library_order_language_desc
+-- By language, then title, last first.
+(SELECT c.*, NULL::float8 AS reading_key, 'language' AS ordered_by,
+        row_number() OVER (ORDER BY c.language_key DESC, c.title_key DESC, c.id DESC) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'language' AND $9::bool
+   AND ($13::uuid IS NULL
+        OR (c.language_key, c.title_key, c.id) < ($10::text, $11::text, $13::uuid))
+ ORDER BY c.language_key DESC, c.title_key DESC, c.id DESC
+ LIMIT $14)
+
+-- name: library_order_year
+-- By year, then title.
+(SELECT c.*, NULL::float8 AS reading_key, 'year' AS ordered_by,
+        row_number() OVER (ORDER BY c.year_key, c.title_key, c.id) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'year' AND NOT $9::bool
+   AND ($13::uuid IS NULL
+        OR (c.year_key, c.title_key, c.id) > ($12::float8::integer, $11::text, $13::uuid))
+ ORDER BY c.year_key, c.title_key, c.id
+ LIMIT $14)
+
+-- name: library_order_year_desc
+-- By year, then title, last first.
+(SELECT c.*, NULL::float8 AS reading_key, 'year' AS ordered_by,
+        row_number() OVER (ORDER BY c.year_key DESC, c.title_key DESC, c.id DESC) AS ordinal
+ FROM candidates c
+ WHERE $8::text = 'year' AND $9::bool
+   AND ($13::uuid IS NULL
+        OR (c.year_key, c.title_key, c.id) < ($12::float8::integer, $11::text, $13::uuid))
+ ORDER BY c.year_key DESC, c.title_key DESC, c.id DESC
+ LIMIT $14)
+
+-- name: library_order_reading
+-- By the reading number (position, last read or time read; books without one first, by title).
+(SELECT m.*, row_number() OVER (ORDER BY m.reading_key, m.title_key, m.id) AS ordinal
+ FROM ((SELECT c.*, -1::float8 AS reading_key, $8::text AS ordered_by
+        FROM candidates c
+        WHERE $8::text IN ('reading', 'last_read', 'time_read') AND NOT $9::bool
+          AND c.id NOT IN (SELECT book_id FROM metric)
+          AND ($13::uuid IS NULL
+               OR ($12::float8 = -1 AND (c.title_key, c.id) > ($11::text, $13::uuid)))
+        ORDER BY c.title_key, c.id
+        LIMIT $14)
+       UNION ALL
+       (SELECT c.*, pr.value, $8::text
+        FROM metric pr
+        -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
+        CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
+                            OFFSET 0) c
+        WHERE $8::text IN ('reading', 'last_read', 'time_read') AND NOT $9::bool
+          AND ($13::uuid IS NULL OR (pr.value, c.title_key, c.id)
+                                    > ($12::float8, $11::text, $13::uuid))
+        ORDER BY pr.value, c.title_key, c.id
+        LIMIT $14)) m
+ ORDER BY m.reading_key, m.title_key, m.id
+ LIMIT $14)
+
+-- name: library_order_reading_desc
+-- By the reading number, highest first (books without one last).
+(SELECT m.*,
+        row_number() OVER (ORDER BY m.reading_key DESC, m.title_key DESC, m.id DESC) AS ordinal
+ FROM ((SELECT c.*, -1::float8 AS reading_key, $8::text AS ordered_by
+        FROM candidates c
+        WHERE $8::text IN ('reading', 'last_read', 'time_read') AND $9::bool
+          AND c.id NOT IN (SELECT book_id FROM metric)
+          AND ($13::uuid IS NULL OR $12::float8 > -1
+               OR ($12::float8 = -1 AND (c.title_key, c.id) < ($11::text, $13::uuid)))
+        ORDER BY c.title_key DESC, c.id DESC
+        LIMIT $14)
+       UNION ALL
+       (SELECT c.*, pr.value, $8::text
+        FROM metric pr
+        -- one primary-key probe per book with progress (OFFSET 0 keeps it a probe)
+        CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = pr.book_id
+                            OFFSET 0) c
+        WHERE $8::text IN ('reading', 'last_read', 'time_read') AND $9::bool
+          AND ($13::uuid IS NULL OR (pr.value, c.title_key, c.id)
+                                    < ($12::float8, $11::text, $13::uuid))
+        ORDER BY pr.value DESC, c.title_key DESC, c.id DESC
+        LIMIT $14)) m
+ ORDER BY m.reading_key DESC, m.title_key DESC, m.id DESC
+ LIMIT $14)
 
 -- name: library_count
 -- How many books match (all $13 NULL), or how many come before the row whose keys are given
