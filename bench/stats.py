@@ -155,12 +155,15 @@ async def paint_times(target: DatabaseTarget, home: Home, database: Database, ro
         await pilot.press("p")
         while not isinstance(app.screen, ProgressScreen):
             await pilot.pause(0.01)
+        calendar: ReadingCalendarScreen | None = None
         for _ in range(rounds):
+            # (The screen is kept between showings: wait for this showing's numbers.)
+            presented = calendar.presented if calendar is not None else 0
             started = time.perf_counter()
             await pilot.press("c")
             calendar = app.screen
             assert isinstance(calendar, ReadingCalendarScreen)
-            while calendar.library is None:
+            while calendar.presented <= presented:
                 await asyncio.sleep(0.001)
             await pilot.pause()
             calendar_times.append(time.perf_counter() - started)

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from shelver.data import reading_insights, statistics_ingest
 from shelver.data.db import Database
@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from shelver.screens.host import ShelverHost
 
 CALENDAR_DAYS = 90
+KEYS_LINE = Text.assemble(
+    ("esc", "bold"),
+    (" back  ", "dim"),
+    ("ctrl+r", "bold"),
+    (" reload  ", "dim"),
+    ("ctrl+p", "bold"),
+    (" palette", "dim"),
+)
 PARTS = ("#calendar-summary", "#calendar-days", "#calendar-months", "#calendar-source")
 
 NO_STATISTICS = (
@@ -61,6 +69,7 @@ class ReadingCalendarScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     ReadingCalendarScreen #calendar-heading { background: $boost; padding: 0 1; }
+    ReadingCalendarScreen #calendar-keys { dock: bottom; height: 1; padding: 0 1; }
     ReadingCalendarScreen #calendar-body { padding: 0 1; }
     ReadingCalendarScreen #calendar-body Static { height: auto; margin: 0 0 1 0; }
     """
@@ -70,6 +79,8 @@ class ReadingCalendarScreen(Screen[None]):
         self.days = days
         self.today = today
         self.library: LibraryReading | None = None
+        self.presented = 0
+        """How often numbers were put on screen (each showing reads them again)."""
         self._first: asyncio.Task[tuple[LibraryReading, LastImport | None]] | None = None
 
     def prefetch(self, database: Database) -> ReadingCalendarScreen:
@@ -89,7 +100,8 @@ class ReadingCalendarScreen(Screen[None]):
             yield Static("", id="calendar-days")
             yield Static("", id="calendar-months")
             yield Static("", id="calendar-source")
-        yield Footer(compact=True)
+        # Its two keys as a line of text: a Footer re-lays itself out on every showing.
+        yield Static(KEYS_LINE, id="calendar-keys")
 
     def on_screen_resume(self) -> None:
         # Each time it is shown (the screen is kept between visits: laid out once).
@@ -123,6 +135,7 @@ class ReadingCalendarScreen(Screen[None]):
 
     def present(self, library: LibraryReading, last: LastImport | None) -> None:
         self.library = library
+        self.presented += 1
         today = self.today or reading_insights.local_today()
         self._texts = [
             library_summary(library, today),
