@@ -678,15 +678,24 @@ class ProgressScreen(ShelverScreen):
         self.notify(report.message, severity="information" if report.ok else "error", timeout=10)
 
     def action_calendar(self) -> None:
-        from shelver.screens.reading_calendar import ReadingCalendarScreen
+        self.open_calendar()
 
-        # Installed once and kept: showing it again needs no new layout, only its numbers.
+    @work(exclusive=True, group="calendar-open", exit_on_error=False)
+    async def open_calendar(self) -> None:
+        from shelver.screens.reading_calendar import OPEN_WAIT_SECONDS, ReadingCalendarScreen
+
+        # Installed once and kept: showing it again needs no new layout, only its numbers,
+        # which are read first (briefly) so the screen switches in once, with them.
         if not self.app.is_screen_installed(CALENDAR_SCREEN):
             self.app.install_screen(ReadingCalendarScreen(), CALENDAR_SCREEN)
         calendar = self.app.get_screen(CALENDAR_SCREEN)
         database = self.shelver.database
         if database is not None and isinstance(calendar, ReadingCalendarScreen):
-            calendar.prefetch(database)
+            reading = asyncio.ensure_future(calendar.read_numbers(database))
+            try:
+                calendar.give(await asyncio.wait_for(asyncio.shield(reading), OPEN_WAIT_SECONDS))
+            except Exception:  # slow or failing: the screen reads (and reports) them itself
+                reading.cancel()
         self.app.push_screen(CALENDAR_SCREEN)
 
     def action_sync_log(self) -> None:

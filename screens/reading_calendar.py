@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from shelver.data import reading_insights, statistics_ingest
 from shelver.data.db import Database
@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from shelver.screens.host import ShelverHost
 
 CALENDAR_DAYS = 90
+KEYS_LINE = Text.assemble(
+    ("esc", "bold"),
+    (" back  ", "dim"),
+    ("ctrl+r", "bold"),
+    (" reload  ", "dim"),
+    ("ctrl+p", "bold"),
+    (" palette", "dim"),
+)
 PARTS = ("#calendar-summary", "#calendar-days", "#calendar-months", "#calendar-source")
 
 NO_STATISTICS = (
@@ -51,6 +59,12 @@ def source_line(last: LastImport | None) -> Text:
     return text
 
 
+Numbers = tuple[LibraryReading, LastImport | None]
+"""What the screen shows: the library's reading, and where the statistics came from."""
+OPEN_WAIT_SECONDS = 0.25
+"""How long the opener waits for the numbers before showing the screen without them."""
+
+
 class ReadingCalendarScreen(Screen[None]):
     """The library's reading over time."""
 
@@ -61,6 +75,7 @@ class ReadingCalendarScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     ReadingCalendarScreen #calendar-heading { background: $boost; padding: 0 1; }
+    ReadingCalendarScreen #calendar-keys { dock: bottom; height: 1; padding: 0 1; }
     ReadingCalendarScreen #calendar-body { padding: 0 1; }
     ReadingCalendarScreen #calendar-body Static { height: auto; margin: 0 0 1 0; }
     """
@@ -70,13 +85,26 @@ class ReadingCalendarScreen(Screen[None]):
         self.days = days
         self.today = today
         self.library: LibraryReading | None = None
-        self._first: asyncio.Task[tuple[LibraryReading, LastImport | None]] | None = None
+        self.presented = 0
+        """How often numbers were put on screen (each showing reads them again)."""
+        self._given: Numbers | None = None
+        self._fresh = False
 
-    def prefetch(self, database: Database) -> ReadingCalendarScreen:
-        """Start reading what the screen shows now, while it is still being laid out (the
-        first paint then waits only for whichever takes longer); returns the screen."""
-        self._first = asyncio.ensure_future(self._fetch(database))
-        return self
+    async def read_numbers(self, database: Database) -> Numbers:
+        """What the screen shows, read now (by whoever opens it: see :meth:`give`)."""
+        return await asyncio.gather(
+            reading_insights.library_reading(database.pool, days=self.days, today=self.today),
+            statistics_ingest.last_import(database.pool),
+        )
+
+    def give(self, numbers: Numbers) -> None:
+        """Numbers read just before the screen is shown: it shows them at once instead of
+        reading them again (switching screens and reading at the same time slows both)."""
+        if self.is_mounted:
+            self.present(*numbers)
+        else:
+            self._given = numbers
+        self._fresh = True
 
     @property
     def shelver(self) -> ShelverHost:
@@ -89,16 +117,21 @@ class ReadingCalendarScreen(Screen[None]):
             yield Static("", id="calendar-days")
             yield Static("", id="calendar-months")
             yield Static("", id="calendar-source")
-        yield Footer(compact=True)
+        # Its two keys as a line of text: a Footer re-lays itself out on every showing.
+        yield Static(KEYS_LINE, id="calendar-keys")
+
+    def on_mount(self) -> None:
+        given, self._given = self._given, None
+        if given is not None:
+            self.present(*given)
 
     def on_screen_resume(self) -> None:
-        # Each time it is shown (the screen is kept between visits: laid out once).
-        self.load()
-
-    def on_screen_suspend(self) -> None:
-        if self._first is not None:  # left before its first answer
-            self._first.cancel()
-            self._first = None
+        # Each time it is shown (the screen is kept between visits: laid out once), with
+        # fresh numbers: given by the opener, or read now.
+        if self._fresh:
+            self._fresh = False
+        else:
+            self.load()
 
     def action_reload(self) -> None:
         self.load()
@@ -108,21 +141,12 @@ class ReadingCalendarScreen(Screen[None]):
 
     @work(exclusive=True, group="calendar", exit_on_error=False)
     async def load(self) -> None:
-        first, self._first = self._first, None
-        if first is not None:
-            self.present(*await first)
-            return
         database = await self.shelver.wait_for_database()
-        self.present(*await self._fetch(database))
-
-    async def _fetch(self, database: Database) -> tuple[LibraryReading, LastImport | None]:
-        return await asyncio.gather(
-            reading_insights.library_reading(database.pool, days=self.days, today=self.today),
-            statistics_ingest.last_import(database.pool),
-        )
+        self.present(*await self.read_numbers(database))
 
     def present(self, library: LibraryReading, last: LastImport | None) -> None:
         self.library = library
+        self.presented += 1
         today = self.today or reading_insights.local_today()
         self._texts = [
             library_summary(library, today),

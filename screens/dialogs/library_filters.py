@@ -39,8 +39,9 @@ class LibraryDialog(Dialog[object]):
 
 
 READING_CHOICES = [choice.value for choice in ReadingFilter]
-READING_HINT = "unread·reading·finished·never-read·last-week/month/year·over-1h/5h/20h"
-"""Every choice in the width of the input at 80 columns (the start is typed, → completes)."""
+READING_HINT = "unread·reading·finished·never-read·last-week/month/year·over-1h…"
+"""The choices in the width of the input at 80 columns (over-1h… is over-1h, over-5h and
+over-20h; the start is typed, → completes; a wrong value lists them all)."""
 
 
 class FilterDialog(LibraryDialog):
