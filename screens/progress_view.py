@@ -209,7 +209,7 @@ def row_cells(position: CurrentPosition, title_width: int, now: datetime) -> lis
     ]
 
 
-DEVICE_WIDTH = 10  # "statistics" (a book known only from them) fits
+DEVICE_WIDTH = 12  # "Kobo Libra 2" and "statistics" (a book known only from them) fit
 BAR_WIDTH = 7
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("device", "Device", DEVICE_WIDTH),
