@@ -151,7 +151,9 @@ def _end(session: PtySession, how: str) -> None:
     if how == "close":
         session.close_terminal()
     else:
-        os.kill(session.shelver_pid, getattr(signal, how))
+        # A quit already under way may have finished first: then it ended on its own.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(session.shelver_pid, getattr(signal, how))
 
 
 @pytest.mark.parametrize("how", ["SIGHUP", "SIGTERM", "close"])
