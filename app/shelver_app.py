@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -234,6 +235,8 @@ class ShelverApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.report_worker_failure(event.worker)
+        if event.worker.group == "database" and event.state == WorkerState.SUCCESS:
+            self.call_after_refresh(self._set_startup_heap_aside)
         if (
             event.worker.group == "database"
             and event.state == WorkerState.SUCCESS
@@ -243,6 +246,15 @@ class ShelverApp(App[None]):
             # first attempt its load is still waiting for this database and goes on by itself.)
             self._current_base_screen().post_message(DatabaseOpened(event.worker.result))
             self._start_watching()
+
+    def _set_startup_heap_aside(self) -> None:
+        """Once the database is open and the first frame drawn, move everything alive into the
+        garbage collector's permanent generation. Start-up's objects (modules, classes, the
+        app, its first screen, the pool) live as long as the app, yet every full collection
+        walked them all again: 50-170 ms on a busy 2-core machine, inside whatever key press
+        allocated last (the reading calendar's first opening paid 222 ms, mostly that). Full
+        collections now walk only what was made since."""
+        gc.freeze()
 
     def report_worker_failure(self, worker: Worker) -> None:
         """The single place where a failed worker becomes an error dialog (never a traceback)."""
@@ -285,6 +297,7 @@ class ShelverApp(App[None]):
 
     async def on_unmount(self) -> None:
         """Closing the app stops the watcher and closes the pool (forcefully if need be)."""
+        gc.unfreeze()  # what start-up set aside can be collected again (tests run many apps)
         if self._watcher is not None:
             self._watch_stop.set()
             try:

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 from uuid import UUID
 
 from rich.text import Text
@@ -66,6 +66,9 @@ from shelver.widgets.progress_history import HistoryChart, SessionsTable
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.reading_stats import statistics_title
 from shelver.widgets.tables import fit_title_width
+
+if TYPE_CHECKING:
+    from shelver.screens.reading_calendar import ReadingCalendarScreen
 
 POSITIONS_LIMIT = 1000
 STATISTICS_ONLY = {"device": reading.STATISTICS_DEVICE}
@@ -198,6 +201,7 @@ class ProgressScreen(ShelverScreen):
         return ProgressView(positions, devices, filters, logins)
 
     def present(self, view: ProgressView) -> None:
+        self._prepare_calendar_after_paint()
         # The text filter and the order may have changed since the rows were read.
         filters = replace(
             self.filters,
@@ -680,17 +684,32 @@ class ProgressScreen(ShelverScreen):
     def action_calendar(self) -> None:
         self.open_calendar()
 
-    @work(exclusive=True, group="calendar-open", exit_on_error=False)
-    async def open_calendar(self) -> None:
-        from shelver.screens.reading_calendar import OPEN_WAIT_SECONDS, ReadingCalendarScreen
+    _calendar_prepared = False
 
-        # Installed once and kept: showing it again needs no new layout, only its numbers,
-        # which are read first (briefly) so the screen switches in once, with them.
+    def _prepare_calendar_after_paint(self) -> None:
+        # Once this screen's rows are drawn (the person is reading them, not waiting), so
+        # that "c" does not first import the calendar and the statistics modules it needs.
+        if not self._calendar_prepared:
+            self._calendar_prepared = True
+            self.call_after_refresh(self._prepare_calendar)
+
+    def _prepare_calendar(self) -> ReadingCalendarScreen:
+        """The calendar screen: installed once and kept, so showing it again needs no new
+        layout, only its numbers."""
+        from shelver.screens.reading_calendar import ReadingCalendarScreen
+
         if not self.app.is_screen_installed(CALENDAR_SCREEN):
             self.app.install_screen(ReadingCalendarScreen(), CALENDAR_SCREEN)
-        calendar = self.app.get_screen(CALENDAR_SCREEN)
+        return cast("ReadingCalendarScreen", self.app.get_screen(CALENDAR_SCREEN))
+
+    @work(exclusive=True, group="calendar-open", exit_on_error=False)
+    async def open_calendar(self) -> None:
+        from shelver.screens.reading_calendar import OPEN_WAIT_SECONDS
+
+        # Its numbers are read first (briefly) so the screen switches in once, with them.
+        calendar = self._prepare_calendar()
         database = self.shelver.database
-        if database is not None and isinstance(calendar, ReadingCalendarScreen):
+        if database is not None:
             reading = asyncio.ensure_future(calendar.read_numbers(database))
             try:
                 calendar.give(await asyncio.wait_for(asyncio.shield(reading), OPEN_WAIT_SECONDS))

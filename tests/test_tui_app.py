@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from textual.widgets import DataTable, Input
 
@@ -35,6 +37,23 @@ async def test_every_screen_is_one_key_away(database_dsn: str, home: Home) -> No
             # The current screen's name is always on screen (the bar and the heading).
             assert tab.label in screen_text(app)
         assert not any(isinstance(s, ErrorDialog) for s in app.screen_stack)
+
+
+def _collectable(obj: object) -> bool:
+    """In one of the collector's generations (frozen objects are in none)."""
+    return any(tracked is obj for tracked in gc.get_objects())
+
+
+async def test_startup_objects_are_set_aside_from_garbage_collection(
+    database_dsn: str, home: Home
+) -> None:
+    # Every full collection walked them all again (~100 ms inside a key press).
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not _collectable(app)
+        assert not _collectable(app.screen)
+    assert _collectable(app)  # the app has ended: its objects may be collected again
 
 
 async def test_footer_shows_the_screen_keys(database_dsn: str, home: Home) -> None:

@@ -19,6 +19,7 @@ from shelver.data.library_models import (
 )
 from shelver.data.reading import STATISTICS_DEVICE
 from shelver.data.statistics_ingest import import_statistics
+from shelver.screens.progress import CALENDAR_SCREEN
 from shelver.screens.progress_view import ProgressSort
 from shelver.screens.reading_calendar import ReadingCalendarScreen
 from shelver.widgets.library_detail import LibraryDetail
@@ -100,6 +101,8 @@ async def test_reading_calendar_reads_in_80x24(
     app = make_app(home, database_dsn)
     async with app.run_test(size=SIZE) as pilot:
         await open_progress(pilot)
+        # Made ready while Reading progress was on screen: "c" only shows it.
+        assert app.is_screen_installed(CALENDAR_SCREEN)
         await pilot.press("c")
         await settle(pilot)
         screen = app.screen
