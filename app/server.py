@@ -175,6 +175,7 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
     except KoSyncError as exc:
         response = _json(exc.status, exc.body())
     except LoginRefused as refused:
+        await asyncio.sleep(refused.delay)  # a client that keeps guessing is slowed down
         response = _too_many(request, refused)
     except web.HTTPException as exc:
         if request.path.startswith(PLAIN_HTTP_PREFIXES):
