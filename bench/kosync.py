@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
 import asyncpg
@@ -331,9 +332,53 @@ async def verify(dsn: str, acknowledged: list[tuple[str, str, str]]) -> tuple[in
     return missing, settings
 
 
-def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
+def cluster_process(dsn: str) -> psutil.Process | None:
+    """The postmaster serving ``dsn`` through a socket directory (the embedded cluster's), or
+    None (another server: its CPU is not counted)."""
+    socket_dir = unquote(parse_qs(urlsplit(dsn).query).get("host", [""])[0])
+    if not socket_dir.startswith("/"):
+        return None
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "postgres" in (process.info["name"] or "") and socket_dir in cmdline:
+            return process
+    return None
+
+
+class CpuMeter:
+    """CPU seconds so far of the server, of PostgreSQL (postmaster and backends) and of this
+    process (the devices' client), to tell where the cores' time goes."""
+
+    def __init__(self, server: psutil.Process, postgres: psutil.Process | None) -> None:
+        self._server = server
+        self._postgres = postgres
+        self._devices = psutil.Process()
+
+    @staticmethod
+    def _seconds(*processes: psutil.Process) -> float:
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # a backend that has just exited
+                continue
+            total += times.user + times.system
+        return total
+
+    def read(self) -> dict[str, float]:
+        postgres = 0.0
+        if self._postgres is not None:
+            postgres = self._seconds(self._postgres, *self._postgres.children(recursive=True))
+        return {
+            "server": self._seconds(self._server),
+            "postgres": postgres,
+            "devices": self._seconds(self._devices),
+        }
+
+    def since(self, before: dict[str, float], requests: int) -> dict[str, float]:
+        """µs per request of each, since ``before``."""
+        now = self.read()
+        return {name: round((now[name] - before[name]) / max(1, requests) * 1e6, 1) for name in now}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -382,16 +427,16 @@ async def main() -> int:
                 cwd=REPO,
             )
         await wait_ready(base_url, server)
-        server_process = psutil.Process(server.pid)
-        cpu_at_start = cpu_seconds(server_process)
+        meter = CpuMeter(psutil.Process(server.pid), cluster_process(dsn))
+        before = meter.read()
         results, elapsed = await drive(base_url, args.devices, args.seconds)
-        cpu_alone = cpu_seconds(server_process) - cpu_at_start
+        cpu_alone = meter.since(before, len(results.latencies))
         abused: tuple[Results, float, Abuse] | None = None
-        cpu_abused = 0.0
+        cpu_abused: dict[str, float] = {}
         if args.abuse:
-            before_abuse = cpu_seconds(server_process)
+            before = meter.read()
             abused = await drive_under_abuse(base_url, port, args.devices, args.seconds, args.idle)
-            cpu_abused = cpu_seconds(server_process) - before_abuse
+            cpu_abused = meter.since(before, len(abused[0].latencies))
         server.send_signal(signal.SIGTERM)
         exit_code = server.wait(timeout=60)
         acknowledged = results.acknowledged + (abused[0].acknowledged if abused else [])
@@ -423,7 +468,9 @@ async def main() -> int:
         "acknowledged_puts": len(results.acknowledged),
         "acknowledged_puts_missing_from_history": missing,
         "server_exit_code": exit_code,
-        "server_cpu_us_per_request": round(cpu_alone / max(1, requests) * 1e6, 1),
+        "server_cpu_us_per_request": cpu_alone["server"],
+        "postgres_cpu_us_per_request": cpu_alone["postgres"],
+        "devices_client_cpu_us_per_request": cpu_alone["devices"],
         "server_log_lines": log_text.count("shelver.serve.access"),
         "commits": int(commits[2]) if commits else None,
         "puts_per_commit": round(int(commits[1]) / max(1, int(commits[2])), 1) if commits else None,
@@ -441,9 +488,8 @@ async def main() -> int:
             "p99_ms": round(percentile(under.latencies, 0.99) * 1000, 2),
             "errors": under.errors,
             "error_samples": under.error_samples,
-            "server_cpu_us_per_device_request": round(
-                cpu_abused / max(1, len(under.latencies)) * 1e6, 1
-            ),
+            "server_cpu_us_per_device_request": cpu_abused["server"],
+            "postgres_cpu_us_per_device_request": cpu_abused["postgres"],
             "wrong_keys_sent": abuse.wrong_keys_sent,
             "wrong_keys_answered_401": abuse.refused_401,
             "wrong_keys_refused_429": abuse.refused_429,
@@ -465,15 +511,18 @@ async def main() -> int:
             f"server exit code {exit_code}; {figures['commits']} commits "
             f"({figures['puts_per_commit']} PUTs each); "
             f"{figures['server_log_lines']} request log lines; "
-            f"server CPU {figures['server_cpu_us_per_request']} µs per request"
+            f"CPU per request: server {figures['server_cpu_us_per_request']} µs, PostgreSQL "
+            f"{figures['postgres_cpu_us_per_request']} µs, the devices' client "
+            f"{figures['devices_client_cpu_us_per_request']} µs"
         )
         if abused is not None:
             a = figures["abuse"]
             print(
                 f"under abuse: {a['requests_per_second']:.0f} requests/s "
                 f"({a['throughput_kept']:.0%} of the above), p50 {a['p50_ms']} ms, "
-                f"p99 {a['p99_ms']} ms, errors {a['errors']}, server CPU "
-                f"{a['server_cpu_us_per_device_request']} µs per device request; attacker sent "
+                f"p99 {a['p99_ms']} ms, errors {a['errors']}, CPU per device request: server "
+                f"{a['server_cpu_us_per_device_request']} µs, PostgreSQL "
+                f"{a['postgres_cpu_us_per_device_request']} µs; attacker sent "
                 f"{a['wrong_keys_sent']} wrong keys ({a['wrong_keys_answered_401']} checked, "
                 f"{a['wrong_keys_refused_429']} refused unchecked); idle client held at most "
                 f"{a['idle_connections_held_at_most']} connections "

@@ -305,6 +305,24 @@ async def _stored_devices(
     return mine, taken
 
 
+async def _known_devices(
+    db: Executor, keys: list[tuple[str | None, str, str]]
+) -> dict[tuple[str | None, str, str], str]:
+    """The stored name of each (login, document, device) key whose login already has that row
+    (only those rows are read: not every device of the documents)."""
+    named = [key for key in keys if key[0] is not None]  # a row of no login: the full look
+    records = await db.fetch(
+        query("kosync_known_devices"),
+        [k[0] for k in named],
+        [k[1] for k in named],
+        [k[2] for k in named],
+    )
+    return {
+        (record["login"], record["document"], record["device"]): record["stored_device"]
+        for record in records
+    }
+
+
 def _write_args(updates: list[ProgressUpdate], stored: list[str]) -> list[Any]:
     return [
         [u.document for u in updates],
@@ -322,20 +340,21 @@ def _write_args(updates: list[ProgressUpdate], stored: list[str]) -> list[Any]:
 async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
     """Store ``updates`` (current positions, history and their logins), all or nothing.
 
-    The usual batch only moves rows its logins already have: one look-up, then one statement
-    (atomic by itself). A batch with a (login, document, device) never seen before picks the new
-    rows' names in a transaction, under a lock, on a fresh look (see :func:`qualified_device`).
+    The usual batch only moves rows its logins already have: one look-up of just those rows,
+    then one statement (atomic by itself). A batch with a (login, document, device) never seen
+    before picks the new rows' names in a transaction, under a lock, on a fresh look of every
+    device of its documents (see :func:`qualified_device`).
     """
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as connection:
             await write_batch(connection, updates)
         return
     keys = [(u.login, u.document, u.device) for u in updates]
-    mine, taken = await _stored_devices(db, keys)
-    if all(key in mine for key in keys):
+    known = await _known_devices(db, keys)
+    if all(key in known for key in keys):
         await db.execute(
             query("kosync_write_progress_batch"),
-            *_write_args(updates, [mine[key] for key in keys]),
+            *_write_args(updates, [known[key] for key in keys]),
         )
         return
     async with db.transaction():

@@ -269,3 +269,27 @@ async def test_an_idle_reader_gives_its_connection_back(database):
         assert await reader.latest("nothing", "ann") == {}  # and takes one again when asked
     finally:
         await reader.close()
+
+
+async def test_a_known_device_writes_to_its_own_row_under_its_stored_name(database):
+    """bob's "Kobo" is stored as "Kobo (bob)" beside alice's "Kobo": bob's next writes (the
+    usual batch, only known rows) move that row, and alice's and a row of no login stay."""
+    from dataclasses import replace
+
+    def put(login: str | None, progress: str) -> ProgressUpdate:
+        return replace(_update("doc", "Kobo", progress), login=login)
+
+    await kosync.write_batch(database.pool, [put("alice", "a1")])
+    await kosync.write_batch(database.pool, [put("bob", "b1")])
+    await kosync.write_batch(database.pool, [put("bob", "b2"), put("alice", "a2")])
+    await kosync.write_batch(database.pool, [put(None, "n1"), put("bob", "b3")])
+    rows = await database.pool.fetch(
+        "SELECT rp.device, o.login, rp.progress FROM reading_progress rp "
+        "LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id "
+        "WHERE rp.document = 'doc' ORDER BY rp.device"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("Kobo", "alice", "a2"),
+        ("Kobo (-)", None, "n1"),
+        ("Kobo (bob)", "bob", "b3"),
+    ]

@@ -45,6 +45,15 @@ FROM reading_progress rp
 LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
 WHERE rp.document = ANY ($1::text[]);
 
+-- name: kosync_known_devices
+-- The stored device name of each (login $1[i], document $2[i], device as sent $3[i]) whose
+-- login already has a current row for it; no row for a key without one.
+SELECT o.login, o.document, o.device, rp.device AS stored_device
+FROM unnest($1::text[], $2::text[], $3::text[]) AS k(login, document, device)
+JOIN reading_progress_logins o
+    ON o.login = k.login AND o.document = k.document AND o.device = k.device
+JOIN reading_progress rp ON rp.id = o.progress_id;
+
 -- name: kosync_lock_new_devices
 -- Held to the end of the transaction: one writer at a time picks names for new rows.
 SELECT pg_advisory_xact_lock($1::bigint);
