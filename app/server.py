@@ -75,9 +75,11 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     if length is not None and length > kosync.MAX_BODY_BYTES:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large")
     try:
-        # A KoSync body is a few hundred bytes: one dripped in is not waited for.
-        async with asyncio.timeout(limits_of(request).request_body_seconds):
+        if request.content.is_eof():  # all of it arrived with the headers: nothing to wait for
             raw = await request.read()
+        else:  # A KoSync body is a few hundred bytes: one dripped in is not waited for.
+            async with asyncio.timeout(limits_of(request).request_body_seconds):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large") from None
     except TimeoutError:

@@ -140,10 +140,14 @@ def _storable(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
+# Made once: json.loads with an option builds a new decoder for every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or KoSyncError 2003 (bad JSON, NaN, not an object, NULs)."""
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        body = _DECODER.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise KoSyncError(ERROR_INVALID_FIELDS) from None
     if not isinstance(body, dict) or not _storable(body):
