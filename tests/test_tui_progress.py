@@ -296,6 +296,31 @@ async def test_a_device_sync_updates_the_open_screen_live(
     assert await listeners(database) == 0
 
 
+async def test_a_device_name_is_shown_as_typed_not_read_as_markup(
+    database: Database, home: Home, database_dsn
+):
+    """A device's name comes from KOReader, over the network: "[/b]" in it is text. Read as
+    markup it is a closing tag without an opening one, and painting the row stopped the app."""
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        assert await wait_for(pilot, lambda: screen.listening)
+        await put(database.pool, DOC_DUNE, "[/b] Kobo", 0.5)
+        assert await wait_for(pilot, lambda: screen.rows[0].device == "[/b] Kobo")
+        await settle(pilot)
+        table = screen.query_one("#progress-table", DataTable)
+        assert "[/b] Kobo" in table.render_line(1).text  # the first row, under the header
+        # Its book's sessions name the device too (cut to their column).
+        table.move_cursor(row=0)
+        sessions = screen.query_one("#progress-sessions", SessionsTable)
+        assert await wait_for(
+            pilot, lambda: any(s.device == "[/b] Kobo" for s in sessions.sessions)
+        )
+        await settle(pilot)
+        assert "[/b] Ko" in "".join(sessions.render_line(y).text for y in range(1, 4))
+
+
 async def test_link_and_unlink_by_hand(database: Database, home: Home, database_dsn):
     await seed(database.pool)
     app = make_app(home, database_dsn)
