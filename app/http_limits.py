@@ -25,6 +25,7 @@ import logging
 import resource
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -98,8 +99,11 @@ class _Connections:
 class _LimitedConnection(asyncio.Protocol):
     """Stands between the event loop and aiohttp's handler for one connection."""
 
-    def __init__(self, inner: Any, connections: _Connections) -> None:
-        self._inner = inner
+    def __init__(self, make_inner: Callable[[], Any], connections: _Connections) -> None:
+        # aiohttp's handler is made only for an admitted connection: a refused one costs a
+        # write and a close, not the set-up of a request handler and its parser.
+        self._make_inner = make_inner
+        self._inner: Any = None
         self._connections = connections
         self._address = "-"
         self._transport: Any = None
@@ -153,6 +157,7 @@ class _LimitedConnection(asyncio.Protocol):
         self._counted = True
         connections.total += 1
         connections.by_address[self._address] += 1
+        self._inner = self._make_inner()
         _LIVE[self._inner] = self
         self._inner.connection_made(transport)
         self._arm()
@@ -246,7 +251,7 @@ class LimitedSite(web.TCPSite):
         assert server is not None
         connections = self.connections
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: _LimitedConnection(server(), connections),
+            lambda: _LimitedConnection(server, connections),
             self._host,
             self._port,
             backlog=self._backlog,

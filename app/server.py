@@ -37,7 +37,7 @@ from shelver.data import kosync
 from shelver.data.db import Database
 from shelver.data.device_auth import DeviceAuthenticator
 from shelver.data.home import Home
-from shelver.data.kosync import KoSyncError, ProgressWriter
+from shelver.data.kosync import KoSyncError, ProgressReader, ProgressWriter
 from shelver.data.login_guard import LoginGuard, LoginRefused, escape_for_log
 from shelver.data.passwords import KeyVerifier
 from shelver.data.settings import ServerLimits, Settings
@@ -48,6 +48,7 @@ access_log = logging.getLogger("shelver.serve.access")
 
 POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 WRITER_KEY = web.AppKey("writer", ProgressWriter)
+READER_KEY = web.AppKey("reader", ProgressReader)
 VERIFIER_KEY = web.AppKey("verifier", KeyVerifier)
 REGISTRATION_KEY = web.AppKey("allow_registration", bool)
 USER_KEY = web.RequestKey("user", str)
@@ -74,9 +75,11 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     if length is not None and length > kosync.MAX_BODY_BYTES:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large")
     try:
-        # A KoSync body is a few hundred bytes: one dripped in is not waited for.
-        async with asyncio.timeout(limits_of(request).request_body_seconds):
+        if request.content.is_eof():  # all of it arrived with the headers: nothing to wait for
             raw = await request.read()
+        else:  # A KoSync body is a few hundred bytes: one dripped in is not waited for.
+            async with asyncio.timeout(limits_of(request).request_body_seconds):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise KoSyncError(kosync.ERROR_INVALID_FIELDS, "Request body too large") from None
     except TimeoutError:
@@ -132,7 +135,7 @@ async def get_progress(request: web.Request) -> web.Response:
     document = request.match_info["document"]
     if not kosync.valid_document(document):
         raise KoSyncError(kosync.ERROR_DOCUMENT_FIELD)
-    return _json(200, await kosync.latest_progress(request.app[POOL_KEY], document, username))
+    return _json(200, await request.app[READER_KEY].latest(document, username))
 
 
 async def healthcheck(request: web.Request) -> web.Response:
@@ -174,6 +177,7 @@ async def errors_and_log(request: web.Request, handler: Handler) -> web.StreamRe
     except KoSyncError as exc:
         response = _json(exc.status, exc.body())
     except LoginRefused as refused:
+        await asyncio.sleep(refused.delay)  # a client that keeps guessing is slowed down
         response = _too_many(request, refused)
     except web.HTTPException as exc:
         if request.path.startswith(PLAIN_HTTP_PREFIXES):
@@ -220,6 +224,8 @@ def create_app(
     app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
     app[POOL_KEY] = pool
     app[WRITER_KEY] = writer
+    app[READER_KEY] = ProgressReader(pool)
+    app.on_cleanup.append(_close_reader)
     app[REGISTRATION_KEY] = allow_registration
     app[VERIFIER_KEY] = verifier or KeyVerifier(lambda name: kosync.user_hash(pool, name))
     limits = limits or ServerLimits()
@@ -235,6 +241,10 @@ def create_app(
     if dav_dir is not None:
         add_webdav(app, dav_dir, pool)
     return app
+
+
+async def _close_reader(app: web.Application) -> None:
+    await app[READER_KEY].close()
 
 
 # --- running ----------------------------------------------------------------------------

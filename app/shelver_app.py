@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
+from shelver.app import stylesheet_cache
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.settings import Settings
@@ -122,6 +123,7 @@ class ShelverApp(App[None]):
         target: DatabaseTarget,
         watch_inbox: bool = True,
     ) -> None:
+        stylesheet_cache.install()  # a screen's first showing re-parses no stylesheet
         super().__init__()
         self.watch_inbox = watch_inbox
         """Import files dropped into the inbox folder while the app runs."""

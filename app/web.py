@@ -9,6 +9,7 @@ Without a ``web`` login shelver web only listens on a loopback address.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import shlex
@@ -70,6 +71,7 @@ def login_middleware(required: Callable[[], bool]):
                     request, services=(WEB_SERVICE,), allow_api_keys=False
                 )
             except LoginRefused as refused:
+                await asyncio.sleep(refused.delay)  # a client that keeps guessing is slowed down
                 return web.Response(
                     status=429,
                     text=str(refused).capitalize() + "\n",

@@ -7,7 +7,13 @@ durable defaults (fsync and synchronous_commit on), so every acknowledged PUT is
 adds a login with ``shelver credentials add``, starts ``shelver serve``, and lets each device
 loop (bounded by the deadline) over a KOReader-like mix: three page-turn PUTs, then a GET.
 Afterwards it checks that every acknowledged PUT is in ``reading_progress_history``, stops the
-server with SIGTERM, and prints requests/s, p50/p99 latency and errors.
+server with SIGTERM, and prints requests/s, p50/p99 latency, errors and the server's CPU time
+per request (measured over the devices' run only).
+
+``--abuse`` then runs the devices again while one client sends wrong keys as fast as it can
+(8 at a time) and another holds ``--idle`` idle connections; each of those two clients is a
+process of its own, as separate machines on a network would be, so they share the cores with
+the server and the devices but not the devices' event loop.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -27,7 +34,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
 import asyncpg
@@ -238,18 +247,62 @@ async def hold_idle(port: int, count: int, deadline: float, abuse: Abuse) -> Non
     await asyncio.gather(*(keep_one() for _ in range(count)))
 
 
+def _abuser(role: str, base_url: str, port: int, idle: int, pipe: Connection) -> None:
+    """A client process of its own (the attacker or the idle holder), as on a real network:
+    it says it is ready, waits for the deadline, runs its abuse and sends back its counts."""
+    pipe.send("ready")
+    deadline = pipe.recv()
+    abuse = Abuse()
+    if role == "guess":
+        asyncio.run(guess_keys(base_url, deadline, abuse))
+    else:
+        asyncio.run(hold_idle(port, idle, deadline, abuse))
+    pipe.send(abuse)
+    pipe.close()
+
+
 async def drive_under_abuse(
     base_url: str, port: int, devices: int, seconds: float, idle: int
 ) -> tuple[Results, float, Abuse]:
-    abuse = Abuse()
-    deadline = time.monotonic() + seconds + 1
-    attackers = [
-        asyncio.create_task(guess_keys(base_url, deadline, abuse)),
-        asyncio.create_task(hold_idle(port, idle, deadline, abuse)),
-    ]
-    await asyncio.sleep(0.5)  # the abuse is under way before the devices start
-    results, elapsed = await drive(base_url, devices, seconds)
-    await asyncio.gather(*attackers)
+    """The devices' run while the attacker and the idle holder, each in its own process (the
+    machine's cores are shared as with separate clients, not one event loop), do their worst."""
+    context = multiprocessing.get_context("spawn")
+    pipes: list[Connection] = []
+    processes = []
+    for role in ("guess", "idle"):
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_abuser, args=(role, base_url, port, idle, theirs), name=f"bench-{role}"
+        )
+        process.start()
+        theirs.close()
+        pipes.append(ours)
+        processes.append(process)
+    try:
+        for pipe in pipes:
+            if not await asyncio.to_thread(pipe.poll, 60) or pipe.recv() != "ready":
+                raise SystemExit("an abusing client did not start")
+        # CLOCK_MONOTONIC is the same in every process of the machine
+        deadline = time.monotonic() + 0.5 + seconds + 1
+        for pipe in pipes:
+            pipe.send(deadline)
+        await asyncio.sleep(0.5)  # the abuse is under way before the devices start
+        results, elapsed = await drive(base_url, devices, seconds)
+        guessed, held = [await asyncio.to_thread(pipe.recv) for pipe in pipes]
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    abuse = Abuse(
+        wrong_keys_sent=guessed.wrong_keys_sent,
+        refused_429=guessed.refused_429,
+        refused_401=guessed.refused_401,
+        idle_held_max=held.idle_held_max,
+        idle_refused=held.idle_refused,
+        idle_closed_by_server=held.idle_closed_by_server,
+    )
     return results, elapsed, abuse
 
 
@@ -277,6 +330,55 @@ async def verify(dsn: str, acknowledged: list[tuple[str, str, str]]) -> tuple[in
         else:
             missing += 1
     return missing, settings
+
+
+def cluster_process(dsn: str) -> psutil.Process | None:
+    """The postmaster serving ``dsn`` through a socket directory (the embedded cluster's), or
+    None (another server: its CPU is not counted)."""
+    socket_dir = unquote(parse_qs(urlsplit(dsn).query).get("host", [""])[0])
+    if not socket_dir.startswith("/"):
+        return None
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "postgres" in (process.info["name"] or "") and socket_dir in cmdline:
+            return process
+    return None
+
+
+class CpuMeter:
+    """CPU seconds so far of the server, of PostgreSQL (postmaster and backends) and of this
+    process (the devices' client), to tell where the cores' time goes."""
+
+    def __init__(self, server: psutil.Process, postgres: psutil.Process | None) -> None:
+        self._server = server
+        self._postgres = postgres
+        self._devices = psutil.Process()
+
+    @staticmethod
+    def _seconds(*processes: psutil.Process) -> float:
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # a backend that has just exited
+                continue
+            total += times.user + times.system
+        return total
+
+    def read(self) -> dict[str, float]:
+        postgres = 0.0
+        if self._postgres is not None:
+            postgres = self._seconds(self._postgres, *self._postgres.children(recursive=True))
+        return {
+            "server": self._seconds(self._server),
+            "postgres": postgres,
+            "devices": self._seconds(self._devices),
+        }
+
+    def since(self, before: dict[str, float], requests: int) -> dict[str, float]:
+        """µs per request of each, since ``before``."""
+        now = self.read()
+        return {name: round((now[name] - before[name]) / max(1, requests) * 1e6, 1) for name in now}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -325,12 +427,16 @@ async def main() -> int:
                 cwd=REPO,
             )
         await wait_ready(base_url, server)
+        meter = CpuMeter(psutil.Process(server.pid), cluster_process(dsn))
+        before = meter.read()
         results, elapsed = await drive(base_url, args.devices, args.seconds)
+        cpu_alone = meter.since(before, len(results.latencies))
         abused: tuple[Results, float, Abuse] | None = None
+        cpu_abused: dict[str, float] = {}
         if args.abuse:
+            before = meter.read()
             abused = await drive_under_abuse(base_url, port, args.devices, args.seconds, args.idle)
-        cpu = psutil.Process(server.pid).cpu_times()
-        server_cpu_seconds = cpu.user + cpu.system
+            cpu_abused = meter.since(before, len(abused[0].latencies))
         server.send_signal(signal.SIGTERM)
         exit_code = server.wait(timeout=60)
         acknowledged = results.acknowledged + (abused[0].acknowledged if abused else [])
@@ -362,7 +468,9 @@ async def main() -> int:
         "acknowledged_puts": len(results.acknowledged),
         "acknowledged_puts_missing_from_history": missing,
         "server_exit_code": exit_code,
-        "server_cpu_us_per_request": round(server_cpu_seconds / max(1, requests) * 1e6, 1),
+        "server_cpu_us_per_request": cpu_alone["server"],
+        "postgres_cpu_us_per_request": cpu_alone["postgres"],
+        "devices_client_cpu_us_per_request": cpu_alone["devices"],
         "server_log_lines": log_text.count("shelver.serve.access"),
         "commits": int(commits[2]) if commits else None,
         "puts_per_commit": round(int(commits[1]) / max(1, int(commits[2])), 1) if commits else None,
@@ -380,6 +488,8 @@ async def main() -> int:
             "p99_ms": round(percentile(under.latencies, 0.99) * 1000, 2),
             "errors": under.errors,
             "error_samples": under.error_samples,
+            "server_cpu_us_per_device_request": cpu_abused["server"],
+            "postgres_cpu_us_per_device_request": cpu_abused["postgres"],
             "wrong_keys_sent": abuse.wrong_keys_sent,
             "wrong_keys_answered_401": abuse.refused_401,
             "wrong_keys_refused_429": abuse.refused_429,
@@ -401,14 +511,18 @@ async def main() -> int:
             f"server exit code {exit_code}; {figures['commits']} commits "
             f"({figures['puts_per_commit']} PUTs each); "
             f"{figures['server_log_lines']} request log lines; "
-            f"server CPU {figures['server_cpu_us_per_request']} µs per request"
+            f"CPU per request: server {figures['server_cpu_us_per_request']} µs, PostgreSQL "
+            f"{figures['postgres_cpu_us_per_request']} µs, the devices' client "
+            f"{figures['devices_client_cpu_us_per_request']} µs"
         )
         if abused is not None:
             a = figures["abuse"]
             print(
                 f"under abuse: {a['requests_per_second']:.0f} requests/s "
                 f"({a['throughput_kept']:.0%} of the above), p50 {a['p50_ms']} ms, "
-                f"p99 {a['p99_ms']} ms, errors {a['errors']}; attacker sent "
+                f"p99 {a['p99_ms']} ms, errors {a['errors']}, CPU per device request: server "
+                f"{a['server_cpu_us_per_device_request']} µs, PostgreSQL "
+                f"{a['postgres_cpu_us_per_device_request']} µs; attacker sent "
                 f"{a['wrong_keys_sent']} wrong keys ({a['wrong_keys_answered_401']} checked, "
                 f"{a['wrong_keys_refused_429']} refused unchecked); idle client held at most "
                 f"{a['idle_connections_held_at_most']} connections "

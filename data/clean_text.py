@@ -24,6 +24,8 @@ UNSAFE_TEXT = re.compile(
 
 def strip_unsafe(value: str, replacement: str = " ") -> str:
     """``value`` with every :data:`UNSAFE_TEXT` character replaced (by a space by default)."""
+    if value.isascii() and value.isprintable():
+        return value  # the usual case, cheaply: every unsafe ASCII character is unprintable
     return UNSAFE_TEXT.sub(replacement, value)
 
 
@@ -47,6 +49,9 @@ def clean_line(value: object, limit: int = TITLE_MAX) -> str | None:
     if value is None:
         return None
     text = str(value)[:RAW_MAX]
+    if text.isascii() and text.isprintable() and "  " not in text and text == text.strip():
+        # Nothing to clean, collapse or normalise (a device name, most titles): only the cap.
+        return (text if len(text) <= limit else text[: limit - 1].rstrip() + "…") or None
     text = unicodedata.normalize("NFC", UNSAFE_TEXT.sub(" ", text))
     text = _SPACE.sub(" ", text).strip()
     if len(text) > limit:

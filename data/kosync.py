@@ -1,4 +1,4 @@
-"""The KoSync protocol's data side: request validation, logins, and group-committed writes.
+"""The KoSync protocol's data side: request validation, logins, and grouped writes and reads.
 
 The HTTP layer (``app/server.py``) stays thin: it hands the decoded request to the functions
 here, which either return what to store or raise :class:`KoSyncError` carrying the reference
@@ -8,7 +8,8 @@ Durability at speed: every acknowledged PUT is committed (``synchronous_commit``
 Instead of one transaction per request, :class:`ProgressWriter` queues the PUTs that arrive
 while a commit is in flight and writes them all in the next one (group commit), then answers
 each request. Under load one fsync covers dozens of devices; alone, a PUT waits for just its own
-commit.
+commit. GETs are grouped the same way by :class:`ProgressReader` (one statement for all the
+GETs waiting), both on connections of their own (``data.group_session``).
 
 Progress is kept per login, as the reference server keys it (user + document): a login's
 devices read and overwrite only that login's positions, or those of the logins it shares
@@ -21,9 +22,7 @@ another login already uses for the same document is stored qualified: "Kobo (bob
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import math
 import re
 import time
@@ -37,10 +36,9 @@ from shelver.data.books import Executor
 from shelver.data.clean_text import clean_document, clean_line
 from shelver.data.credentials import CredentialError, check_name
 from shelver.data.credentials import save as save_credential  # one upsert for every login
+from shelver.data.group_session import GroupSession, SessionClosed
 from shelver.data.passwords import hash_secret
 from shelver.data.queries import query
-
-log = logging.getLogger("shelver.kosync")
 
 SERVICE = "kosync"
 
@@ -142,10 +140,14 @@ def _storable(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
+# Made once: json.loads with an option builds a new decoder for every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or KoSyncError 2003 (bad JSON, NaN, not an object, NULs)."""
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        body = _DECODER.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise KoSyncError(ERROR_INVALID_FIELDS) from None
     if not isinstance(body, dict) or not _storable(body):
@@ -250,22 +252,29 @@ async def create_user(db: Executor, username: str, key: str) -> bool:
 # --- reading and writing positions -------------------------------------------------------
 
 
+async def latest_progresses(db: Executor, asked: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The GET answer for each (document, login) of ``asked``, in order: the newest position of
+    the document among the login's own devices and those of the logins it shares positions
+    with, or ``{}`` when there is none. One statement for them all."""
+    answers: list[dict[str, Any]] = [{} for _ in asked]
+    records = await db.fetch(
+        query("kosync_latest_progress"), [a[0] for a in asked], [a[1] for a in asked]
+    )
+    for record in records:
+        answer = answers[record["position"] - 1]
+        answer["document"] = record["document"]
+        answer["percentage"] = float(record["percentage"])
+        answer["progress"] = record["progress"]
+        answer["device"] = record["device"]
+        answer["timestamp"] = record["timestamp"]
+        if record["device_id"] is not None:
+            answer["device_id"] = record["device_id"]
+    return answers
+
+
 async def latest_progress(db: Executor, document: str, login: str) -> dict[str, Any]:
-    """The GET answer for ``login``: the newest position of ``document`` among its own devices
-    and those of the logins it shares positions with, or ``{}`` when there is none."""
-    record = await db.fetchrow(query("kosync_latest_progress"), document, login)
-    if record is None:
-        return {}
-    answer: dict[str, Any] = {
-        "document": record["document"],
-        "percentage": float(record["percentage"]),
-        "progress": record["progress"],
-        "device": record["device"],
-        "timestamp": record["timestamp"],
-    }
-    if record["device_id"] is not None:
-        answer["device_id"] = record["device_id"]
-    return answer
+    """The GET answer for ``login`` and ``document`` (see :func:`latest_progresses`)."""
+    return (await latest_progresses(db, [(document, login)]))[0]
 
 
 # Serialises the choice of new device names across processes (only taken when a batch brings
@@ -300,6 +309,24 @@ async def _stored_devices(
     return mine, taken
 
 
+async def _known_devices(
+    db: Executor, keys: list[tuple[str | None, str, str]]
+) -> dict[tuple[str | None, str, str], str]:
+    """The stored name of each (login, document, device) key whose login already has that row
+    (only those rows are read: not every device of the documents)."""
+    named = [key for key in keys if key[0] is not None]  # a row of no login: the full look
+    records = await db.fetch(
+        query("kosync_known_devices"),
+        [k[0] for k in named],
+        [k[1] for k in named],
+        [k[2] for k in named],
+    )
+    return {
+        (record["login"], record["document"], record["device"]): record["stored_device"]
+        for record in records
+    }
+
+
 def _write_args(updates: list[ProgressUpdate], stored: list[str]) -> list[Any]:
     return [
         [u.document for u in updates],
@@ -317,20 +344,21 @@ def _write_args(updates: list[ProgressUpdate], stored: list[str]) -> list[Any]:
 async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
     """Store ``updates`` (current positions, history and their logins), all or nothing.
 
-    The usual batch only moves rows its logins already have: one look-up, then one statement
-    (atomic by itself). A batch with a (login, document, device) never seen before picks the new
-    rows' names in a transaction, under a lock, on a fresh look (see :func:`qualified_device`).
+    The usual batch only moves rows its logins already have: one look-up of just those rows,
+    then one statement (atomic by itself). A batch with a (login, document, device) never seen
+    before picks the new rows' names in a transaction, under a lock, on a fresh look of every
+    device of its documents (see :func:`qualified_device`).
     """
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as connection:
             await write_batch(connection, updates)
         return
     keys = [(u.login, u.document, u.device) for u in updates]
-    mine, taken = await _stored_devices(db, keys)
-    if all(key in mine for key in keys):
+    known = await _known_devices(db, keys)
+    if all(key in known for key in keys):
         await db.execute(
             query("kosync_write_progress_batch"),
-            *_write_args(updates, [mine[key] for key in keys]),
+            *_write_args(updates, [known[key] for key in keys]),
         )
         return
     async with db.transaction():
@@ -348,144 +376,53 @@ async def write_batch(db: Executor, updates: list[ProgressUpdate]) -> None:
         )
 
 
-class WriterClosed(Exception):
-    """The writer is shutting down and takes no more updates."""
+WriterClosed = SessionClosed
+"""The writer (or reader) is shutting down and takes no more requests."""
 
 
-class ProgressWriter:
+class ProgressWriter(GroupSession[ProgressUpdate, None]):
     """Group commit: PUTs queue up while a commit runs and go together into the next one.
 
     One writer task, so updates are committed in arrival order and the last write of a device
-    wins. :meth:`submit` returns only after the update's transaction committed.
+    wins. :meth:`submit` returns only after the update's transaction committed. Its connection
+    waits for the WAL flush at every commit, whatever the server's default.
     """
 
-    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 500) -> None:
-        self._pool = pool
-        self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[ProgressUpdate, asyncio.Future[None]] | None] = (
-            asyncio.Queue()
-        )
-        self._task: asyncio.Task[None] | None = None
-        self._connection: PoolConnectionProxy | None = None
-        self._closing = False
-        self.batches = 0
-        """How many transactions were committed (for the log and the benchmark)."""
-        self.written = 0
-        """How many updates were committed."""
+    name = "kosync progress writer"
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="kosync-progress-writer")
+    @property
+    def written(self) -> int:
+        """How many updates were committed."""
+        return self.done
 
     async def submit(self, update: ProgressUpdate) -> None:
         """Queue ``update`` and wait until it is durable; raises on a database failure."""
-        if self._closing or self._task is None:
-            raise WriterClosed("the progress writer is not running")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((update, future))
-        await future
+        await self._submit(update)
 
-    async def close(self) -> None:
-        """Write everything already queued, then stop."""
-        if self._task is None:
-            return
-        self._closing = True
-        self._queue.put_nowait(None)
-        await self._task
-        self._task = None
-        await self._drop_connection()
+    async def _prepare(self, connection: PoolConnectionProxy) -> None:
+        await connection.execute(query("kosync_durable_session"))
 
-    async def _session(self) -> PoolConnectionProxy:
-        """The writer's own connection, with synchronous commits (re-made after a failure)."""
-        if self._connection is None or not _usable(self._connection):
-            await self._drop_connection()
-            connection = await self._pool.acquire()
-            try:
-                await connection.execute(query("kosync_durable_session"))
-            except BaseException:
-                await self._pool.release(connection)
-                raise
-            self._connection = connection
-        return self._connection
-
-    async def _drop_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await self._pool.release(connection)
-
-    async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = await self._queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                more = self._queue.get_nowait()
-                if more is None:
-                    stopping = True
-                    break
-                batch.append(more)
-            try:
-                await self._commit(batch)
-            except Exception as exc:  # the writer must outlive any failure
-                log.error("progress writer error: %s", type(exc).__name__)
-                await self._drop_connection()
-                for _, future in batch:
-                    _settle(future, exc)
-
-    async def _commit(
-        self, batch: list[tuple[ProgressUpdate, asyncio.Future[None]]], *, retried: bool = False
-    ) -> None:
-        try:
-            await write_batch(await self._session(), [update for update, _ in batch])
-        except Exception as exc:
-            broken_session = _is_session_failure(exc) or (
-                self._connection is not None and not _usable(self._connection)
-            )
-            if broken_session:
-                await self._drop_connection()
-                if not retried:  # a dropped session is not the devices' fault: try a fresh one
-                    await self._commit(batch, retried=True)
-                    return
-            if len(batch) == 1:
-                log.error("cannot store progress: %s", type(exc).__name__)
-                _settle(batch[0][1], exc)
-                return
-            # Something in the batch failed: retry one by one so only the culprit fails.
-            for entry in batch:
-                await self._commit([entry])
-            return
-        self.batches += 1
-        self.written += len(batch)
-        for _, future in batch:
-            _settle(future, None)
+    async def _process(
+        self, connection: PoolConnectionProxy, items: list[ProgressUpdate]
+    ) -> list[None]:
+        await write_batch(connection, items)
+        return [None] * len(items)
 
 
-def _is_session_failure(exc: BaseException) -> bool:
-    """An error of the connection rather than of the data: the session must be replaced.
+class ProgressReader(GroupSession[tuple[str, str], dict[str, Any]]):
+    """Group read: the GETs that arrive while a read runs go together into the next one, on a
+    connection of its own (given back to the pool after a second without GETs). Started by the
+    first GET."""
 
-    A killed backend can surface as a client-side state error before asyncpg notices the
-    socket is gone, so anything that is not a server-reported data error counts.
-    """
-    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError):
-        return True
-    return not isinstance(exc, asyncpg.PostgresError)
+    name = "kosync progress reader"
+    linger = 1.0
 
+    async def latest(self, document: str, login: str) -> dict[str, Any]:
+        """What :func:`latest_progress` answers for ``document`` and ``login``."""
+        self.start()
+        return await self._submit((document, login))
 
-def _usable(connection: PoolConnectionProxy) -> bool:
-    """Whether a pooled connection still works (the pool detaches it when the server drops it)."""
-    try:
-        return not connection.is_closed()
-    except asyncpg.InterfaceError:
-        return False
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():  # the request gave up waiting (client went away); the write stands
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+    async def _process(
+        self, connection: PoolConnectionProxy, items: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        return await latest_progresses(connection, items)

@@ -12,12 +12,16 @@ often within a window; the lock lifts by itself when the window ends. The rules:
   burst of concurrent guesses cannot slip past the limit before the first one fails.
 - Unknown and known names are treated alike (counting and locking), so the lock reveals nothing.
 - One warning line when a lock starts (per address or name, once per window), never per request.
+- A refusal is answered after ``refusal_delay`` (1 s), as mail servers delay their answers to
+  failed logins: a client guessing as fast as it can, on the few connections an address may
+  hold, is slowed to a few tries a second, which costs the server next to nothing.
 
 Usage from a route (KoSync, OPDS, WebDAV, web)::
 
     try:
         ok = await guard.check(address, username, lambda: verify(username, secret))
     except LoginRefused as refused:
+        await asyncio.sleep(refused.delay)
         ...  # answer 429 with Retry-After: refused.retry_after
 
 The guard keeps everything in memory (bounded); it never stores a secret.
@@ -46,15 +50,18 @@ REGISTRATION_WINDOW_SECONDS = 3600.0
 MAX_REGISTRATIONS_PER_ADDRESS = 5
 MAX_REGISTRATIONS = 100
 MAX_TRACKED = 10_000
+REFUSAL_DELAY_SECONDS = 1.0
 """Bound on the addresses and names remembered at once (oldest dropped first)."""
 
 
 class LoginRefused(Exception):
-    """Too many failures: refused without checking the password. ``retry_after`` in seconds."""
+    """Too many failures: refused without checking the password. ``retry_after`` in seconds;
+    ``delay``: how long the server waits before it answers (see :class:`LoginGuard`)."""
 
-    def __init__(self, retry_after: float, reason: str) -> None:
+    def __init__(self, retry_after: float, reason: str, delay: float = 0.0) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         self.reason = reason
+        self.delay = delay
         super().__init__(f"too many {reason}; try again in {self.retry_after} s")
 
 
@@ -154,9 +161,14 @@ class LoginGuard:
         max_registrations_per_address: int = MAX_REGISTRATIONS_PER_ADDRESS,
         max_registrations: int = MAX_REGISTRATIONS,
         max_tracked: int = MAX_TRACKED,
+        refusal_delay: float = REFUSAL_DELAY_SECONDS,
         clock: Clock = time.monotonic,
     ) -> None:
         self._clock = clock
+        self.refusal_delay = refusal_delay
+        """Seconds a refusal waits before it is answered: a client that keeps trying while
+        locked gets at most one answer per delay per connection, so it cannot make the server
+        (or the machine's cores) busy answering refusals as fast as it can send."""
         self._by_address = _Counter(max_failures_per_address, window, max_tracked)
         self._by_user = _Counter(max_failures_per_user, window, max_tracked)
         self._known_device_seconds = known_device_seconds
@@ -182,12 +194,12 @@ class LoginGuard:
         wait = self._by_address.locked_for(address, now)
         if wait > 0:
             self.refused += 1
-            raise LoginRefused(wait, "failed logins from this address")
+            raise LoginRefused(wait, "failed logins from this address", self.refusal_delay)
         if not self.is_known_device(address, username):
             wait = self._by_user.locked_for(username, now)
             if wait > 0:
                 self.refused += 1
-                raise LoginRefused(wait, "failed logins for this name")
+                raise LoginRefused(wait, "failed logins for this name", self.refusal_delay)
         by_address = self._by_address.add(address, now).started
         by_user = self._by_user.add(username, now).started
         return Attempt(self, address, username, by_address, by_user)
@@ -247,7 +259,7 @@ class LoginGuard:
         )
         if wait > 0:
             self.refused += 1
-            raise LoginRefused(wait, "registrations")
+            raise LoginRefused(wait, "registrations", self.refusal_delay)
         self._registrations_by_address.add(address, now)
         self._registrations.add("*", now)
         if self._registrations_by_address.first_lock(address, now):
@@ -259,4 +271,6 @@ class LoginGuard:
 def escape_for_log(value: str, limit: int = 200) -> str:
     """``value`` safe inside one log line: non-printable characters and quotes escaped."""
     text = value if len(value) <= limit else value[:limit] + "…"
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text  # the usual case (an address, a method, a name): nothing to escape
     return text.encode("unicode_escape").decode("ascii").replace('"', '\\"')

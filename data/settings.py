@@ -14,6 +14,7 @@ from shelver.data.login_guard import (
     MAX_FAILURES_PER_USER,
     MAX_REGISTRATIONS,
     MAX_REGISTRATIONS_PER_ADDRESS,
+    REFUSAL_DELAY_SECONDS,
     WINDOW_SECONDS,
     LoginGuard,
 )
@@ -79,6 +80,9 @@ class ServerLimits(BaseModel):
     registrations_per_address_per_hour: int = Field(MAX_REGISTRATIONS_PER_ADDRESS, ge=0)
     registrations_per_hour: int = Field(MAX_REGISTRATIONS, ge=0)
     """KoSync registrations (only with ``--allow-registration``), per address and overall."""
+    refused_login_delay_seconds: float = Field(REFUSAL_DELAY_SECONDS, ge=0, le=60)
+    """A login refused unchecked (the address or name is locked) is answered after this pause,
+    so a client that keeps guessing is slowed to a few tries a second."""
     connections_per_address: int = Field(32, ge=1)
     """Open connections one address may hold at once; more are answered 503."""
     max_connections: int = Field(1024, ge=8)
@@ -102,6 +106,7 @@ class ServerLimits(BaseModel):
             max_failures_per_user=self.failed_logins_per_name,
             max_registrations_per_address=self.registrations_per_address_per_hour,
             max_registrations=self.registrations_per_hour,
+            refusal_delay=self.refused_login_delay_seconds,
         )
 
 

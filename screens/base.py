@@ -28,6 +28,18 @@ LIVE_WORKERS = "live"
 for "all work done" means every worker outside this group."""
 
 
+def update_static(static: Static, text: Text) -> None:
+    """Show ``text`` unless it is already shown. A live screen sets its heading and chips on
+    every change; ``Static.update`` lays out the whole screen again, and repaints every widget
+    on it, even when the words are the same."""
+    shown = static.content
+    if not (
+        isinstance(shown, Text)
+        and (shown.plain, shown.spans, shown.style) == (text.plain, text.spans, text.style)
+    ):
+        static.update(text)
+
+
 class ShelverScreen(Screen[None]):
     """Base of the five mode screens. Subclasses set MODE and TITLE and implement
     `compose_body`, `fetch` (database work, in a worker) and `present` (widgets, on the UI)."""
@@ -131,7 +143,7 @@ class ShelverScreen(Screen[None]):
         if detail:
             heading.append("  ")
             heading.append_text(detail if isinstance(detail, Text) else Text(detail, style="dim"))
-        self.query_one("#heading", Static).update(heading)
+        update_static(self.query_one("#heading", Static), heading)
 
     def show_empty(self, message: str | None) -> None:
         """Show the empty-state note (or hide it with None); the body hides while it shows."""

@@ -48,7 +48,7 @@ from shelver.data.reading import (
     ProgressNotice,
 )
 from shelver.data.reading_insights import BookReading
-from shelver.screens.base import LIVE_WORKERS, ShelverScreen
+from shelver.screens.base import LIVE_WORKERS, ShelverScreen, update_static
 from shelver.screens.dialogs.progress_link import LinkBookDialog
 from shelver.screens.progress_hardcover import SyncReport, run_sync
 from shelver.screens.progress_view import (
@@ -211,8 +211,9 @@ class ProgressScreen(ShelverScreen):
         )
         rows = arrange(view.positions, filters)
         self._present_heading(view)
-        self.query_one("#progress-chips", Static).update(
-            chips(filters, len(rows), len(view.positions), logins=bool(view.logins))
+        update_static(
+            self.query_one("#progress-chips", Static),
+            chips(filters, len(rows), len(view.positions), logins=bool(view.logins)),
         )
         table = self.query_one("#progress-table", DataTable)
         self.set_class(not view.devices and filters.login is None, "-no-progress")

@@ -201,7 +201,7 @@ def row_cells(position: CurrentPosition, title_width: int, now: datetime) -> lis
     """The cells of one row, in the table's column order."""
     return [
         book_cell(position, title_width),
-        clip(position.device, DEVICE_WIDTH),
+        Text(clip(position.device, DEVICE_WIDTH)),  # a str cell would be read as markup
         fraction_bar(position.percentage, width=BAR_WIDTH),
         state_cell(position.state),
         short_reading_time(position.seconds_read),

@@ -21,12 +21,22 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import textual._wait as textual_wait
 
 from shelver.data.cluster import APP_ROLE, EmbeddedCluster, stored_clusters
 from shelver.data.db import Database, DatabaseTarget
 from shelver.data.home import Home
 from shelver.data.migrations import migrate
 from shelver.data.providers.ratelimit import forget_shared_limiters
+
+# Pilot decides that the app is idle by sleeping in 20 ms steps until one passes with almost
+# no CPU used (textual._wait): each key press sleeps at least two steps and each pause one.
+# Our tests wait for the app's workers explicitly (``tui_support.settle``), so the idle check
+# only has to see the message queues drain; 4 ms steps with the same CPU-to-wall ratio (5 %)
+# see that as surely and let a typed word or a screen switch take its own time, not 20 ms a
+# step. Textual is pinned (pyproject), so this module's names stay as they are.
+textual_wait.SLEEP_GRANULARITY = 0.004
+textual_wait.SLEEP_IDLE = textual_wait.SLEEP_GRANULARITY / 20
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TEMPLATE_DATABASE = "shelver_test_template"

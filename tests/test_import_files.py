@@ -214,10 +214,12 @@ def test_kill_9_of_an_import_leaves_no_process_and_no_copy_behind(
         time.sleep(0.1)
     assert left == [], [p.cmdline() for p in left]
 
-    # Whatever copies the dead run left (the kill may or may not catch one mid-copy) go at the
-    # next start; so does one planted for a dead run, while a live run's copy stays.
+    # Whatever the dead run left (the kill may catch a copy mid-way or fall between two) goes
+    # at the next start; so does one planted for a dead run, while a live run's copy stays.
     (staging / "deadbeef0000-planted.part").write_bytes(b"half a copy")
     (staging / "deadbeef0000.lock").touch()
+    # A run killed between two copies leaves its lock and no copy: that lock goes too.
+    (staging / "feedface0000.lock").touch()
     import fcntl
 
     live_lock = staging / "0123456789ab.lock"

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from shelver.data import kosync
-from shelver.data.kosync import KoSyncError, ProgressUpdate, ProgressWriter
+from shelver.data.kosync import KoSyncError, ProgressReader, ProgressUpdate, ProgressWriter
 from shelver.data.passwords import (
     KeyVerifier,
     SecretUnavailable,
@@ -220,3 +220,76 @@ async def test_new_device_names_of_many_logins_at_once_never_collide(database):
     for name in logins:
         answer = await kosync.latest_progress(database.pool, "same-doc", name)
         assert answer["device"] == "Kobo" and answer["progress"] == name
+
+
+async def test_reader_groups_concurrent_gets_and_answers_each_its_own(database):
+    """Fifty GETs at once from two logins: each gets its own login's newest position (or {}),
+    in far fewer statements than GETs."""
+    from dataclasses import replace
+
+    await kosync.write_batch(
+        database.pool,
+        [
+            replace(_update(f"d{n}", "Kobo", f"ann-{n}"), login="ann") for n in range(5)
+        ]  # bob has written nothing
+        + [replace(_update("d0", "Kindle", "bob-0"), login="bob")],
+    )
+    reader = ProgressReader(database.pool)
+    asked = [(f"d{n % 6}", "ann" if n % 2 else "bob") for n in range(50)]
+    try:
+        answers = await asyncio.gather(*(reader.latest(doc, login) for doc, login in asked))
+    finally:
+        await reader.close()
+    for (document, login), answer in zip(asked, answers, strict=True):
+        if login == "ann" and document != "d5":
+            assert (answer["document"], answer["progress"]) == (document, f"ann-{document[1]}")
+            assert answer["device"] == "Kobo"
+        elif login == "bob" and document == "d0":
+            assert answer["progress"] == "bob-0"
+        else:
+            assert answer == {}
+    assert reader.done == 50
+    assert reader.batches < 50
+    with pytest.raises(kosync.WriterClosed):
+        await reader.latest("d0", "ann")
+
+
+async def test_an_idle_reader_gives_its_connection_back(database):
+    """The reader keeps a connection only while GETs keep coming, so the pool can close while
+    the server still runs (and a small pool is not starved)."""
+    reader = ProgressReader(database.pool)
+    reader.linger = 0.05
+    try:
+        assert await reader.latest("nothing", "ann") == {}
+        for _ in range(200):  # until released (bounded)
+            if database.pool.get_idle_size() == database.pool.get_size():
+                break
+            await asyncio.sleep(0.05)
+        assert database.pool.get_idle_size() == database.pool.get_size()
+        assert await reader.latest("nothing", "ann") == {}  # and takes one again when asked
+    finally:
+        await reader.close()
+
+
+async def test_a_known_device_writes_to_its_own_row_under_its_stored_name(database):
+    """bob's "Kobo" is stored as "Kobo (bob)" beside alice's "Kobo": bob's next writes (the
+    usual batch, only known rows) move that row, and alice's and a row of no login stay."""
+    from dataclasses import replace
+
+    def put(login: str | None, progress: str) -> ProgressUpdate:
+        return replace(_update("doc", "Kobo", progress), login=login)
+
+    await kosync.write_batch(database.pool, [put("alice", "a1")])
+    await kosync.write_batch(database.pool, [put("bob", "b1")])
+    await kosync.write_batch(database.pool, [put("bob", "b2"), put("alice", "a2")])
+    await kosync.write_batch(database.pool, [put(None, "n1"), put("bob", "b3")])
+    rows = await database.pool.fetch(
+        "SELECT rp.device, o.login, rp.progress FROM reading_progress rp "
+        "LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id "
+        "WHERE rp.document = 'doc' ORDER BY rp.device"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("Kobo", "alice", "a2"),
+        ("Kobo (-)", None, "n1"),
+        ("Kobo (bob)", "bob", "b3"),
+    ]

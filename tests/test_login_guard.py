@@ -210,6 +210,50 @@ async def test_a_burst_of_wrong_keys_costs_a_few_hashes_and_gets_429(kosync_app)
         assert refused.json()["code"] == 2001
 
 
+async def test_a_client_guessing_as_fast_as_it_can_is_slowed_to_one_answer_per_delay(
+    database_dsn: str,
+):
+    """Refusals wait ``refusal_delay`` before they are answered: a locked client on four
+    connections, sending as fast as it can, gets a handful of answers a second, not hundreds
+    (an upper bound on what it gets: a slow machine only lowers the count)."""
+    from aiohttp.test_utils import TestServer
+
+    from shelver.app.server import create_app
+    from shelver.data import kosync
+    from shelver.data.kosync import ProgressWriter
+
+    pool = await asyncpg.create_pool(database_dsn, min_size=1, max_size=4)
+    await insert_login(pool, "reader", "good-key")
+    writer = ProgressWriter(pool)
+    writer.start()
+    verifier = KeyVerifier(lambda name: kosync.user_hash(pool, name))
+    guard = LoginGuard(max_failures_per_address=2, refusal_delay=0.5)
+    server = TestServer(create_app(pool, writer, verifier=verifier, guard=guard))
+    await server.start_server()
+    statuses: list[int] = []
+    try:
+        url = str(server.make_url("/users/auth"))
+        limits = httpx.Limits(max_connections=4)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            deadline = asyncio.get_running_loop().time() + 1.5
+
+            async def guess(worker: int) -> None:
+                n = 0
+                while asyncio.get_running_loop().time() < deadline:
+                    n += 1
+                    headers = {"x-auth-user": "reader", "x-auth-key": f"bad-{worker}-{n}"}
+                    statuses.append((await http.get(url, headers=headers)).status_code)
+
+            await asyncio.gather(*(guess(w) for w in range(4)))
+    finally:
+        await server.close()
+        await writer.close()
+        await pool.close()
+    assert statuses.count(401) == 2 and verifier.hashes == 2
+    # 1.5 s, four connections, one answer per 0.5 s each (plus the one in flight at the end)
+    assert 0 < statuses.count(429) <= 4 * (1.5 / 0.5 + 1)
+
+
 async def test_unknown_and_known_names_cost_the_same_over_http(kosync_app):
     base, verifier, _ = kosync_app
     async with httpx.AsyncClient(timeout=30) as http:
@@ -266,3 +310,35 @@ async def test_basic_auth_routes_share_the_guard(database_dsn: str):
         await server.close()
         await writer.close()
         await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "logged"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("bench-device-07", "bench-device-07"),
+        ('say "hi"', 'say \\"hi\\"'),
+        ("back\\slash", "back\\\\slash"),
+        ("esc\x1b[2J", "esc\\x1b[2J"),
+        ("line\nbreak", "line\\nbreak"),
+        ("Zoë", "Zo\\xeb"),
+        ("x" * 201, "x" * 200 + "\\u2026"),
+    ],
+)
+def test_log_values_are_escaped_whichever_path_they_take(value: str, logged: str):
+    """Plain ASCII is written as it is (the usual case, kept cheap); anything else escaped."""
+    from shelver.data.login_guard import escape_for_log
+
+    assert escape_for_log(value) == logged
+
+
+def test_the_server_log_formatter_writes_the_standard_line():
+    """The serve log's formatter caches the date per second: lines of different seconds and
+    of the same second read exactly as logging's own formatter writes them."""
+    from shelver.app.cli.commands_serve import _LineFormatter
+
+    ours, standard = _LineFormatter(), logging.Formatter("%(asctime)s %(name)s %(message)s")
+    for created in (1_800_000_000.25, 1_800_000_000.75, 1_800_000_001.5, 1_700_000_000.0):
+        record = logging.LogRecord("shelver.serve", logging.INFO, "", 0, "a %s", ("b",), None)
+        record.created, record.msecs = created, (created % 1) * 1000
+        assert ours.format(record) == standard.format(record)

@@ -27,6 +27,7 @@ LOGIN, PASSWORD = "reader", "correct horse"
 CONFIG = """
 [server]
 failed_logins_per_address = 2
+refused_login_delay_seconds = 0.25
 connections_per_address = 3
 request_body_seconds = 0.5
 upload_stall_seconds = 1.0
@@ -67,6 +68,20 @@ async def test_failed_logins_follow_the_configured_limit(server: ServerProcess):
             for _ in range(3)
         ]
     assert statuses == [401, 401, 429]  # the default would allow ten
+
+
+async def test_refusals_wait_the_configured_delay(server: ServerProcess):
+    """A refused login is answered after `refused_login_delay_seconds` (a lower bound on the
+    time taken, which a busy machine cannot break); a wrong key that is checked is not."""
+    async with device_client() as http:
+        url = f"{server.base_url}/users/auth"
+        taken = []
+        for _ in range(3):
+            started = time.monotonic()
+            response = await http.get(url, headers={"x-auth-user": LOGIN, "x-auth-key": "wrong"})
+            taken.append((response.status_code, time.monotonic() - started))
+    assert [status for status, _ in taken] == [401, 401, 429]
+    assert taken[2][1] >= 0.25
 
 
 async def test_connections_per_address_follow_the_configured_limit(server: ServerProcess):

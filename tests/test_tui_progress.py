@@ -10,7 +10,7 @@ import pytest
 import respx
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from shelver.app.shelver_app import ShelverApp
 from shelver.data import books, kosync, reading
@@ -296,6 +296,31 @@ async def test_a_device_sync_updates_the_open_screen_live(
     assert await listeners(database) == 0
 
 
+async def test_a_device_name_is_shown_as_typed_not_read_as_markup(
+    database: Database, home: Home, database_dsn
+):
+    """A device's name comes from KOReader, over the network: "[/b]" in it is text. Read as
+    markup it is a closing tag without an opening one, and painting the row stopped the app."""
+    await seed(database.pool)
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot)
+        assert await wait_for(pilot, lambda: screen.listening)
+        await put(database.pool, DOC_DUNE, "[/b] Kobo", 0.5)
+        assert await wait_for(pilot, lambda: screen.rows[0].device == "[/b] Kobo")
+        await settle(pilot)
+        table = screen.query_one("#progress-table", DataTable)
+        assert "[/b] Kobo" in table.render_line(1).text  # the first row, under the header
+        # Its book's sessions name the device too (cut to their column).
+        table.move_cursor(row=0)
+        sessions = screen.query_one("#progress-sessions", SessionsTable)
+        assert await wait_for(
+            pilot, lambda: any(s.device == "[/b] Kobo" for s in sessions.sessions)
+        )
+        await settle(pilot)
+        assert "[/b] Ko" in "".join(sessions.render_line(y).text for y in range(1, 4))
+
+
 async def test_link_and_unlink_by_hand(database: Database, home: Home, database_dsn):
     await seed(database.pool)
     app = make_app(home, database_dsn)
@@ -462,6 +487,9 @@ async def test_a_notice_changes_its_row_without_reading_every_position(
         screen = await open_progress(pilot)
         assert await wait_for(pilot, lambda: screen.listening)
         reads.clear()
+        heading = screen.query_one("#heading", Static)
+        chips = screen.query_one("#progress-chips", Static)
+        words = (heading.content, chips.content)
 
         # A device moves on in a book on screen: the notice itself is the new row.
         await put(database.pool, DOC_DUNE, "phone", 0.61)
@@ -470,11 +498,16 @@ async def test_a_notice_changes_its_row_without_reading_every_position(
         assert reads == []
         assert screen.rows[0].title == "Dune" and screen.rows[0].device == "phone"
         assert "61%" in cell_texts(screen)[0]  # newest first: it moved to the top
+        # The words above the list are the same, so they are not set again (setting a Static
+        # lays out and repaints the whole screen, for the one row that changed).
+        assert (heading.content, chips.content) == words
+        assert heading.content is words[0] and chips.content is words[1]
 
         # A document not on screen: only its own positions are read (its book is unknown).
         await put(database.pool, "fresh-document", "kobo", 0.02)
         assert await wait_for(pilot, lambda: screen.rows[0].document == "fresh-document")
         assert reads == [["fresh-document"]]
+        assert "5 documents" in str(heading.content)  # words that change still change
 
         # Linking it by hand: the link notice re-reads that document alone.
         emma = next(r.book_id for r in screen.rows if r.title == "Emma")

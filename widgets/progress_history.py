@@ -154,7 +154,7 @@ class SessionsTable(DataTable):
             end = round(float(session.end_percentage) * 100)
             self.add_row(
                 _local(session.started_at).strftime("%d/%m %H:%M"),
-                session.device[:7],
+                Text(session.device[:7]),  # a device's own name, not markup
                 Text(f"{start}→{end}%", "green" if end > start else ""),
                 duration_text(session.duration),
             )

@@ -262,34 +262,50 @@ async def _examine_in(
 def _staging_claim(staging: Path) -> Iterator[str]:
     """This run's id, claimed by a lock file held for the whole run; copies are named after it.
 
-    Copies of runs whose lock nobody holds any more (the import was killed) are removed first.
+    What runs whose lock nobody holds any more (the import was killed) left is removed first.
     """
     _remove_dead_copies(staging)
     run_id = uuid.uuid4().hex[:12]
     lock_path = staging / f"{run_id}.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    # The lock file appears under its name already locked (locked under a hidden name, then
+    # renamed), so another run's clean-up never finds it free while this run lives.
+    claiming = staging / f".{run_id}{CLAIMING_SUFFIX}"
+    fd = os.open(claiming, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(claiming, lock_path)
         yield run_id
     finally:
+        claiming.unlink(missing_ok=True)
         lock_path.unlink(missing_ok=True)
         os.close(fd)
 
 
+CLAIMING_SUFFIX = ".lock.claiming"
+
+
 def _remove_dead_copies(staging: Path) -> None:
-    """Staging copies of imports that died (their run's lock is free), and any a day old."""
+    """Staging copies and locks of imports that died (their run's lock is free), and any copy
+    a day old."""
     cutoff = time.time() - STALE_COPY_SECONDS
-    dead: dict[str, bool] = {}
+    dead = {
+        lock.name.removesuffix(".lock"): lock
+        for lock in staging.glob("*.lock")
+        if lock_is_free(lock)
+    }
     for entry in staging.glob("*.part"):
         run_id = entry.name.split("-", 1)[0] if "-" in entry.name else ""
-        if run_id and run_id not in dead:
-            dead[run_id] = lock_is_free(staging / f"{run_id}.lock")
         with contextlib.suppress(OSError):
-            if dead.get(run_id) or entry.stat().st_mtime < cutoff:
+            orphan = run_id and not (staging / f"{run_id}.lock").exists()
+            if run_id in dead or orphan or entry.stat().st_mtime < cutoff:
                 entry.unlink()
-    for run_id, free in dead.items():
-        if free:
-            (staging / f"{run_id}.lock").unlink(missing_ok=True)
+    for lock in dead.values():
+        lock.unlink(missing_ok=True)
+    # A run killed between creating its lock and naming it left the hidden claim behind.
+    for claim in staging.glob(f".*{CLAIMING_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if claim.stat().st_mtime < time.time() - 60 and lock_is_free(claim):
+                claim.unlink()
 
 
 def _executor(count: int, workers: int | None) -> Executor:

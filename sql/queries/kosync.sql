@@ -22,14 +22,20 @@ SELECT password_hash FROM service_credentials WHERE service = $1 ORDER BY create
 LIMIT 1;
 
 -- name: kosync_latest_progress
--- The newest position of document $1 among the devices of login $2 and of the logins it
--- shares positions with (the last write wins). The device is named as it sent its name.
-SELECT rp.document, rp.percentage, rp.progress, o.device, rp.device_id, rp."timestamp"
-FROM reading_progress_logins o
-JOIN reading_progress rp ON rp.id = o.progress_id
-WHERE o.login = ANY (kosync_login_group($2::text)) AND o.document = $1
-ORDER BY rp.updated_at DESC, rp."timestamp" DESC
-LIMIT 1;
+-- For each (document $1[i], login $2[i]), numbered by `position` (i): the newest position of
+-- that document among the devices of the login and of the logins it shares positions with (the
+-- last write wins); no row when there is none. The device is named as it sent its name. Many
+-- GETs in one statement (data/kosync.py, ProgressReader).
+SELECT asked.position, latest.*
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS asked(document, login, position)
+CROSS JOIN LATERAL (
+    SELECT rp.document, rp.percentage, rp.progress, o.device, rp.device_id, rp."timestamp"
+    FROM reading_progress_logins o
+    JOIN reading_progress rp ON rp.id = o.progress_id
+    WHERE o.login = ANY (kosync_login_group(asked.login)) AND o.document = asked.document
+    ORDER BY rp.updated_at DESC, rp."timestamp" DESC
+    LIMIT 1
+) latest;
 
 -- name: kosync_stored_devices
 -- Every current row of the documents $1: its stored device name, and who wrote it under which
@@ -38,6 +44,15 @@ SELECT rp.document, rp.device AS stored_device, o.login, coalesce(o.device, rp.d
 FROM reading_progress rp
 LEFT JOIN reading_progress_logins o ON o.progress_id = rp.id
 WHERE rp.document = ANY ($1::text[]);
+
+-- name: kosync_known_devices
+-- The stored device name of each (login $1[i], document $2[i], device as sent $3[i]) whose
+-- login already has a current row for it; no row for a key without one.
+SELECT o.login, o.document, o.device, rp.device AS stored_device
+FROM unnest($1::text[], $2::text[], $3::text[]) AS k(login, document, device)
+JOIN reading_progress_logins o
+    ON o.login = k.login AND o.document = k.document AND o.device = k.device
+JOIN reading_progress rp ON rp.id = o.progress_id;
 
 -- name: kosync_lock_new_devices
 -- Held to the end of the transaction: one writer at a time picks names for new rows.

@@ -137,15 +137,20 @@ CROSS JOIN LATERAL (
 ORDER BY p.ordinal;
 
 -- name: library_order_relevance
--- Best match first (a search that matches few enough books to rank).
+-- Best match first (a search that matches few enough books to rank). Every match is ranked on
+-- its rank and title key alone; the other columns (the author and language keys cost as much
+-- again) are computed for the page's rows only, one primary-key probe each (OFFSET 0 keeps it a
+-- probe).
 (SELECT c.*, NULL::float8 AS reading_key, 'relevance' AS ordered_by,
         row_number() OVER (ORDER BY c.rank DESC, c.title_key, c.id) AS ordinal
- FROM candidates c
- WHERE $8::text = 'relevance' AND $1::tsquery IS NOT NULL
-   AND ($13::uuid IS NULL OR c.rank < $12::float8
-        OR (c.rank = $12::float8 AND (c.title_key, c.id) > ($11::text, $13::uuid)))
- ORDER BY c.rank DESC, c.title_key, c.id
- LIMIT $14)
+ FROM (SELECT m.id FROM candidates m
+       WHERE $8::text = 'relevance' AND $1::tsquery IS NOT NULL
+         AND ($13::uuid IS NULL OR m.rank < $12::float8
+              OR (m.rank = $12::float8 AND (m.title_key, m.id) > ($11::text, $13::uuid)))
+       ORDER BY m.rank DESC, m.title_key, m.id
+       LIMIT $14) chosen
+ CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = chosen.id OFFSET 0) c
+ ORDER BY c.rank DESC, c.title_key, c.id)
 
 -- name: library_order_title
 -- By title, walking the title index (also a search too broad to sort, and relevance order
@@ -162,13 +167,17 @@ ORDER BY p.ordinal;
  LIMIT $14)
 
 -- name: library_order_title_sorted
--- The same order, sorted rather than walked (`|| ''` keeps the planner off the index).
+-- The same order, sorted rather than walked (`|| ''` keeps the planner off the index). As in
+-- library_order_relevance, the matches are sorted on the title key alone and the other columns
+-- computed for the page's rows only.
 (SELECT c.*, NULL::float8 AS reading_key, 'title' AS ordered_by,
-        row_number() OVER (ORDER BY c.title_key || '', c.id) AS ordinal
- FROM candidates c
- WHERE $8::text = 'title_sorted' AND $13::uuid IS NULL
- ORDER BY c.title_key || '', c.id
- LIMIT $14)
+        row_number() OVER (ORDER BY c.title_key, c.id) AS ordinal
+ FROM (SELECT m.id FROM candidates m
+       WHERE $8::text = 'title_sorted' AND $13::uuid IS NULL
+       ORDER BY m.title_key || '', m.id
+       LIMIT $14) chosen
+ CROSS JOIN LATERAL (SELECT * FROM candidates c0 WHERE c0.id = chosen.id OFFSET 0) c
+ ORDER BY c.title_key, c.id)
 
 -- name: library_order_title_desc
 -- By title, last first.
