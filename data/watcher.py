@@ -25,12 +25,14 @@ import watchfiles
 
 from shelver.data.db import Database
 from shelver.data.home import Home
-from shelver.data.importing.completeness import open_for_writing
+from shelver.data.importing.completeness import STABLE_SECONDS, open_for_writing
 from shelver.data.importing.pipeline import IN_FLIGHT, ImportReport, import_paths
 
 log = logging.getLogger(__name__)
 
-SETTLE_SECONDS = 2.0  # a file whose size and mtime stay put this long is complete
+# A file whose size and mtime stay put this long is complete: twice the import's own window
+# (a watched folder sees a file from its first byte, an import usually once it is whole).
+SETTLE_SECONDS = 2 * STABLE_SECONDS
 POLL_SECONDS = 0.25
 RESCAN_SECONDS = 5.0  # the folder is listed this often even without events
 RESTART_SECONDS = 1.0  # pause before the event source is restarted after a failure

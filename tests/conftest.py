@@ -12,6 +12,11 @@ embedded cluster that is the unprivileged ``shelver_app``, exactly as in product
 from __future__ import annotations
 
 import os
+
+# The files tests import were written whole a moment ago: a short settle window, set before
+# shelver is imported, keeps every import from waiting the default second (the CLI and servers
+# the tests start inherit it). Tests of files still being written write slower than this.
+os.environ.setdefault("SHELVER_IMPORT_SETTLE_SECONDS", "0.2")
 import shutil
 import tempfile
 import uuid

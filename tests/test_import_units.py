@@ -488,3 +488,15 @@ def test_mobi_without_exth_falls_back_to_its_names(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     result = examined(path, tmp_path / "c")
     assert result.fields.title == "Palm Title" and result.fields.author is None
+
+
+def test_the_settle_window_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shelver.data.importing.completeness import SETTLE_VARIABLE, _settle_seconds
+
+    monkeypatch.setenv(SETTLE_VARIABLE, "3.5")
+    assert _settle_seconds() == 3.5
+    for unusable in ("soon", "-1", "3600", "nan"):
+        monkeypatch.setenv(SETTLE_VARIABLE, unusable)
+        assert _settle_seconds() == 1.0, unusable
+    monkeypatch.delenv(SETTLE_VARIABLE)
+    assert _settle_seconds() == 1.0

@@ -13,7 +13,20 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-STABLE_SECONDS = 1.0
+SETTLE_VARIABLE = "SHELVER_IMPORT_SETTLE_SECONDS"
+
+
+def _settle_seconds(default: float = 1.0) -> float:
+    """The window from the environment (longer for slow network shares, shorter where files
+    only arrive whole), else ``default``; a value that is not a number is ignored."""
+    try:
+        value = float(os.environ.get(SETTLE_VARIABLE, default))
+    except ValueError:
+        return default
+    return value if 0 <= value <= 60 else default
+
+
+STABLE_SECONDS = _settle_seconds()
 """How long size and modification time must stay put before a file counts as complete."""
 MAX_WAIT_SECONDS = 6.0
 """After this long still changing, a file is refused as still being written."""

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from uuid import UUID
 
@@ -48,7 +47,7 @@ from shelver.data.importing.names import (
     raw_name,
     safe_name,
 )
-from shelver.data.importing.process_pools import end_with_parent
+from shelver.data.importing.process_pools import end_with_parent, pool_context
 from shelver.data.pg import Connection
 from shelver.data.queries import query
 
@@ -312,11 +311,10 @@ def _executor(count: int, workers: int | None) -> Executor:
     if count < POOL_THRESHOLD or workers == 0:
         return ThreadPoolExecutor(max_workers=1)
     size = workers or max(1, min(os.cpu_count() or 1, 4))
-    # forkserver: workers start clean, never inheriting the event loop's threads or sockets;
     # end_with_parent: a killed import leaves no worker behind.
     return ProcessPoolExecutor(
         max_workers=size,
-        mp_context=get_context("forkserver"),
+        mp_context=pool_context(),
         initializer=end_with_parent,
         initargs=(os.getpid(),),
     )

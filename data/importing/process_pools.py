@@ -21,11 +21,24 @@ import select
 import sys
 import threading
 import time
-from multiprocessing import forkserver, resource_tracker
+from multiprocessing import forkserver, get_context, resource_tracker
+from multiprocessing.context import BaseContext
 
 PARENT_POLL_SECONDS = 0.5
 
+# Imported once by the fork server, so each pool's workers are forked with the readers already
+# loaded instead of importing them anew (0.1–0.2 s per pool, at every import of three files).
+WORKER_MODULES = ["shelver.data.importing.examine"]
+
 _started = False
+
+
+def pool_context() -> BaseContext:
+    """The context pools are made in: forkserver, so workers start clean and never inherit
+    the event loop's threads or sockets, with the readers preloaded."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload(WORKER_MODULES)  # takes effect when the server starts
+    return context
 
 
 def prepare_process_pools() -> None:
@@ -33,6 +46,7 @@ def prepare_process_pools() -> None:
     global _started
     if _started:
         return
+    pool_context()
     saved = sys.stderr
     try:
         sys.stderr = sys.__stderr__
