@@ -12,11 +12,6 @@ embedded cluster that is the unprivileged ``shelver_app``, exactly as in product
 from __future__ import annotations
 
 import os
-
-# The files tests import were written whole a moment ago: a short settle window, set before
-# shelver is imported, keeps every import from waiting the default second (the CLI and servers
-# the tests start inherit it). Tests of files still being written write slower than this.
-os.environ.setdefault("SHELVER_IMPORT_SETTLE_SECONDS", "0.2")
 import shutil
 import tempfile
 import uuid
@@ -25,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
+import httpx._transports.default as httpx_transports
 import pytest
 import textual._wait as textual_wait
 
@@ -76,6 +73,21 @@ def app_database(server_dsn: str, database: str) -> str:
 def owner_clause() -> str:
     """``OWNER shelver_app`` for CREATE DATABASE on the embedded cluster."""
     return f'OWNER "{APP_ROLE}"' if embedded_test_cluster() else ""
+
+
+# httpx loads the whole CA bundle for every client it makes (20–40 ms of CPU), also for the
+# plain http:// clients the tests make by the hundred against their local servers: all of them
+# share one context made the same way (the product caches its own: providers/http.py).
+_shared_tls_context = httpx.create_ssl_context()
+
+
+def _create_ssl_context(verify: object = True, cert: object = None, trust_env: bool = True):
+    if verify is True and cert is None and trust_env:
+        return _shared_tls_context
+    return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+
+
+httpx_transports.create_ssl_context = _create_ssl_context
 
 
 @pytest.fixture(autouse=True)

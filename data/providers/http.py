@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
 import logging
 import random
 import re
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -102,6 +104,13 @@ class RedactSecrets(logging.Filter):
 _REDACTOR = RedactSecrets()
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verification context, made once: each one loads the whole CA bundle
+    (20–40 ms of CPU), and a client is made for every fetch and every sync."""
+    return httpx.create_ssl_context()
+
+
 def make_client(settings: ProviderSettings) -> httpx.AsyncClient:
     """The client every provider shares (one connection pool, one time-out policy)."""
     for name in ("httpx", "httpcore"):
@@ -113,6 +122,7 @@ def make_client(settings: ProviderSettings) -> httpx.AsyncClient:
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         follow_redirects=True,
+        verify=_tls_context(),
     )
 
 
