@@ -101,3 +101,23 @@ def test_failures_are_described_for_people() -> None:
     assert missing.title == "File system error" and "/x/y.epub" in missing.message
     odd = describe_failure(ValueError("bad value"))
     assert odd.title == "Something went wrong" and "ValueError: bad value" in odd.message
+
+
+def test_calendar_summary_without_timed_reading_says_where_the_streak_comes_from() -> None:
+    from datetime import date
+
+    from shelver.data.reading_insights import DaySeconds, LibraryReading
+    from shelver.widgets.reading_stats import library_summary
+
+    today = date(2026, 11, 25)
+    days = [DaySeconds(day=today - timedelta(days=n), seconds=0) for n in range(90)][::-1]
+    positions_only = library_summary(
+        LibraryReading(days=days, streak=7, finished_by_month=[]), today
+    )
+    assert "Streak 7 days (synced positions)" in positions_only.plain
+    assert "no reading time recorded" in positions_only.plain
+    assert " on 0 days" not in positions_only.plain
+
+    days[-1] = DaySeconds(day=today, seconds=1800)
+    timed = library_summary(LibraryReading(days=days, streak=1, finished_by_month=[]), today)
+    assert "Streak 1 day ·" in timed.plain and "on 1 day" in timed.plain

@@ -140,9 +140,15 @@ def library_summary(library: LibraryReading, today: date) -> Text:
     text = Text()
     text.append("Streak ", "dim")
     text.append(f"{library.streak} day{'s' * (library.streak != 1)}", "bold")
+    if not total and library.streak:
+        # The streak also counts days with KoSync positions; time read needs statistics.
+        text.append(" (synced positions)", "dim")
     text.append(f" · last {len(library.days)} days: ", "dim")
-    text.append(reading_time(total), "bold")
-    text.append(f" on {active} days", "dim")
+    if total:
+        text.append(reading_time(total), "bold")
+        text.append(f" on {active} day{'s' * (active != 1)}", "dim")
+    else:
+        text.append("no reading time recorded", "dim")
     if best is not None and best.seconds:
         text.append(f"\nBest day {best.day:%d %b}: {reading_time(best.seconds)}", "dim")
     return text
