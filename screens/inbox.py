@@ -36,6 +36,7 @@ from shelver.screens.styles import stylesheet
 from shelver.widgets.format import clip, human_size, relative_time
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
+from shelver.widgets.text_table import TextTable
 
 RELOAD_EVERY = 0.5
 """Seconds between list refreshes while a fetch runs (the status column fills in as it goes)."""
@@ -131,7 +132,7 @@ class InboxScreen(ShelverScreen):
                 id="inbox-filter",
                 compact=True,
             )
-        yield DataTable(id="inbox-table", cursor_type="row", zebra_stripes=True)
+        yield TextTable(id="inbox-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="inbox-detail", markup=False)
         yield ProgressStrip(id="inbox-progress")
 

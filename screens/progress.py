@@ -66,6 +66,7 @@ from shelver.widgets.progress_history import HistoryChart, SessionsTable
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.reading_stats import statistics_title
 from shelver.widgets.tables import fit_title_width
+from shelver.widgets.text_table import TextTable
 
 if TYPE_CHECKING:
     from shelver.screens.reading_calendar import ReadingCalendarScreen
@@ -176,7 +177,7 @@ class ProgressScreen(ShelverScreen):
             yield Label("Filter ", id="progress-filter-label")
             yield Input(placeholder="title, author, document or device", id="progress-filter")
         yield ProgressStrip(id="progress-strip")
-        yield DataTable(id="progress-table", cursor_type="row", zebra_stripes=True)
+        yield TextTable(id="progress-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="progress-detail-title", classes="subheading")
         with Horizontal(id="progress-detail"):
             yield HistoryChart(id="progress-chart")

@@ -33,6 +33,7 @@ from shelver.data.overview import DatabaseCounts, redact_dsn
 from shelver.screens.base import ShelverScreen
 from shelver.screens.styles import stylesheet
 from shelver.widgets.format import relative_time
+from shelver.widgets.text_table import TextTable
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,10 @@ class SettingsScreen(ShelverScreen):
             yield Static(id="settings-home", classes="settings-section")
             yield Static(id="settings-koreader", classes="settings-section")
             yield Static(id="settings-credentials", classes="settings-section")
-            yield DataTable(id="settings-logins", cursor_type="row", zebra_stripes=True)
+            yield TextTable(id="settings-logins", cursor_type="row", zebra_stripes=True)
             yield Static(id="settings-tokens", classes="settings-section")
             yield Static(id="settings-keys-title", classes="settings-section")
-            yield DataTable(id="settings-keys", cursor_type="row", zebra_stripes=True)
+            yield TextTable(id="settings-keys", cursor_type="row", zebra_stripes=True)
             yield Static(id="settings-database", classes="settings-section")
             yield Static(id="settings-migrations", classes="settings-section")
             yield Static(id="settings-providers", classes="settings-section")

@@ -24,6 +24,7 @@ from shelver.widgets.empty_state import EmptyState
 from shelver.widgets.format import clip, relative_time
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
+from shelver.widgets.text_table import TextTable
 
 if TYPE_CHECKING:
     from shelver.screens.host import ShelverHost
@@ -90,7 +91,7 @@ class SyncLogScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text(self.TITLE, "bold"), id="heading", classes="heading")
         yield ProgressStrip(id="synclog-strip")
-        yield DataTable(id="synclog-table", cursor_type="row", zebra_stripes=True)
+        yield TextTable(id="synclog-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="synclog-detail")
         yield EmptyState(id="empty")
         yield Footer(show_command_palette=False, compact=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rich.text import Text
-from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 
 from shelver.data.reading import HistoryEntry, ReadingSession
 from shelver.data.reading_insights import StatSession
 from shelver.widgets.format import short_reading_time
+from shelver.widgets.text_table import TextTable
 
 
 def _local(moment: datetime) -> datetime:
@@ -109,7 +109,7 @@ STAT_SESSION_COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-class SessionsTable(DataTable):
+class SessionsTable(TextTable):
     """One row per reading session, newest first: when, device, from-to percent, how long."""
 
     DEFAULT_CSS = """

@@ -16,7 +16,6 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
 
 from shelver.data.confidence import Strength
 from shelver.data.review_state import (
@@ -29,6 +28,7 @@ from shelver.data.review_state import (
     cell_text,
 )
 from shelver.widgets.format import clip
+from shelver.widgets.text_table import TextTable
 
 FIELD_COLUMN_WIDTH = 9
 MIN_COLUMN_WIDTH = 15
@@ -65,7 +65,7 @@ class Cell:
         return Measurement(width, width)
 
 
-class ReviewGrid(DataTable[Cell | Text]):
+class ReviewGrid(TextTable):
     """A ``ReviewState`` as a grid, a page of sources at a time."""
 
     def __init__(self, *, id: str | None = None) -> None:
