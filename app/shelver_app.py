@@ -238,7 +238,7 @@ class ShelverApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.report_worker_failure(event.worker)
         if event.worker.group == "database" and event.state == WorkerState.SUCCESS:
-            self.call_after_refresh(self._set_startup_heap_aside)
+            self.call_after_refresh(self.set_heap_aside)
         if (
             event.worker.group == "database"
             and event.state == WorkerState.SUCCESS
@@ -249,13 +249,16 @@ class ShelverApp(App[None]):
             self._current_base_screen().post_message(DatabaseOpened(event.worker.result))
             self._start_watching()
 
-    def _set_startup_heap_aside(self) -> None:
-        """Once the database is open and the first frame drawn, move everything alive into the
-        garbage collector's permanent generation. Start-up's objects (modules, classes, the
-        app, its first screen, the pool) live as long as the app, yet every full collection
-        walked them all again: 50-170 ms on a busy 2-core machine, inside whatever key press
-        allocated last (the reading calendar's first opening paid 222 ms, mostly that). Full
-        collections now walk only what was made since."""
+    def set_heap_aside(self) -> None:
+        """Move everything alive into the garbage collector's permanent generation, at a
+        moment nobody waits (the database open and the first frame drawn; a screen built
+        ahead of its key). Start-up's and kept screens' objects (modules, classes, the app,
+        its screens, the pool) live as long as the app, yet every full collection walked them
+        all again: 50-170 ms on a busy 2-core machine, inside whatever key press allocated
+        last (the reading calendar's first opening paid 222 ms, mostly that). Full
+        collections now walk only what was made since. The young generation is collected
+        first, so the fresh garbage of the work just done is not kept for good."""
+        gc.collect(0)
         gc.freeze()
 
     def report_worker_failure(self, worker: Worker) -> None:

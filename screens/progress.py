@@ -702,6 +702,8 @@ class ProgressScreen(ShelverScreen):
 
         if not self.app.is_screen_installed(CALENDAR_SCREEN):
             self.app.install_screen(ReadingCalendarScreen(), CALENDAR_SCREEN)
+            # The screens built so far stay for the app's life: out of the collector's way.
+            self.shelver.set_heap_aside()
         return cast("ReadingCalendarScreen", self.app.get_screen(CALENDAR_SCREEN))
 
     @work(exclusive=True, group="calendar-open", exit_on_error=False)

@@ -3,6 +3,7 @@ calendar, the Library's detail pane and its last-read / time-read orders."""
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,6 +104,10 @@ async def test_reading_calendar_reads_in_80x24(
         await open_progress(pilot)
         # Made ready while Reading progress was on screen: "c" only shows it.
         assert app.is_screen_installed(CALENDAR_SCREEN)
+        # ... and set aside from garbage collection with the screens built so far (a full
+        # collection inside the key press walked them all).
+        prepared = app.get_screen(CALENDAR_SCREEN)
+        assert not any(tracked is prepared for tracked in gc.get_objects())
         await pilot.press("c")
         await settle(pilot)
         screen = app.screen
