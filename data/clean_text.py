@@ -49,11 +49,11 @@ def clean_line(value: object, limit: int = TITLE_MAX) -> str | None:
     if value is None:
         return None
     text = str(value)[:RAW_MAX]
-    if text.isascii() and text.isprintable() and "  " not in text and text == text.strip():
-        # Nothing to clean, collapse or normalise (a device name, most titles): only the cap.
-        return (text if len(text) <= limit else text[: limit - 1].rstrip() + "…") or None
-    text = unicodedata.normalize("NFC", UNSAFE_TEXT.sub(" ", text))
-    text = _SPACE.sub(" ", text).strip()
+    # The usual value (a device name, most titles) has nothing to clean, collapse or
+    # normalise: it skips the regular expressions and only meets the cap.
+    if not (text.isascii() and text.isprintable() and "  " not in text and text == text.strip()):
+        text = unicodedata.normalize("NFC", UNSAFE_TEXT.sub(" ", text))
+        text = _SPACE.sub(" ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text or None

@@ -50,8 +50,9 @@ REGISTRATION_WINDOW_SECONDS = 3600.0
 MAX_REGISTRATIONS_PER_ADDRESS = 5
 MAX_REGISTRATIONS = 100
 MAX_TRACKED = 10_000
-REFUSAL_DELAY_SECONDS = 1.0
 """Bound on the addresses and names remembered at once (oldest dropped first)."""
+REFUSAL_DELAY_SECONDS = 1.0
+"""How long a refusal waits before it is answered (see :class:`LoginGuard`)."""
 
 
 class LoginRefused(Exception):
