@@ -257,6 +257,10 @@ async def _examine_in(
         )
 
 
+CLAIMING_SUFFIX = ".lock.claiming"
+"""A run's lock file while it is being claimed (hidden, then renamed to ``<run>.lock``)."""
+
+
 @contextlib.contextmanager
 def _staging_claim(staging: Path) -> Iterator[str]:
     """This run's id, claimed by a lock file held for the whole run; copies are named after it.
@@ -278,9 +282,6 @@ def _staging_claim(staging: Path) -> Iterator[str]:
         claiming.unlink(missing_ok=True)
         lock_path.unlink(missing_ok=True)
         os.close(fd)
-
-
-CLAIMING_SUFFIX = ".lock.claiming"
 
 
 def _remove_dead_copies(staging: Path) -> None:
