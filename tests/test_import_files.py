@@ -112,28 +112,40 @@ def test_skipped_files_are_listed_with_their_reason(tmp_path: Path, database_dsn
 
 
 def test_move_of_a_file_still_being_written_loses_nothing(tmp_path: Path, database_dsn: str):
-    """A writer appends for a while; `import --move` runs meanwhile. Whatever shelver took, the
-    writer's bytes are all somewhere: the source is only removed once it matches the copy."""
+    """A writer appends while `import --move` runs. Whatever shelver took, the writer's bytes are
+    all somewhere: the source is only removed once it matches the copy."""
     drop = tmp_path / "drop"
     drop.mkdir()
     whole = gen.epub_bytes(title="Growing", body="y" * 3_000_000)
     target = drop / "growing.epub"
     started = threading.Event()
+    import_done = threading.Event()
 
     def write_slowly() -> None:
+        # A chunk every 20 ms while the import runs; the last one waits until it has ended, so
+        # the import always meets a file that is still open for writing.
         with target.open("wb") as handle:
-            step = len(whole) // 60 + 1
-            for offset in range(0, len(whole), step):
+            step = len(whole) // 100 + 1
+            offsets = range(0, len(whole), step)
+            for offset in offsets:
+                if offset == offsets[-1]:
+                    import_done.wait(60)
                 handle.write(whole[offset : offset + step])
                 handle.flush()
                 started.set()
-                time.sleep(0.1)
+                if not import_done.is_set():
+                    time.sleep(0.02)
 
     writer = threading.Thread(target=write_slowly)
     writer.start()
     started.wait(10)
-    result = shelver(tmp_path / "home", database_dsn, "import", "--move", "--json", str(target))
-    writer.join()
+    try:
+        result = shelver(
+            tmp_path / "home", database_dsn, "import", "--move", "--json", str(target)
+        )
+    finally:
+        import_done.set()
+        writer.join()
     document = json.loads(result.stdout)
     inbox = list((tmp_path / "home" / "inbox").glob("*.epub"))
     whole_sha = hashlib.sha256(whole).hexdigest()

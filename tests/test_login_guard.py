@@ -19,6 +19,9 @@ from shelver.data.login_guard import LoginGuard, LoginRefused
 from shelver.data.passwords import KeyVerifier, hash_secret
 from tests.kosync_support import insert_login
 
+# Tests that count refusals, not time them, answer a refusal after a short pause.
+QUICK_REFUSAL = 0.05
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -171,7 +174,7 @@ async def kosync_app(database_dsn: str) -> AsyncIterator[tuple[str, KeyVerifier,
     writer = ProgressWriter(pool)
     writer.start()
     verifier = KeyVerifier(lambda name: kosync.user_hash(pool, name))
-    guard = LoginGuard()
+    guard = LoginGuard(refusal_delay=QUICK_REFUSAL)
     server = TestServer(create_app(pool, writer, verifier=verifier, guard=guard))
     await server.start_server()
     try:
@@ -227,7 +230,7 @@ async def test_a_client_guessing_as_fast_as_it_can_is_slowed_to_one_answer_per_d
     writer = ProgressWriter(pool)
     writer.start()
     verifier = KeyVerifier(lambda name: kosync.user_hash(pool, name))
-    guard = LoginGuard(max_failures_per_address=2, refusal_delay=0.5)
+    guard = LoginGuard(max_failures_per_address=2, refusal_delay=0.25)
     server = TestServer(create_app(pool, writer, verifier=verifier, guard=guard))
     await server.start_server()
     statuses: list[int] = []
@@ -235,7 +238,7 @@ async def test_a_client_guessing_as_fast_as_it_can_is_slowed_to_one_answer_per_d
         url = str(server.make_url("/users/auth"))
         limits = httpx.Limits(max_connections=4)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-            deadline = asyncio.get_running_loop().time() + 1.5
+            deadline = asyncio.get_running_loop().time() + 0.75
 
             async def guess(worker: int) -> None:
                 n = 0
@@ -250,8 +253,8 @@ async def test_a_client_guessing_as_fast_as_it_can_is_slowed_to_one_answer_per_d
         await writer.close()
         await pool.close()
     assert statuses.count(401) == 2 and verifier.hashes == 2
-    # 1.5 s, four connections, one answer per 0.5 s each (plus the one in flight at the end)
-    assert 0 < statuses.count(429) <= 4 * (1.5 / 0.5 + 1)
+    # 0.75 s, four connections, one answer per 0.25 s each (plus the one in flight at the end)
+    assert 0 < statuses.count(429) <= 4 * (0.75 / 0.25 + 1)
 
 
 async def test_unknown_and_known_names_cost_the_same_over_http(kosync_app):
@@ -280,7 +283,7 @@ async def test_basic_auth_routes_share_the_guard(database_dsn: str):
     pool = await asyncpg.create_pool(database_dsn, min_size=1, max_size=4)
     writer = ProgressWriter(pool)
     writer.start()
-    guard = LoginGuard(max_failures_per_address=5)
+    guard = LoginGuard(max_failures_per_address=5, refusal_delay=QUICK_REFUSAL)
     app = create_app(pool, writer, guard=guard)
 
     async def probe(request: web.Request) -> web.Response:
