@@ -125,7 +125,7 @@ def test_move_of_a_file_still_being_written_loses_nothing(tmp_path: Path, databa
         # A chunk every 20 ms while the import runs; the last one waits until it has ended, so
         # the import always meets a file that is still open for writing.
         with target.open("wb") as handle:
-            step = len(whole) // 100 + 1
+            step = len(whole) // 50 + 1
             offsets = range(0, len(whole), step)
             for offset in offsets:
                 if offset == offsets[-1]:
@@ -140,9 +140,7 @@ def test_move_of_a_file_still_being_written_loses_nothing(tmp_path: Path, databa
     writer.start()
     started.wait(10)
     try:
-        result = shelver(
-            tmp_path / "home", database_dsn, "import", "--move", "--json", str(target)
-        )
+        result = shelver(tmp_path / "home", database_dsn, "import", "--move", "--json", str(target))
     finally:
         import_done.set()
         writer.join()
@@ -160,6 +158,30 @@ def test_move_of_a_file_still_being_written_loses_nothing(tmp_path: Path, databa
         assert document["imported"]  # removed only after the whole file was imported
     else:
         assert target.read_bytes() == whole
+
+
+def test_a_file_its_writer_holds_open_is_refused_as_still_written_and_kept(
+    tmp_path: Path, database_dsn: str
+) -> None:
+    """A download that has paused keeps its size and time, but its writer still has it open:
+    `import --move` says it is still being written (not "broken") and leaves it where it is;
+    once the writer has closed it, the same command takes it."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    whole = gen.epub_bytes(title="Paused Download")
+    target = drop / "paused.epub"
+    home = tmp_path / "home"
+    with target.open("wb") as handle:
+        handle.write(whole[: len(whole) // 2])
+        handle.flush()
+        held = shelver(home, database_dsn, "import", "--move", "--json", str(target))
+        handle.write(whole[len(whole) // 2 :])
+    (refused,) = json.loads(held.stdout)["refused"]
+    assert held.returncode == 1 and "still being written" in refused["reason"]
+    assert target.read_bytes() == whole and list((home / "inbox").glob("*.epub")) == []
+    taken = shelver(home, database_dsn, "import", "--move", "--json", str(target))
+    assert taken.returncode == 0 and len(json.loads(taken.stdout)["imported"]) == 1
+    assert not target.exists()
 
 
 def test_a_file_open_for_writing_is_seen_as_busy(tmp_path: Path) -> None:

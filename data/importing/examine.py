@@ -24,6 +24,10 @@ STILL_WRITTEN = (
     "still being written (its size or modification time changed while shelver read it); "
     "import it again once it is complete"
 )
+STILL_OPEN = (
+    "still being written (another program has it open for writing); "
+    "import it again once it is complete"
+)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,10 @@ from pydantic import BaseModel, Field, field_validator
 from shelver.data.db import Database
 from shelver.data.file_locks import lock_is_free
 from shelver.data.home import Home
-from shelver.data.importing.completeness import signature, wait_until_stable
+from shelver.data.importing.completeness import open_for_writing, signature, wait_until_stable
 from shelver.data.importing.duplicates import DuplicateIndex, DuplicateKey, first_match
 from shelver.data.importing.examine import (
+    STILL_OPEN,
     STILL_WRITTEN,
     Examined,
     ExamineTask,
@@ -373,12 +374,16 @@ def _collect(
 
 
 async def _only_complete(run: _Run, inputs: list[_Input]) -> list[_Input]:
-    """Wait briefly for files still changing; refuse (and keep) those that never settle."""
+    """Wait briefly for files still changing; refuse (and keep) those that never settle, and
+    those a writer still holds open (a paused download keeps its size and time)."""
     unsettled = await asyncio.to_thread(wait_until_stable, [i.source for i in inputs])
+    settled = [i.source for i in inputs if i.source not in unsettled]
+    held_open = await asyncio.to_thread(open_for_writing, settled) if settled else set()
     for item in inputs:
-        if item.source in unsettled:
-            run.report.refused.append(RefusedItem(path=str(item.source), reason=STILL_WRITTEN))
-    return [i for i in inputs if i.source not in unsettled]
+        if item.source in unsettled or item.source in held_open:
+            reason = STILL_WRITTEN if item.source in unsettled else STILL_OPEN
+            run.report.refused.append(RefusedItem(path=str(item.source), reason=reason))
+    return [i for i in inputs if i.source not in unsettled and i.source not in held_open]
 
 
 async def _drop_registered(run: _Run, inputs: list[_Input]) -> list[_Input]:
