@@ -10,12 +10,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker
 
 from shelver.data.db import Database
 from shelver.screens.messages import DatabaseOpened
 from shelver.widgets.empty_state import EmptyState
+from shelver.widgets.key_footer import KeyFooter
 from shelver.widgets.mode_bar import ModeBar
 
 if TYPE_CHECKING:
@@ -52,8 +53,7 @@ class ShelverScreen(Screen[None]):
         yield Static(self.TITLE or "", id="heading", classes="heading")
         yield from self.compose_body()
         yield EmptyState(id="empty")
-        # The mode bar shows the palette's key, which leaves the footer room for the rest.
-        yield Footer(show_command_palette=False, compact=True)
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between the heading and the footer."""

@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from shelver.data import hardcover_sync
@@ -22,6 +22,7 @@ from shelver.screens.progress_hardcover import SyncReport, outcome_text, run_syn
 from shelver.screens.styles import stylesheet
 from shelver.widgets.empty_state import EmptyState
 from shelver.widgets.format import clip, relative_time
+from shelver.widgets.key_footer import KeyFooter
 from shelver.widgets.progress_strip import ProgressStrip
 from shelver.widgets.tables import fit_title_width
 from shelver.widgets.text_table import TextTable
@@ -94,7 +95,7 @@ class SyncLogScreen(Screen[None]):
         yield TextTable(id="synclog-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="synclog-detail")
         yield EmptyState(id="empty")
-        yield Footer(show_command_palette=False, compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load()

@@ -79,3 +79,28 @@ async def test_the_keys_panel_closes_on_escape(database_dsn: str, home: Home) ->
         await pilot.press("escape")
         await pilot.pause()
         assert not app.screen.query("HelpPanel")
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(
+    database: Database, database_dsn: str, home: Home
+) -> None:
+    await make_book(database, home, "Steady")
+    app = make_app(home, database_dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        footer = screen.query_one(Footer)
+        shown = list(footer.query("FooterKey"))
+        assert [key.key for key in shown][:3] == ["a", "x", "e"]
+        screen.bindings_updated_signal.publish(screen)  # what every change of focus sends
+        await settle(pilot)
+        assert list(footer.query("FooterKey")) == shown  # the same widgets: nothing rebuilt
+
+        await pilot.press("l")
+        await settle(pilot)
+        footer = app.screen.query_one(Footer)
+        await pilot.press("slash")  # into the search field: its keys are typed, none shown
+        await settle(pilot)
+        assert list(footer.query("FooterKey")) == []
+        await pilot.press("escape")  # back on the table: its keys again
+        await settle(pilot)
+        assert [key.key for key in footer.query("FooterKey")][:2] == ["enter", "space"]
