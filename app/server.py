@@ -13,7 +13,6 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import asyncpg
 from aiohttp import web
 
 from shelver.app import opds
+from shelver.app.draining import IN_FLIGHT_KEY, Handler, InFlight, track_in_flight
 from shelver.app.http_auth import AUTHENTICATOR_KEY, GUARD_KEY, PRINCIPAL_KEY, client_address
 from shelver.app.http_limits import (
     LIMITS_KEY,
@@ -57,7 +57,8 @@ USER_KEY = web.RequestKey("user", str)
 # Routes under these prefixes answer errors as plain HTTP, not as KoSync JSON bodies.
 PLAIN_HTTP_PREFIXES = ("/opds", "/dav")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STOP_SECONDS = 10.0
+"""On SIGTERM, how long the requests in hand may take before their connections are closed."""
 
 
 def _json(status: int, body: dict[str, Any]) -> web.Response:
@@ -221,7 +222,10 @@ def create_app(
 ) -> web.Application:
     """The KoSync application over an open pool and a started writer (``limits``: the
     ``[server]`` settings; the defaults when None)."""
-    app = web.Application(middlewares=[errors_and_log], client_max_size=kosync.MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[track_in_flight, errors_and_log], client_max_size=kosync.MAX_BODY_BYTES
+    )
+    app[IN_FLIGHT_KEY] = InFlight()
     app[POOL_KEY] = pool
     app[WRITER_KEY] = writer
     app[READER_KEY] = ProgressReader(pool)
@@ -301,7 +305,9 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
         dav_dir=home.data_dir / "dav",
         limits=settings.server,
     )
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=STOP_SECONDS
+    )
     await runner.setup()
     watcher: asyncio.Task[Any] | None = None
     try:
@@ -335,6 +341,7 @@ async def serve(database: Database, home: Home, settings: Settings, options: Ser
                 watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
+        await app[IN_FLIGHT_KEY].stop(runner, STOP_SECONDS)
         await runner.cleanup()
         await writer.close()
         for signum in (signal.SIGTERM, signal.SIGINT):

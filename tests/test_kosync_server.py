@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -648,6 +651,41 @@ async def test_sigterm_during_writes_loses_no_acknowledged_put(tmp_path: Path, k
         )
     }
     assert acknowledged and set(acknowledged) <= stored
+
+
+def test_a_put_whose_body_arrives_after_sigterm_is_answered_and_the_stop_is_prompt(
+    tmp_path: Path, kosync_dsn: str
+):
+    """A request already started when the stop comes is finished, its body read to the end
+    (aiohttp's own shutdown stops reading, so such a request hung until the 10 s shutdown
+    timeout and was never answered)."""
+    add_login(tmp_path, kosync_dsn, "late", "pw")
+    server = start_server(tmp_path, kosync_dsn)
+    body = json.dumps(
+        {"document": "doclate", "progress": "p", "percentage": 0.25, "device": "kobo"}
+    ).encode()
+    head = (
+        "PUT /syncs/progress HTTP/1.1\r\nHost: shelver\r\n"
+        f"x-auth-user: late\r\nx-auth-key: {md5_hex('pw')}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as device:
+        device.sendall(head + body[:10])
+        time.sleep(0.3)  # the handler has started and waits for the rest of the body
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while "stopping" not in server.log_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        device.sendall(body[10:])
+        answer = device.recv(65536).decode()
+        started = time.monotonic()
+        assert server.stop() == 0
+    assert answer.startswith("HTTP/1.1 200") and '"document": "doclate"' in answer.replace(
+        '":"', '": "'
+    )
+    assert "connection: close" in answer.lower()  # the device reconnects, to a server gone
+    assert time.monotonic() - started < 5  # not the 10 s of aiohttp's shutdown timeout
 
 
 def test_port_in_use_is_a_one_line_error(open_server, closed_home, kosync_dsn):
