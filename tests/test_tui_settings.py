@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import DataTable, Input, Static
 
 from shelver.data import books, credentials
@@ -43,6 +44,15 @@ async def type_into(pilot, selector: str, text: str) -> None:
     field.focus()
     field.value = ""
     await pilot.press(*text) if text else None
+    await pilot.pause()
+
+
+async def paste_into(pilot, selector: str, text: str) -> None:
+    """A folder path the way people enter one: pasted (the terminal sends it as one event)."""
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.value = ""
+    field.post_message(events.Paste(text))
     await pilot.pause()
 
 
@@ -188,8 +198,8 @@ async def test_folders_are_saved_to_the_config(database, database_dsn, home: Hom
         await pilot.press("enter")
         await pilot.pause()
         assert "absolute" in plain(app.screen.query_one("#form-error", Static).content)
-        await type_into(pilot, "#folder-inbox", str(tmp_path / "drop"))
-        await type_into(pilot, "#folder-library", str(tmp_path / "books"))
+        await paste_into(pilot, "#folder-inbox", str(tmp_path / "drop"))
+        await paste_into(pilot, "#folder-library", str(tmp_path / "books"))
         await pilot.press("enter")
         await settle(pilot)
         assert str(tmp_path / "books") in screen_text(app)
