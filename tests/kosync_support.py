@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -97,6 +99,27 @@ def shelver_env(database_url: str) -> dict[str, str]:
 
 
 def add_login(home: Path, database_url: str, username: str, password: str) -> None:
+    """A KoSync login, stored by the data layer as ``shelver credentials add`` stores it (a
+    test setting up a server needs the login, not another process start; the command itself
+    is run by ``add_login_with_the_cli`` and tests/test_credentials_cli.py). Works from sync
+    and async tests alike: the database work runs on a thread of its own."""
+    from shelver.data import credentials
+    from shelver.data.home import Home
+
+    async def add() -> None:
+        connection = await asyncpg.connect(database_url)
+        try:
+            await credentials.add(
+                connection, "kosync", username, password, Home.at(home).config_dir
+            )
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, add()).result()
+
+
+def add_login_with_the_cli(home: Path, database_url: str, username: str, password: str) -> None:
     """``shelver credentials add kosync USERNAME`` with the password on stdin."""
     result = subprocess.run(
         shelver_command("--home", str(home), "credentials", "add", "kosync", username),

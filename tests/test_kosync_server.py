@@ -24,6 +24,7 @@ from tests.kosync_support import (
     KOREADER_ACCEPT,
     ServerProcess,
     add_login,
+    add_login_with_the_cli,
     clone_template,
     device_client,
     drop_database,
@@ -263,7 +264,7 @@ async def test_registration_with_bad_json(client, open_server):
 
 
 async def test_login_made_with_the_cli(client, closed_server, closed_home, kosync_dsn):
-    add_login(closed_home, kosync_dsn, "reader", "correct horse")
+    add_login_with_the_cli(closed_home, kosync_dsn, "reader", "correct horse")
     response = await authorize(client, closed_server, "reader", md5_hex("correct horse"))
     assert response.status_code == 200
     # the clear password is not the key: devices send its MD5
