@@ -4,10 +4,13 @@ counts and positions."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from shelver.data import library
+from shelver.data.db import Database, DatabaseTarget
 from shelver.data.library_models import (
     LibraryFilters,
     LibraryQuery,
@@ -15,6 +18,7 @@ from shelver.data.library_models import (
     LibrarySort,
     ReadingState,
 )
+from tests.kosync_support import clone_template, drop_database
 from tests.library_support import add_book
 
 SORTS = [s for s in LibrarySort if s is not LibrarySort.RELEVANCE]
@@ -32,10 +36,8 @@ async def all_pages(db, library_query: LibraryQuery, size: int) -> list[LibraryR
     raise AssertionError("pagination did not end")
 
 
-@pytest.fixture
-async def varied(database):
+async def seed_varied(db) -> None:
     """Books with equal titles, equal authors, missing values, accents and mixed case."""
-    db = database.pool
     for index in range(12):
         await add_book(db, "Same Title", "Same Author", published_year=2000, language="en")
         await add_book(db, "Same Title", f"Author {index % 3}", published_year=1990 + index % 2)
@@ -45,7 +47,38 @@ async def varied(database):
     await add_book(db, "echo", None, language=None, progress={"Kobo": 0.2, "Kindle": 0.7})
     await add_book(db, None, "Nobody", published_year=None)
     await add_book(db, "zebra", "Aaron", formats=("pdf", "epub"), progress={"Kobo": 0.5})
-    return db
+
+
+# What the read-only tests must leave as they found it.
+CONTENTS = """
+SELECT md5(concat_ws('|',
+    (SELECT string_agg(b::text, ',' ORDER BY b.id) FROM books b),
+    (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM book_files f),
+    (SELECT count(*) FROM reading_progress)))
+"""
+
+
+@pytest.fixture(scope="module")
+async def varied(server_dsn: str, template_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """``seed_varied``'s books, seeded once in a database of the module's own and shared by
+    the tests that only read (most of them, in many orders and page sizes)."""
+    dsn = await clone_template(server_dsn)
+    database = await Database.open(DatabaseTarget(dsn=dsn), max_size=4)
+    try:
+        await seed_varied(database.pool)
+        seeded = await database.pool.fetchval(CONTENTS)
+        yield database.pool
+        assert await database.pool.fetchval(CONTENTS) == seeded, "a reading test wrote"
+    finally:
+        await database.close()
+        await drop_database(server_dsn, dsn)
+
+
+@pytest.fixture
+async def own_varied(database: Database) -> asyncpg.Pool:
+    """The same books in this test's own database, for the tests that add or delete."""
+    await seed_varied(database.pool)
+    return database.pool
 
 
 @pytest.mark.parametrize(("sort", "descending"), list(itertools.product(SORTS, [False, True])))
@@ -90,15 +123,15 @@ async def test_other_orders(varied):
     assert reading[4:] == [None] * 26
 
 
-async def test_inserts_while_scrolling_neither_skip_nor_repeat(varied):
+async def test_inserts_while_scrolling_neither_skip_nor_repeat(own_varied):
     query = LibraryQuery(sort=LibrarySort.TITLE)
-    first = await library.page(varied, query, limit=5)
+    first = await library.page(own_varied, query, limit=5)
     seen = [r.id for r in first.rows]
-    before = await add_book(varied, "Aardvark", "New")  # sorts before the cursor
-    after = await add_book(varied, "Zulu", "New")  # sorts after it
+    before = await add_book(own_varied, "Aardvark", "New")  # sorts before the cursor
+    after = await add_book(own_varied, "Zulu", "New")  # sorts after it
     cursor = first.next_cursor
     while cursor is not None:
-        result = await library.page(varied, query, after=cursor, limit=5)
+        result = await library.page(own_varied, query, after=cursor, limit=5)
         seen.extend(r.id for r in result.rows)
         cursor = result.next_cursor
     assert len(seen) == len(set(seen)) == 31
@@ -106,11 +139,11 @@ async def test_inserts_while_scrolling_neither_skip_nor_repeat(varied):
     assert before not in seen
 
 
-async def test_deleting_the_cursor_row_does_not_break_the_next_page(varied):
+async def test_deleting_the_cursor_row_does_not_break_the_next_page(own_varied):
     query = LibraryQuery(sort=LibrarySort.AUTHOR)
-    first = await library.page(varied, query, limit=4)
-    await varied.execute("DELETE FROM books WHERE id = $1", first.rows[-1].id)
-    rest = await all_pages_after(varied, query, first.next_cursor)
+    first = await library.page(own_varied, query, limit=4)
+    await own_varied.execute("DELETE FROM books WHERE id = $1", first.rows[-1].id)
+    rest = await all_pages_after(own_varied, query, first.next_cursor)
     assert len(rest) == 26
 
 
