@@ -11,17 +11,15 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import TEMPLATE_DATABASE, app_database, owner_clause
+from tests.conftest import clone_template, drop_database
 
 KOREADER_ACCEPT = "application/vnd.koreader.v1+json"
 
@@ -58,17 +56,6 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> str:
-    """A fresh database cloned from the migrated template (for module-wide servers)."""
-    name = f"t_kosync_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" {owner_clause()} TEMPLATE "{template}"')
-    finally:
-        await admin.close()
-    return app_database(server_dsn, name)
-
-
 @pytest.fixture(scope="module", name="kosync_dsn")
 async def kosync_dsn_fixture(server_dsn: str, template_dsn: str):
     """``kosync_dsn``: one migrated database shared by a module's servers (a test module
@@ -76,15 +63,6 @@ async def kosync_dsn_fixture(server_dsn: str, template_dsn: str):
     dsn = await clone_template(server_dsn)
     yield dsn
     await drop_database(server_dsn, dsn)
-
-
-async def drop_database(server_dsn: str, dsn: str) -> None:
-    name = urlsplit(dsn).path.lstrip("/")
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def shelver_command(*args: str) -> list[str]:

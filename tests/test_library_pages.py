@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from shelver.data import library
-from shelver.data.db import Database, DatabaseTarget
+from shelver.data.db import Database
 from shelver.data.library_models import (
     LibraryFilters,
     LibraryQuery,
@@ -18,7 +18,7 @@ from shelver.data.library_models import (
     LibrarySort,
     ReadingState,
 )
-from tests.kosync_support import clone_template, drop_database
+from tests.conftest import read_only_database
 from tests.library_support import add_book
 
 SORTS = [s for s in LibrarySort if s is not LibrarySort.RELEVANCE]
@@ -49,29 +49,12 @@ async def seed_varied(db) -> None:
     await add_book(db, "zebra", "Aaron", formats=("pdf", "epub"), progress={"Kobo": 0.5})
 
 
-# What the read-only tests must leave as they found it.
-CONTENTS = """
-SELECT md5(concat_ws('|',
-    (SELECT string_agg(b::text, ',' ORDER BY b.id) FROM books b),
-    (SELECT string_agg(f::text, ',' ORDER BY f.id) FROM book_files f),
-    (SELECT count(*) FROM reading_progress)))
-"""
-
-
 @pytest.fixture(scope="module")
 async def varied(server_dsn: str, template_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    """``seed_varied``'s books, seeded once in a database of the module's own and shared by
-    the tests that only read (most of them, in many orders and page sizes)."""
-    dsn = await clone_template(server_dsn)
-    database = await Database.open(DatabaseTarget(dsn=dsn), max_size=4)
-    try:
-        await seed_varied(database.pool)
-        seeded = await database.pool.fetchval(CONTENTS)
-        yield database.pool
-        assert await database.pool.fetchval(CONTENTS) == seeded, "a reading test wrote"
-    finally:
-        await database.close()
-        await drop_database(server_dsn, dsn)
+    """``seed_varied``'s books, shared by the tests that only read (most of them, in many
+    orders and page sizes)."""
+    async with read_only_database(server_dsn, seed_varied) as pool:
+        yield pool
 
 
 @pytest.fixture

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shelver.data import library
 from shelver.data.library_models import LibraryFilters, LibraryQuery, LibrarySort
 from shelver.data.models import BookStatus
+from tests.conftest import read_only_database
 from tests.library_support import add_book
 
 
-@pytest.fixture
-async def shelf(database):
+async def seed_shelf(db: asyncpg.Pool) -> None:
     """A handful of organized books (and one still in the inbox) with tricky spellings."""
-    db = database.pool
     await add_book(db, "The Hobbit", "J. R. R. Tolkien", genres=["Fantasy"], language="en")
     await add_book(db, "The Silmarillion", "J. R. R. Tolkien", genres=["Fantasy"])
     await add_book(db, "Germinal", "Émile Zola", language="fr")
@@ -31,7 +32,14 @@ async def shelf(database):
         db, "Sand Book", "Some One", description="Nothing like dune, the desert planet novel"
     )
     await add_book(db, "The Hobbit (inbox copy)", "J. R. R. Tolkien", status=BookStatus.INBOX)
-    return db
+
+
+@pytest.fixture(scope="module")
+async def shelf(server_dsn: str, template_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """``seed_shelf``'s books, shared by the module's tests (they only search: an injection
+    that wrote would fail the module)."""
+    async with read_only_database(server_dsn, seed_shelf) as pool:
+        yield pool
 
 
 async def titles(db, text: str, **kwargs) -> list[str]:
@@ -190,7 +198,6 @@ async def test_tsquery_quotes_every_word(shelf):
 @settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(text=st.text(max_size=60))
 async def test_any_typed_text_is_a_safe_search(shelf, text):
@@ -203,7 +210,6 @@ async def test_any_typed_text_is_a_safe_search(shelf, text):
 @settings(
     max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(value=st.text(max_size=30))
 async def test_any_filter_text_is_safe(shelf, value):
