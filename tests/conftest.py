@@ -214,6 +214,20 @@ async def template_fingerprint(server_dsn: str, template_dsn: str) -> AsyncItera
         await admin.close()
 
 
+async def public_tables(db: asyncpg.Connection | asyncpg.Pool) -> list[str]:
+    """The names of the application's tables."""
+    rows = await db.fetch(
+        "SELECT c.oid::regclass::text AS name FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1"
+    )
+    return [row["name"] for row in rows]
+
+
+def database_name(dsn: str) -> str:
+    return urlsplit(dsn).path.lstrip("/")
+
+
 async def _empty_for_reuse(
     admin: asyncpg.Connection, server_dsn: str, name: str, fingerprint: str
 ) -> bool:
@@ -230,17 +244,12 @@ async def _empty_for_reuse(
         await conn.execute("SET lock_timeout = '5s'")
         if await conn.fetchval(SCHEMA_FINGERPRINT) != fingerprint:
             return False
-        tables = await conn.fetch(
-            "SELECT c.oid::regclass::text AS name FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
-            "AND c.relname <> 'schema_migrations'"
-        )
+        tables = [t for t in await public_tables(conn) if t != "schema_migrations"]
         probe = " UNION ALL ".join(
-            f"SELECT {i} FROM (SELECT 1 FROM {t['name']} LIMIT 1) AS s{i}"
-            for i, t in enumerate(tables)
+            f"SELECT {i} FROM (SELECT 1 FROM {table} LIMIT 1) AS s{i}"
+            for i, table in enumerate(tables)
         )
-        used = [tables[r[0]]["name"] for r in await conn.fetch(probe)] if probe else []
+        used = [tables[r[0]] for r in await conn.fetch(probe)] if probe else []
         if used:
             await conn.execute(f"TRUNCATE {', '.join(used)} RESTART IDENTITY CASCADE")
         for sequence in await conn.fetch(
@@ -260,32 +269,29 @@ async def database_dsn(
 ) -> AsyncIterator[str]:
     """A migrated database for this test alone, as the template left it (a recycled one when
     this worker has one, else a fresh clone)."""
+    dsn = (
+        app_database(server_dsn, _recycled.pop()) if _recycled else await clone_template(server_dsn)
+    )
+    yield dsn
     admin = await asyncpg.connect(server_dsn)
     try:
-        if _recycled:
-            name = _recycled.pop()
-        else:
-            name = f"t_{uuid.uuid4().hex[:16]}"
-            await admin.execute(
-                f'CREATE DATABASE "{name}" {owner_clause()} TEMPLATE "{TEMPLATE_DATABASE}"'
-            )
-        yield app_database(server_dsn, name)
-        try:
-            reusable = await _empty_for_reuse(admin, server_dsn, name, template_fingerprint)
-        except (asyncpg.PostgresError, OSError):
-            reusable = False
-        if reusable:
-            _recycled.append(name)
-        else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        reusable = await _empty_for_reuse(
+            admin, server_dsn, database_name(dsn), template_fingerprint
+        )
+    except (asyncpg.PostgresError, OSError):
+        reusable = False
     finally:
         await admin.close()
+    if reusable:
+        _recycled.append(database_name(dsn))
+    else:
+        await drop_database(server_dsn, dsn)
 
 
 async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> str:
-    """A fresh database cloned from the migrated template (for a module's shared server or
-    data); ``drop_database`` removes it."""
-    name = f"t_module_{uuid.uuid4().hex[:12]}"
+    """A fresh database cloned from the migrated template (a test's own, or a module's shared
+    server's or data's); ``drop_database`` removes it."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(server_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" {owner_clause()} TEMPLATE "{template}"')
@@ -295,7 +301,7 @@ async def clone_template(server_dsn: str, template: str = TEMPLATE_DATABASE) -> 
 
 
 async def drop_database(server_dsn: str, dsn: str) -> None:
-    name = urlsplit(dsn).path.lstrip("/")
+    name = database_name(dsn)
     admin = await asyncpg.connect(server_dsn)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -305,17 +311,11 @@ async def drop_database(server_dsn: str, dsn: str) -> None:
 
 async def contents_fingerprint(pool: asyncpg.Pool) -> str:
     """Every row of every table, as one digest."""
-    tables = await pool.fetch(
-        "SELECT c.oid::regclass::text AS name FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1"
-    )
     digests = [
         await pool.fetchval(
-            f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
-            f"FROM {table['name']} t"
+            f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {table} t"
         )
-        for table in tables
+        for table in await public_tables(pool)
     ]
     return "".join(digests)
 

@@ -3,17 +3,15 @@ exactly as empty as a fresh clone, and one whose schema a test changed must neve
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import asyncpg
 
-from tests.conftest import SCHEMA_FINGERPRINT, _empty_for_reuse, with_database
+from tests.conftest import SCHEMA_FINGERPRINT, _empty_for_reuse, database_name, with_database
 
 
 async def test_a_used_database_comes_back_empty_with_fresh_sequences(
     server_dsn: str, database_dsn: str, template_fingerprint: str
 ) -> None:
-    name = urlsplit(database_dsn).path.lstrip("/")
+    name = database_name(database_dsn)
     conn = await asyncpg.connect(database_dsn)
     try:
         await conn.execute(
@@ -43,7 +41,7 @@ async def test_a_used_database_comes_back_empty_with_fresh_sequences(
 async def test_a_database_whose_schema_changed_is_not_reused(
     server_dsn: str, database_dsn: str, template_fingerprint: str
 ) -> None:
-    name = urlsplit(database_dsn).path.lstrip("/")
+    name = database_name(database_dsn)
     conn = await asyncpg.connect(database_dsn)
     try:
         await conn.execute("ALTER TABLE books ADD COLUMN left_behind int")
