@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 from textual.widgets import DataTable, Input
 
@@ -13,7 +11,7 @@ from shelver.data.home import Home
 from shelver.screens.dialogs.error import ErrorDialog
 from shelver.widgets.book_table import BookTable
 from shelver.widgets.mode_bar import MODE_TABS
-from tests.tui_support import SIZE, make_app, screen_text, settle
+from tests.tui_support import SIZE, collectable, make_app, screen_text, settle
 
 SCREEN_NAMES = {
     "inbox": "InboxScreen",
@@ -39,11 +37,6 @@ async def test_every_screen_is_one_key_away(database_dsn: str, home: Home) -> No
         assert not any(isinstance(s, ErrorDialog) for s in app.screen_stack)
 
 
-def _collectable(obj: object) -> bool:
-    """In one of the collector's generations (frozen objects are in none)."""
-    return any(tracked is obj for tracked in gc.get_objects())
-
-
 async def test_startup_objects_are_set_aside_from_garbage_collection(
     database_dsn: str, home: Home
 ) -> None:
@@ -51,9 +44,9 @@ async def test_startup_objects_are_set_aside_from_garbage_collection(
     app = make_app(home, database_dsn)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert not _collectable(app)
-        assert not _collectable(app.screen)
-    assert _collectable(app)  # the app has ended: its objects may be collected again
+        assert not collectable(app)
+        assert not collectable(app.screen)
+    assert collectable(app)  # the app has ended: its objects may be collected again
 
 
 async def test_footer_shows_the_screen_keys(database_dsn: str, home: Home) -> None:

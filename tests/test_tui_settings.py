@@ -39,20 +39,22 @@ async def opened(pilot, dialog: type) -> None:
     raise AssertionError(f"{dialog.__name__} did not open; on top: {pilot.app.screen}")
 
 
-async def type_into(pilot, selector: str, text: str) -> None:
+def emptied(pilot, selector: str) -> Input:
     field = pilot.app.screen.query_one(selector, Input)
     field.focus()
     field.value = ""
+    return field
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    emptied(pilot, selector)
     await pilot.press(*text) if text else None
     await pilot.pause()
 
 
 async def paste_into(pilot, selector: str, text: str) -> None:
     """A folder path the way people enter one: pasted (the terminal sends it as one event)."""
-    field = pilot.app.screen.query_one(selector, Input)
-    field.focus()
-    field.value = ""
-    field.post_message(events.Paste(text))
+    emptied(pilot, selector).post_message(events.Paste(text))
     await pilot.pause()
 
 

@@ -3,7 +3,6 @@ calendar, the Library's detail pane and its last-read / time-read orders."""
 
 from __future__ import annotations
 
-import gc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from shelver.widgets.progress_history import HistoryChart, SessionsTable, distin
 from tests.statistics_support import StatBookSpec, write_statistics
 from tests.test_tui_library import _open_library, _titles
 from tests.test_tui_progress import make_app, make_book, open_progress, put
-from tests.tui_support import SIZE, screen_text, settle
+from tests.tui_support import SIZE, collectable, screen_text, settle
 
 DOC_READ = "a" * 32
 DOC_OTHER = "b" * 32
@@ -107,7 +106,7 @@ async def test_reading_calendar_reads_in_80x24(
         # ... and set aside from garbage collection with the screens built so far (a full
         # collection inside the key press walked them all).
         prepared = app.get_screen(CALENDAR_SCREEN)
-        assert not any(tracked is prepared for tracked in gc.get_objects())
+        assert not collectable(prepared)
         await pilot.press("c")
         await settle(pilot)
         screen = app.screen

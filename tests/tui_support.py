@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 
 from rich.console import Console
@@ -16,6 +17,11 @@ from shelver.data.home import Home
 from shelver.data.settings import Settings
 
 SIZE = (80, 24)
+
+
+def collectable(obj: object) -> bool:
+    """In one of the garbage collector's generations (what the app set aside is in none)."""
+    return any(tracked is obj for tracked in gc.get_objects())
 
 
 def make_app(home: Home, dsn: str) -> ShelverApp:
